@@ -1,0 +1,197 @@
+"""word2vec's fast path: per-pair SGD with negative sampling in Numba-compiled loops.
+
+The objective for one input vector ``h`` and one target word ``c`` with negatives ``k_1..k_n``
+(``v`` the output vectors, ``syn1neg``):
+
+    L = -log sigmoid(h . v_c) - sum_k log sigmoid(-h . v_k)
+
+and one SGD step with learning rate ``alpha`` is, with ``g_d = alpha * (label_d - sigmoid(h . v_d))``
+(label 1 for ``c``, 0 for each ``k``):
+
+    v_d <- v_d + g_d * h            for every target d
+    h   <- h + sum_d g_d * v_d      (with the old v_d)
+
+Skip-gram (word2vec.c's loop order): for a centre position ``i`` the input is the vector of each
+context word ``j`` in the window, ``h = syn0[w_j]``, and the target is ``w_i``.  CBOW: the input is
+the mean (``cbow_mean``) or the sum of the context vectors and each context vector gets the
+gradient of that mean or sum (the error divided by the number of contexts for the mean).
+Negative draws equal to the target are skipped, as in word2vec.c.  Exact sigmoid (no table), so
+one update is exactly the gradient step of ``L``; with distinct negatives the sequential loop
+below equals the simultaneous step because ``h`` is written only after all targets.
+
+Per batch the kernel also does what word2vec.c does per word: drop out-of-vocabulary words
+(index -1), subsample frequent words, draw a reduced window ``b`` uniformly in [0, window) so the
+effective window is ``window - b``, and decay alpha linearly across the batch.  Random numbers
+come from word2vec.c's 48-bit linear congruential generator, one state per call, so threads
+never share RNG state.  Threads run the nogil kernels on separate batches and update the shared
+weights without locks (hogwild, as word2vec.c and gensim).
+
+Nothing compiles at import: each function compiles on first call (and is cached on disk).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+_LCG_MUL = np.uint64(25214903917)
+_LCG_ADD = np.uint64(11)
+_LCG_MASK = np.uint64(2**48 - 1)
+_SHIFT = np.uint64(16)
+
+_JIT = dict(cache=True, nogil=True, fastmath=True)
+
+
+@njit(**_JIT)
+def _next(state):
+    """One step of word2vec.c's LCG; the random bits are ``state >> 16`` (32 bits)."""
+    return (state * _LCG_MUL + _LCG_ADD) & _LCG_MASK
+
+
+@njit(**_JIT)
+def _draw_negative(cum_table, state):
+    """Index drawn from the cumulative table by binary search (gensim's bisect_left)."""
+    x = (state >> _SHIFT) % np.uint64(cum_table[-1])
+    lo = 0
+    hi = cum_table.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cum_table[mid] >= x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(**_JIT)
+def _softplus(x):
+    """log(1 + exp(x)) in float64 without overflow (the loss never saturates)."""
+    x = np.float64(x)
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@njit(**_JIT)
+def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
+    """Update ``syn1neg`` rows of ``target`` and ``negatives`` for input ``h``.
+
+    Accumulates ``sum_d g_d * v_d`` (old ``v_d``) into ``grad_h`` (zeroed here) and returns the
+    loss ``L`` in float64 (0.0 unless ``compute_loss``).
+    """
+    size = h.shape[0]
+    grad_h[:] = 0.0
+    loss = 0.0
+    for d in range(negatives.shape[0] + 1):
+        if d == 0:
+            word = target
+            label = 1.0
+        else:
+            word = negatives[d - 1]
+            if word == target:
+                continue
+            label = 0.0
+        out = syn1neg[word]
+        f = h[0] * out[0]
+        for a in range(1, size):
+            f += h[a] * out[a]
+        g = (label - 1.0 / (1.0 + math.exp(-f))) * alpha
+        if compute_loss:
+            loss += _softplus(-f if label == 1.0 else f)
+        for a in range(size):
+            grad_h[a] += g * out[a]
+            out[a] += g * h[a]
+    return loss
+
+
+@njit(**_JIT)
+def sg_pair_update(syn0, syn1neg, input_word, target, negatives, alpha, grad_h, compute_loss):
+    """One skip-gram step: input vector ``syn0[input_word]``, target ``target``; returns L."""
+    h = syn0[input_word]
+    loss = negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
+    for a in range(h.shape[0]):
+        h[a] += grad_h[a]
+    return loss
+
+
+@njit(**_JIT)
+def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h, grad_h, compute_loss):
+    """One CBOW step: input the mean (or sum) of ``syn0[contexts]``, target ``target``; returns L."""
+    size = syn0.shape[1]
+    h[:] = 0.0
+    for m in range(contexts.shape[0]):
+        row = syn0[contexts[m]]
+        for a in range(size):
+            h[a] += row[a]
+    scale = 1.0 / contexts.shape[0] if cbow_mean else 1.0
+    if cbow_mean:
+        for a in range(size):
+            h[a] *= scale
+    loss = negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
+    for m in range(contexts.shape[0]):
+        row = syn0[contexts[m]]
+        for a in range(size):
+            row[a] += scale * grad_h[a]
+    return loss
+
+
+@njit(**_JIT)
+def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, sg, window,
+                negative, cbow_mean, alpha_start, alpha_end, seed, compute_loss):
+    """Train on a batch of sentences; returns (effective words, float64 loss sum).
+
+    ``words``: int32 vocabulary indices of the concatenated sentences (-1 = out of vocabulary);
+    ``sentence_ends``: end offset of each sentence in ``words``.  Alpha goes linearly from
+    ``alpha_start`` at the first word to ``alpha_end`` after the last.
+    """
+    size = syn0.shape[1]
+    grad_h = np.empty(size, syn0.dtype)
+    h = np.empty(size, syn0.dtype)
+    negatives = np.empty(negative, np.int64)
+    contexts = np.empty(2 * window, np.int64)
+    sentence = np.empty(words.shape[0], np.int64)
+    state = np.uint64(seed) & _LCG_MASK
+    n_raw = max(words.shape[0], 1)
+    effective = 0
+    loss = 0.0
+    start = 0
+    for end in sentence_ends:
+        alpha = alpha_start + (alpha_end - alpha_start) * (start / n_raw)
+        n = 0
+        for p in range(start, end):
+            w = words[p]
+            if w < 0:
+                continue
+            state = _next(state)
+            if keep_threshold[w] < (state >> _SHIFT):
+                continue
+            sentence[n] = w
+            n += 1
+        start = end
+        effective += n
+        for i in range(n):
+            state = _next(state)
+            b = np.int64((state >> _SHIFT) % np.uint64(window))
+            lo = max(0, i - window + b)
+            hi = min(n, i + window + 1 - b)
+            if sg:
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    for k in range(negative):
+                        state = _next(state)
+                        negatives[k] = _draw_negative(cum_table, state)
+                    loss += sg_pair_update(syn0, syn1neg, sentence[j], sentence[i], negatives,
+                                           alpha, grad_h, compute_loss)
+            else:
+                c = 0
+                for j in range(lo, hi):
+                    if j != i:
+                        contexts[c] = sentence[j]
+                        c += 1
+                if c == 0:
+                    continue
+                for k in range(negative):
+                    state = _next(state)
+                    negatives[k] = _draw_negative(cum_table, state)
+                loss += cbow_update(syn0, syn1neg, contexts[:c], sentence[i], negatives, alpha,
+                                    cbow_mean, h, grad_h, compute_loss)
+    return effective, loss

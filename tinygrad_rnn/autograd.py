@@ -1,0 +1,250 @@
+"""Reverse-mode automatic differentiation: the Function node, grad mode and the backward walk.
+
+Every differentiable op is a :class:`Function` with ``forward`` (on backend arrays) and
+``backward`` (on Tensors) side by side. ``Function.apply`` runs the forward and, when a
+gradient is wanted, records the node in the output tensor. ``backward`` walks those nodes in
+reverse topological order (iteratively: an unrolled RNN can be 10^5 nodes deep), calls each
+node's ``backward`` and reduces the gradient to the input's shape and dtype in one place
+(:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. Because every
+``backward`` is written in Tensor ops, running it with recording switched on
+(``create_graph=True``) yields differentiable gradients: Hessian-vector products and
+gradient penalties come for free.
+"""
+import contextlib
+import weakref
+
+from .tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode):
+    """Switch graph recording on or off inside the block."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, bool(mode)
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad():
+    """Block in which ops record no graph (inference, optimizer updates)."""
+    return set_grad_enabled(False)
+
+
+def enable_grad():
+    """Block in which ops record the graph again (inside ``no_grad``)."""
+    return set_grad_enabled(True)
+
+
+class Function:
+    """A differentiable op. Subclasses implement::
+
+        forward(self, *arrays, **options) -> array      # backend arrays in, array out
+        backward(self, grad_output) -> Tensor | tuple   # one gradient (or None) per input
+
+    ``backward`` may read ``self.inputs`` (Tensors), ``self.output`` (Tensor),
+    ``self.needs_input_grad`` and anything ``forward`` stored on ``self``. It is written in
+    Tensor ops, so it is itself differentiable. Gradients may have the output's broadcast
+    shape: the engine sums them back to each input's shape.
+    """
+
+    inputs = ()
+    needs_input_grad = ()
+    _output_ref = None
+    freed = False
+    device = None
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on Tensors; record the node when some input requires a gradient."""
+        node = cls.__new__(cls)
+        first = inputs[0]
+        array_type = type(first.data)
+        for other in inputs[1:]:
+            if type(other.data) is not array_type:
+                raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices: "
+                                   + " and ".join(sorted({t.device.name for t in inputs})))
+        node.device = first.device
+        data = node.forward(*[t.data for t in inputs], **options)
+        if _grad_enabled and any(t.requires_grad for t in inputs):
+            out = Tensor._from_op(data, node)
+            node.inputs = inputs
+            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            node._output_ref = weakref.ref(out)
+            return out
+        return Tensor._from_op(data, None)
+
+    @property
+    def xp(self):
+        """The array namespace (NumPy, CuPy, ...) of this node's device."""
+        return self.device.xp
+
+    @property
+    def output(self):
+        return self._output_ref()
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def release(self):
+        """Drop the references kept for backward (after a backward without retain_graph)."""
+        self.__dict__.clear()
+        self.inputs = ()
+        self.freed = True
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{self.name} has no backward")
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def _sum_to_shape(grad, shape, op_name):
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+    leading = grad.ndim - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(shape) if size == 1 and grad.shape[leading + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if leading:
+        grad = grad.reshape(shape)
+    if grad.shape != shape:
+        raise RuntimeError(f"{op_name}.backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {shape}")
+    return grad
+
+
+def _reduce_to_input(grad, tensor, op_name):
+    """The one place where gradients are brought back to their input's shape and dtype."""
+    if grad.shape != tensor.shape:
+        grad = _sum_to_shape(grad, tensor.shape, op_name)
+    if grad.dtype != tensor.dtype:
+        grad = grad.astype(tensor.dtype)
+    return grad
+
+
+def _topological_order(roots):
+    """Tensors reachable from ``roots`` that need a gradient, every input before its users."""
+    order, visited = [], set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            if node.freed:
+                raise RuntimeError(
+                    "backward: trying to backward through the graph a second time (its saved "
+                    "values were freed after the first backward); pass retain_graph=True to the "
+                    "first backward if you need to call it twice")
+            stack.extend((t, False) for t in node.inputs if t.requires_grad and id(t) not in visited)
+    return order
+
+
+def _check_root_grad(tensor, grad):
+    if grad is None:
+        if tensor.size != 1:
+            raise RuntimeError(f"backward: grad can be created implicitly only for a scalar output, "
+                               f"but the output has shape {tensor.shape}; pass grad=")
+        return Tensor(tensor.xp.ones(tensor.shape, dtype=tensor.dtype), device=tensor.device)
+    grad = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=tensor.dtype, device=tensor.device)
+    if grad.shape != tensor.shape:
+        raise RuntimeError(f"backward: grad has shape {grad.shape} but the output has shape {tensor.shape}")
+    if grad.device is not tensor.device:
+        raise RuntimeError(f"backward: grad is on device {grad.device.name} but the output is on "
+                           f"{tensor.device.name}")
+    return grad
+
+
+def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
+    """Propagate ``root_grads`` from ``roots`` to every tensor of the graph.
+
+    Without ``wanted`` the gradients of leaves accumulate into ``.grad`` (``backward``); with
+    ``wanted`` (a list of tensors) they are returned instead and no ``.grad`` changes (``grad``).
+    """
+    for root in roots:
+        if not root.requires_grad:
+            raise RuntimeError("backward: the output does not require grad (no input of the graph "
+                               "has requires_grad=True, or it was computed under no_grad)")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    wanted_ids = None if wanted is None else {id(t): i for i, t in enumerate(wanted)}
+    found = [None] * len(wanted or ())
+    grads = {}
+    for root, grad in zip(roots, root_grads):
+        grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
+    with set_grad_enabled(create_graph):
+        for tensor in reversed(_topological_order(roots)):
+            grad = grads.pop(id(tensor), None)
+            if grad is None:
+                continue
+            for hook in tensor._hooks:
+                replaced = hook(grad)
+                grad = grad if replaced is None else replaced
+            node = tensor._node
+            if wanted_ids is not None:
+                if id(tensor) in wanted_ids:
+                    found[wanted_ids[id(tensor)]] = grad
+            elif node is None or tensor._retains_grad:
+                tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+            if node is None:
+                continue
+            input_grads = node.backward(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, needed, parent_grad in zip(node.inputs, node.needs_input_grad, input_grads):
+                if not needed or parent_grad is None:
+                    continue
+                parent_grad = _reduce_to_input(parent_grad, parent, node.name)
+                key = id(parent)
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+            if not retain_graph:
+                node.release()
+    return found
+
+
+def backward(tensor, grad=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    _backpropagate([tensor], [_check_root_grad(tensor, grad)], retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of stored in ``.grad``.
+
+    ``outputs`` and ``inputs`` are Tensors or sequences of Tensors; ``grad_outputs`` holds one
+    gradient per output (may be omitted for scalar outputs). With ``create_graph=True`` the
+    returned gradients are themselves differentiable.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs given for {len(outputs)} outputs")
+    for tensor in inputs:
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {tensor.shape} does not require grad")
+    root_grads = [_check_root_grad(out, g) for out, g in zip(outputs, grad_outputs)]
+    found = _backpropagate(outputs, root_grads, retain_graph, create_graph, wanted=inputs)
+    for tensor, g in zip(inputs, found):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: an input of shape {tensor.shape} was not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+    return found[0] if single else tuple(found)

@@ -1,0 +1,53 @@
+"""Dtypes and the promotion rules every op follows.
+
+* float32 is the default floating dtype (``get_default_dtype``/``set_default_dtype``).
+* Python scalars are *weak*: ``x * 2`` and ``x * 2.0`` keep the dtype of a floating ``x``;
+  a Python float with an integer or bool tensor gives the default floating dtype.
+* Two tensors: if exactly one is floating, its dtype wins (int64 + float32 -> float32);
+  otherwise NumPy's ``result_type`` decides (float32 + float64 -> float64, int32 + int64 -> int64).
+* Only floating tensors may require gradients.
+"""
+import numpy as np
+
+float16, float32, float64 = np.float16, np.float32, np.float64
+int32, int64, bool_ = np.int32, np.int64, np.bool_
+
+_default_float = np.dtype(np.float32)
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def set_default_dtype(dtype):
+    """Set the floating dtype used for Python floats and factories (float32 or float64)."""
+    global _default_float
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_float = dtype
+
+
+def is_floating(dtype):
+    return np.dtype(dtype).kind == "f"
+
+
+def promote(a, b):
+    """The dtype of a binary op between tensors of dtypes ``a`` and ``b``."""
+    if a == b:
+        return a
+    a_float, b_float = a.kind == "f", b.kind == "f"
+    if a_float != b_float:
+        return a if a_float else b
+    return np.result_type(a, b)
+
+
+def scalar_dtype(value, tensor_dtype):
+    """The dtype a Python scalar takes when combined with a tensor of ``tensor_dtype``."""
+    if tensor_dtype.kind == "f":
+        return tensor_dtype
+    if isinstance(value, float):
+        return _default_float
+    if isinstance(value, bool) and tensor_dtype.kind == "b":
+        return tensor_dtype
+    return tensor_dtype if tensor_dtype.kind in "iu" else np.dtype(np.int64)

@@ -1,0 +1,182 @@
+"""Module and Parameter: the containers that hold a model's weights and sub-models."""
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's weight: it requires grad by default and is registered
+    when assigned as a module attribute."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None, device=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _as_array(value, key, device):
+    """A state_dict value (our Tensor, NumPy, CuPy or torch tensor) as an array on ``device``."""
+    if isinstance(value, Tensor):
+        value = value.data
+    elif type(value).__module__.startswith("torch"):
+        value = value.detach().cpu().numpy()
+    source = backend._device_by_array_type.get(type(value))
+    if source is None:
+        if not isinstance(value, (np.ndarray, np.generic)):
+            raise TypeError(f"load_state_dict: value for '{key}' is a {type(value).__name__}, not an array or tensor")
+        return device.asarray(value)
+    return value if source is device else device.asarray(source.to_numpy(value))
+
+
+class Module:
+    """Base class of every layer and model (PyTorch's ``nn.Module``).
+
+    Assigning a :class:`Parameter`, a :class:`Module` or a buffer (``register_buffer``) as
+    an attribute registers it; ``named_parameters``, ``state_dict`` and ``to`` walk the tree.
+    Subclasses implement ``forward``; call the module itself.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, tensor):
+        """A non-trainable tensor saved in the state_dict (e.g. running statistics)."""
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
+        setattr(self, name, tensor)
+
+    def register_parameter(self, name, parameter):
+        """Register ``parameter`` (or None, for an absent optional weight such as a bias)."""
+        if parameter is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, parameter)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- traversal ----------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, module in self._modules.items():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (module for _, module in self.named_modules())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(name, Parameter) pairs with dotted names, each shared parameter once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, parameter in module._parameters.items():
+                if id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self):
+        for module_prefix, module in self.named_modules():
+            for name, buffer in module._buffers.items():
+                yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    # ----- modes and devices --------------------------------------------------------------
+    def train(self, mode=True):
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    def to(self, device=None, dtype=None):
+        """Move (and/or cast) every parameter and buffer in place; returns self."""
+        for module in self.modules():
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in registry.items():
+                    if tensor is None:
+                        continue
+                    moved = tensor.detach().to(device, dtype if tensor.dtype.kind == "f" else None).data
+                    tensor.data = moved
+                    tensor.grad = None
+        return self
+
+    # ----- state ------------------------------------------------------------------------
+    def state_dict(self):
+        """Ordered name -> Tensor (parameters and buffers; the tensors, not copies)."""
+        state = OrderedDict(self.named_parameters())
+        state.update(self.named_buffers())
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into this module's parameters and buffers.
+
+        Accepts our Tensors, NumPy or CuPy arrays and torch tensors. Every value is checked
+        before any is written, so a missing/unexpected key or a shape mismatch raises
+        (naming the key and both shapes) and leaves the module unchanged. With
+        ``strict=False`` missing and unexpected keys are skipped and returned.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        staged = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            array = _as_array(state_dict[key], key, target.device)
+            if tuple(array.shape) != target.shape:
+                raise ValueError(f"load_state_dict: shape mismatch for '{key}': the module has "
+                                 f"{target.shape}, the state_dict has {tuple(array.shape)}")
+            staged[key] = array.astype(target.dtype, copy=True)
+        for key, array in staged.items():
+            own[key].data = array
+        return missing, unexpected
+
+    # ----- printing ---------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ")" if not lines else head + "\n  " + "\n  ".join(lines) + "\n)"

@@ -1,0 +1,259 @@
+"""Ops that move, select or combine elements without arithmetic. ``g`` is the output gradient."""
+from ..autograd import Function
+from ..tensor import Tensor
+from .reduce import normalize_axes
+
+
+class Reshape(Function):
+    """y = a viewed with another shape;  dy/da: g reshaped back."""
+
+    def forward(self, a, shape):
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.inputs[0].shape)
+
+
+class Permute(Function):
+    """y = a with its axes reordered;  dy/da: g with the inverse order."""
+
+    def forward(self, a, axes):
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, g):
+        inverse = [0] * len(self.axes)
+        for i, axis in enumerate(self.axes):
+            inverse[axis] = i
+        return g.permute(*inverse)
+
+
+class Expand(Function):
+    """y = a broadcast to a larger shape;  dy/da = g summed over the broadcast axes (which
+    the engine does centrally for every op, so the backward is the identity)."""
+
+    def forward(self, a, shape):
+        return self.xp.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return g
+
+
+class Flip(Function):
+    """y = a reversed along ``axes``;  dy/da: g reversed along the same axes."""
+
+    def forward(self, a, axes):
+        self.axes = axes
+        return self.xp.flip(a, axis=axes)
+
+    def backward(self, g):
+        return g.flip(self.axes)
+
+
+class GetItem(Function):
+    """y = a[index] (basic or advanced indexing);  dy/da: g scattered back into zeros,
+    accumulating where an index repeats (the gather/scatter pair of embeddings)."""
+
+    def forward(self, a, index):
+        self.index = index
+        return a[index]
+
+    def backward(self, g):
+        return ScatterAdd.apply(g, index=self.index, shape=self.inputs[0].shape)
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with y[index] += a;  dy/da = g[index]."""
+
+    def forward(self, a, index, shape):
+        self.index = index
+        out = self.xp.zeros(shape, dtype=a.dtype)
+        if any(isinstance(i, self.device.array_type) for i in index):
+            self.device.index_add(out, index, a)
+        else:  # basic indexing selects each element at most once
+            out[index] = a
+        return out
+
+    def backward(self, g):
+        return GetItem.apply(g, index=self.index)
+
+
+class Concatenate(Function):
+    """y = [a₀, a₁, …] joined along ``axis``;  dy/daᵢ = the slice of g where aᵢ went."""
+
+    def forward(self, *arrays, axis):
+        self.axis = axis
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        grads, start = [], 0
+        for tensor, needed in zip(self.inputs, self.needs_input_grad):
+            stop = start + tensor.shape[self.axis]
+            grads.append(g[(slice(None),) * self.axis + (slice(start, stop),)] if needed else None)
+            start = stop
+        return tuple(grads)
+
+
+class Pad(Function):
+    """y = a surrounded by ``value`` (widths per axis as (before, after));  dy/da: the
+    inner slice of g."""
+
+    def forward(self, a, widths, value):
+        self.widths = widths
+        return self.xp.pad(a, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return g[tuple(slice(before, size - after) for (before, after), size in zip(self.widths, g.shape))]
+
+
+def reshape(a, *shape):
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    size = 1
+    for s in a.shape:
+        size *= s
+    known = 1
+    for s in shape:
+        known *= s if s != -1 else 1
+    if shape.count(-1) > 1 or (-1 in shape and (known == 0 or size % known)) or (
+            -1 not in shape and known != size):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({size} elements) into {shape}")
+    if -1 in shape:
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    return a if shape == a.shape else Reshape.apply(a, shape=shape)
+
+
+def permute(a, *axes):
+    axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
+    if sorted(normalize_axes(axes, a.ndim, "permute")) != list(range(a.ndim)) or len(axes) != a.ndim:
+        raise ValueError(f"permute: {axes} is not a permutation of the axes of a tensor of shape {a.shape}")
+    axes = tuple(x % a.ndim for x in axes)
+    return a if axes == tuple(range(a.ndim)) else Permute.apply(a, axes=axes)
+
+
+def transpose(a, axis0=-2, axis1=-1):
+    """Swap two axes (PyTorch's ``transpose(dim0, dim1)``; defaults swap the last two)."""
+    axes = list(range(a.ndim))
+    i, j = normalize_axes(axis0, a.ndim, "transpose")[0], normalize_axes(axis1, a.ndim, "transpose")[0]
+    axes[i], axes[j] = axes[j], axes[i]
+    return permute(a, axes)
+
+
+def expand(a, *shape):
+    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    lead = len(shape) - a.ndim
+    if lead < 0 or any(s != t and s != 1 for s, t in zip(a.shape, shape[lead:])):
+        raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {shape}")
+    shape = shape[:lead] + tuple(s if t == -1 else t for s, t in zip(a.shape, shape[lead:]))
+    return a if shape == a.shape else Expand.apply(a, shape=shape)
+
+
+def squeeze(a, axis=None):
+    """Remove axes of size 1 (all of them, or the given ones)."""
+    axes = [i for i, s in enumerate(a.shape) if s == 1] if axis is None else normalize_axes(axis, a.ndim, "squeeze")
+    for i in axes:
+        if a.shape[i] != 1:
+            raise ValueError(f"squeeze: axis {i} of a tensor of shape {a.shape} has size {a.shape[i]}, not 1")
+    return reshape(a, tuple(s for i, s in enumerate(a.shape) if i not in axes))
+
+
+def unsqueeze(a, axis):
+    """Insert an axis of size 1 at position ``axis`` (negative counts from the new end)."""
+    position = normalize_axes(axis, a.ndim + 1, "unsqueeze")[0]
+    return reshape(a, a.shape[:position] + (1,) + a.shape[position:])
+
+
+def flip(a, axis=None):
+    axes = normalize_axes(axis, a.ndim, "flip")
+    return Flip.apply(a, axes=axes) if axes else a
+
+
+def _index_part(part, a, position):
+    """One element of an index tuple, as the device understands it."""
+    if isinstance(part, Tensor):
+        part = part.data
+    elif isinstance(part, (list, tuple)):
+        part = a.device.asarray(part)
+        if part.dtype.kind not in "biu":
+            raise IndexError(f"getitem: index lists must hold integers or bools, got {part.dtype}")
+    if isinstance(part, a.device.array_type):
+        if part.dtype.kind == "b":
+            return tuple(a.xp.nonzero(part))
+        if part.dtype.kind not in "iu":
+            raise IndexError(f"getitem: index arrays must be integer or bool, got {part.dtype} at position {position}")
+        return (part,)
+    if part is not None and not isinstance(part, (int, slice, type(Ellipsis))):
+        raise IndexError(f"getitem: unsupported index {part!r} of type {type(part).__name__}")
+    return (part,)
+
+
+def getitem(a, index):
+    """``a[index]`` with basic slicing, integer arrays and bool masks (bool masks become the
+    integer arrays of their True positions, so one scatter handles every backward)."""
+    index = index if isinstance(index, tuple) else (index,)
+    parts = tuple(p for position, part in enumerate(index) for p in _index_part(part, a, position))
+    return GetItem.apply(a, index=parts)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis (``torch.cat``)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    axis = normalize_axes(axis, first.ndim, "cat")[0]
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
+            raise ValueError(f"cat: shapes {first.shape} and {t.shape} differ outside axis {axis}")
+        if t.dtype != first.dtype:
+            raise TypeError(f"cat: dtypes {first.dtype} and {t.dtype} differ; cast first")
+    return Concatenate.apply(*tensors, axis=axis) if len(tensors) > 1 else first
+
+
+def stack(tensors, axis=0):
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: shapes {tensors[0].shape} and {t.shape} differ")
+    axis = normalize_axes(axis, tensors[0].ndim + 1, "stack")[0]
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(a, split_size_or_sections, axis=0):
+    """Split along ``axis`` into chunks of a given size (an int, the last chunk may be
+    smaller) or of the given sizes (a list that must add up to the axis length)."""
+    axis = normalize_axes(axis, a.ndim, "split")[0]
+    length = a.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: chunk size must be positive, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(a[(slice(None),) * axis + (slice(start, start + size),)])
+        start += size
+    return tuple(chunks)
+
+
+
+def pad(a, widths, value=0.0):
+    """Constant padding. ``widths`` is PyTorch-style (last axis first: (left, right, top,
+    bottom, ...)) or NumPy-style (a pair per axis, in axis order)."""
+    if widths and isinstance(widths[0], (tuple, list)):
+        pairs = [tuple(p) for p in widths]
+        if len(pairs) != a.ndim:
+            raise ValueError(f"pad: {len(pairs)} (before, after) pairs for a tensor with {a.ndim} dimensions")
+    else:
+        if len(widths) % 2 or len(widths) // 2 > a.ndim:
+            raise ValueError(f"pad: {widths} must hold an even number of widths, at most 2 per axis of {a.shape}")
+        pairs = [(0, 0)] * (a.ndim - len(widths) // 2) + [
+            (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
+    if any(before < 0 or after < 0 for before, after in pairs):
+        raise ValueError(f"pad: negative widths {widths} are not supported")
+    return Pad.apply(a, widths=tuple(pairs), value=value)

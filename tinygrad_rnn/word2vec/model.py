@@ -1,0 +1,162 @@
+"""Word2Vec: skip-gram / CBOW with negative sampling, trained by the Numba kernel.
+
+    model = Word2Vec(corpus_file="text.txt.gz", vector_size=100, sg=1, workers=2)
+    model.wv.most_similar("king")
+
+The input vectors ``wv.vectors`` start uniform in ``[-0.5, 0.5) / vector_size`` and the output
+vectors ``syn1neg`` at zero, as in word2vec.c.  ``train`` runs ``epochs`` passes with the
+learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them (see
+``training``).  Models save to ``.npz`` without pickle: the two weight matrices, the vocabulary
+(UTF-8 bytes with offsets) and counts, and the settings as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from tinygrad_rnn.word2vec.corpus import LineCorpus, check_reiterable
+from tinygrad_rnn.word2vec.keyedvectors import KeyedVectors
+from tinygrad_rnn.word2vec.training import TrainingReport, run_training
+from tinygrad_rnn.word2vec.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Settings:
+    vector_size: int = 100
+    window: int = 5
+    min_count: int = 5
+    sg: int = 1
+    negative: int = 5
+    ns_exponent: float = 0.75
+    sample: float = 1e-3
+    alpha: float = 0.025
+    min_alpha: float = 1e-4
+    epochs: int = 5
+    cbow_mean: bool = True
+    seed: int = 1
+    workers: int = 1
+    max_vocab_size: int | None = None
+
+    def __post_init__(self):
+        def need(ok, what):
+            if not ok:
+                raise ValueError(f"Word2Vec: {what}")
+        need(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
+        need(self.window >= 1, f"window must be >= 1, got {self.window}")
+        need(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
+        need(self.sg in (0, 1), f"sg must be 0 (CBOW) or 1 (skip-gram), got {self.sg!r}")
+        need(self.negative >= 1, f"negative must be >= 1 (only negative sampling is implemented), "
+                                 f"got {self.negative}")
+        need(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
+        need(0 <= self.min_alpha <= self.alpha, f"need 0 <= min_alpha <= alpha, got "
+                                                 f"alpha={self.alpha}, min_alpha={self.min_alpha}")
+        need(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        need(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
+
+
+class Word2Vec:
+    """gensim-style word2vec; give ``sentences`` (a re-iterable of token lists) or ``corpus_file``
+    (one whitespace-tokenised sentence per line, ``.gz`` allowed) to build the vocabulary and
+    train at once, or neither and call ``build_vocab`` and ``train`` yourself."""
+
+    def __init__(self, sentences=None, corpus_file=None, vector_size=100, window=5, min_count=5,
+                 sg=1, negative=5, ns_exponent=0.75, sample=1e-3, alpha=0.025, min_alpha=1e-4,
+                 epochs=5, cbow_mean=True, seed=1, workers=1, max_vocab_size=None, progress=True,
+                 compute_loss=False):
+        self.settings = Settings(vector_size, window, min_count, int(sg), negative, ns_exponent,
+                                 sample, alpha, min_alpha, epochs, bool(cbow_mean), seed, workers,
+                                 max_vocab_size)
+        self.progress = progress
+        self.compute_loss = compute_loss
+        self.vocab: Vocabulary | None = None
+        self.wv: KeyedVectors | None = None
+        self.syn1neg: np.ndarray | None = None
+        self.epochs_trained = 0
+        self.loss_history: list[float] = []  # float64 loss sum per trained epoch
+        self.last_report: TrainingReport | None = None
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences, corpus_file)
+            self.train(sentences, corpus_file)
+
+    @staticmethod
+    def _corpus(sentences, corpus_file):
+        if (sentences is None) == (corpus_file is None):
+            raise ValueError("Word2Vec: give exactly one of sentences and corpus_file")
+        return LineCorpus(corpus_file) if corpus_file is not None else check_reiterable(sentences)
+
+    def build_vocab(self, sentences=None, corpus_file=None) -> "Word2Vec":
+        """Count the corpus, build the sampling tables and initialise the weights."""
+        s = self.settings
+        self.vocab = Vocabulary(s.min_count, s.sample, s.ns_exponent, s.max_vocab_size)
+        self.vocab.scan(self._corpus(sentences, corpus_file))
+        rng = np.random.default_rng(s.seed)
+        vectors = (rng.random((len(self.vocab), s.vector_size), dtype=np.float32) - 0.5) / s.vector_size
+        self.wv = KeyedVectors(self.vocab.index_to_key, vectors)
+        self.syn1neg = np.zeros_like(vectors)
+        self.epochs_trained = 0
+        self.loss_history = []
+        return self
+
+    def train(self, sentences=None, corpus_file=None, epochs=None, compute_loss=None):
+        """Train; returns ``(effective_words, raw_words)`` as gensim (details in ``last_report``)."""
+        if self.vocab is None:
+            raise RuntimeError("Word2Vec.train: call build_vocab first")
+        epochs = self.settings.epochs if epochs is None else epochs
+        if epochs < 1:
+            raise ValueError(f"Word2Vec.train: epochs must be >= 1, got {epochs}")
+        compute_loss = self.compute_loss if compute_loss is None else compute_loss
+        report = run_training(self, self._corpus(sentences, corpus_file), epochs, compute_loss,
+                              self.progress)
+        self.epochs_trained += epochs
+        if compute_loss:
+            self.loss_history.extend(report.epoch_losses)
+        self.last_report = report
+        return report.effective_words, report.raw_words
+
+    def get_latest_training_loss(self) -> float:
+        """Loss summed over the pairs of the last trained epoch (float64; needs compute_loss)."""
+        if not self.loss_history:
+            raise RuntimeError("Word2Vec: no loss recorded; train with compute_loss=True")
+        return self.loss_history[-1]
+
+    def save(self, path) -> None:
+        """Save weights, vocabulary and settings to one ``.npz`` file (no pickle)."""
+        if self.vocab is None:
+            raise RuntimeError("Word2Vec.save: nothing to save before build_vocab")
+        encoded = [k.encode("utf-8") for k in self.vocab.index_to_key]
+        meta = {"settings": asdict(self.settings), "raw_words": self.vocab.raw_words,
+                "sentences": self.vocab.sentences, "epochs_trained": self.epochs_trained,
+                "loss_history": self.loss_history}
+        np.savez(path, vectors=self.wv.vectors, syn1neg=self.syn1neg, counts=self.vocab.counts,
+                 words_utf8=np.frombuffer(b"".join(encoded), np.uint8),
+                 word_ends=np.cumsum([len(e) for e in encoded], dtype=np.int64),
+                 meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, path) -> "Word2Vec":
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+        meta = json.loads(str(arrays["meta"]))
+        model = cls(progress=False, **meta["settings"])
+        blob, ends = arrays["words_utf8"].tobytes(), arrays["word_ends"]
+        starts = np.r_[0, ends[:-1]]
+        keys = [blob[a:b].decode("utf-8") for a, b in zip(starts, ends)]
+        vocab = Vocabulary(model.settings.min_count, model.settings.sample,
+                           model.settings.ns_exponent, model.settings.max_vocab_size)
+        vocab.finalize(dict(zip(keys, arrays["counts"].tolist())))
+        vocab.raw_words, vocab.sentences = meta["raw_words"], meta["sentences"]
+        model.vocab = vocab
+        model.wv = KeyedVectors(keys, arrays["vectors"])
+        model.syn1neg = arrays["syn1neg"]
+        model.epochs_trained = meta["epochs_trained"]
+        model.loss_history = meta["loss_history"]
+        return model
+
+    def __repr__(self) -> str:
+        s = self.settings
+        words = len(self.vocab) if self.vocab is not None else 0
+        return (f"Word2Vec({'skip-gram' if s.sg else 'CBOW'}, {words} words, "
+                f"vector_size={s.vector_size}, window={s.window}, negative={s.negative})")

@@ -1,0 +1,154 @@
+"""Feeding the Numba kernel: one producer thread encodes batches, ``workers`` threads train.
+
+The producer walks the corpus once per epoch, turns sentences into integer batches and gives
+each the learning rate of its place in the run: with ``p`` the fraction of all raw words
+(over all epochs) before the batch,
+
+    alpha(p) = alpha - (alpha - min_alpha) * p
+
+and the kernel interpolates linearly to the rate at the batch's end.  Worker threads call the
+nogil kernel, so they train in parallel on the shared weights (hogwild); the calling thread
+only collects results and draws the progress bar.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_rnn.kernels import numba_word2vec
+from tinygrad_rnn.word2vec.corpus import encode_batches
+
+_DONE = object()
+
+
+@dataclass
+class TrainingReport:
+    """What one call of ``train`` did: word counts, wall time and float64 loss per epoch."""
+
+    effective_words: int = 0
+    raw_words: int = 0
+    seconds: float = 0.0
+    epoch_losses: list = field(default_factory=list)
+
+    @property
+    def words_per_second(self) -> float:
+        """Effective (kept after subsampling) words trained per second."""
+        return self.effective_words / max(self.seconds, 1e-12)
+
+
+@dataclass
+class _Job:
+    epoch: int
+    words: np.ndarray
+    sentence_ends: np.ndarray
+    raw_words: int
+    alpha_start: float
+    alpha_end: float
+    seed: int
+
+
+class _Producer(threading.Thread):
+    def __init__(self, sentences, vocab, settings, epochs, jobs: queue.Queue, workers: int, rng):
+        super().__init__(daemon=True, name="word2vec-producer")
+        self.sentences, self.vocab, self.settings = sentences, vocab, settings
+        self.epochs, self.jobs, self.workers, self.rng = epochs, jobs, workers, rng
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def _alpha(self, done_words: int) -> float:
+        s = self.settings
+        progress = min(1.0, done_words / (self.epochs * self.vocab.raw_words))
+        return s.alpha - (s.alpha - s.min_alpha) * progress
+
+    def run(self):
+        try:
+            done = 0
+            for epoch in range(self.epochs):
+                for words, ends, raw in encode_batches(self.sentences, self.vocab.key_to_index):
+                    if self.stop.is_set():
+                        return
+                    job = _Job(epoch, words, ends, raw, self._alpha(done), self._alpha(done + raw),
+                               int(self.rng.integers(1, 2**48)))
+                    self.jobs.put(job)
+                    done += raw
+        except BaseException as error:  # re-raised in the calling thread
+            self.error = error
+        finally:
+            for _ in range(self.workers):
+                self.jobs.put(_DONE)
+
+
+def _work(model, settings, compute_loss, jobs: queue.Queue, results: queue.Queue, stop):
+    """Train on jobs until the producer is done; after a failure keep draining so it never blocks."""
+    failed = False
+    while (job := jobs.get()) is not _DONE:
+        if failed:
+            continue
+        try:
+            effective, loss = numba_word2vec.train_batch(
+                model.wv.vectors, model.syn1neg, job.words, job.sentence_ends,
+                model.vocab.keep_threshold, model.vocab.cum_table, settings.sg, settings.window,
+                settings.negative, settings.cbow_mean, job.alpha_start, job.alpha_end, job.seed,
+                compute_loss)
+            results.put((job, effective, loss))
+        except BaseException as error:
+            failed = True
+            stop.set()
+            results.put(error)
+    results.put(_DONE)
+
+
+def run_training(model, sentences, epochs: int, compute_loss: bool, progress: bool) -> TrainingReport:
+    """Train ``model`` (a Word2Vec) for ``epochs`` passes over ``sentences``."""
+    settings = model.settings
+    workers = settings.workers
+    jobs: queue.Queue = queue.Queue(maxsize=2 * workers)
+    results: queue.Queue = queue.Queue()
+    rng = np.random.default_rng([settings.seed, model.epochs_trained])
+    producer = _Producer(sentences, model.vocab, settings, epochs, jobs, workers, rng)
+    threads = [threading.Thread(target=_work, args=(model, settings, compute_loss, jobs, results, producer.stop),
+                                daemon=True, name=f"word2vec-worker-{i}") for i in range(workers)]
+    report = TrainingReport(epoch_losses=[0.0] * epochs)
+    bar = _progress_bar(epochs * model.vocab.raw_words, progress)
+    start = time.perf_counter()
+    producer.start()
+    for thread in threads:
+        thread.start()
+    error = None
+    running = workers
+    while running:
+        item = results.get()
+        if item is _DONE:
+            running -= 1
+        elif isinstance(item, BaseException):
+            error = item
+        else:
+            job, effective, loss = item
+            report.effective_words += effective
+            report.raw_words += job.raw_words
+            report.epoch_losses[job.epoch] += loss
+            if bar is not None:
+                bar.update(job.raw_words)
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(alpha=f"{job.alpha_end:.5f}", epoch=job.epoch + 1,
+                                eff_words_s=f"{report.effective_words / elapsed:.3g}", refresh=False)
+    producer.join()
+    report.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    if error is not None or producer.error is not None:
+        raise error or producer.error
+    return report
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="word", unit_scale=True, desc="word2vec", smoothing=0.1)
