@@ -1,1 +1,74 @@
-"""Fused kernels, one module per backend, found through a registry keyed by (operation, device)."""
+"""Fused kernels, one module per backend, found through a registry keyed by (operation, device).
+
+Layers ask the registry for a kernel for the device of their input and use the composed
+reference path when there is none::
+
+    kernel = kernels.find("lstm", "cpu")   # None when no kernel (or its backend) is available
+    kernel = kernels.get("lstm", "cuda")   # raises KernelNotFoundError naming what exists
+
+Entries name a module of this package and an attribute, imported on first use, so importing
+the registry neither imports Numba nor compiles anything. Registered here:
+
+=============================  ==========  ==========================================
+operation                      device      kernel
+=============================  ==========  ==========================================
+rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Numba)
+=============================  ==========  ==========================================
+
+There is no GPU kernel yet: on "cuda" (and on the "strict" test device) the layers take the
+reference path.
+"""
+import importlib
+
+_ENTRIES = {}
+
+
+class KernelNotFoundError(LookupError):
+    """No kernel is registered (or importable) for an (operation, device) pair."""
+
+
+def register(operation, device, module, attribute, key=None):
+    """Register ``<module>.<attribute>[key]`` (``key`` optional) as the kernel of the pair."""
+    _ENTRIES[(operation, device)] = (module, attribute, key)
+
+
+def _device_name(device):
+    return getattr(device, "name", device)
+
+
+def _load(operation, device):
+    module, attribute, key = _ENTRIES[(operation, device)]
+    found = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    return found if key is None else found[key]
+
+
+def get(operation, device):
+    """The kernel of ``operation`` on ``device`` (a name or a Device); raises when there is none."""
+    device = _device_name(device)
+    if (operation, device) not in _ENTRIES:
+        devices = sorted(d for op, d in _ENTRIES if op == operation)
+        where = f"it exists on: {', '.join(devices)}" if devices else "no device has it"
+        raise KernelNotFoundError(f"no fused kernel for operation '{operation}' on device "
+                                  f"'{device}' ({where}); use the reference path")
+    try:
+        return _load(operation, device)
+    except ImportError as error:
+        raise KernelNotFoundError(f"the fused kernel for '{operation}' on '{device}' cannot be "
+                                  f"loaded: {error}") from error
+
+
+def find(operation, device):
+    """The kernel of ``operation`` on ``device``, or None when there is none."""
+    try:
+        return get(operation, device)
+    except KernelNotFoundError:
+        return None
+
+
+def registered():
+    """All registered (operation, device) pairs."""
+    return sorted(_ENTRIES)
+
+
+for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
+    register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)

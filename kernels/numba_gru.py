@@ -15,7 +15,7 @@ and its derivative, with dh' the gradient reaching h':
     dh   = dh' z + d gh W_hh                                (one GEMM per step)
 
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-d gi, d gh are 0.
+d gi, d gh are 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm).
 """
 import numpy as np
 from numba import njit
@@ -24,34 +24,37 @@ from .numba_math import JIT_OPTIONS, sigmoid, tanh
 
 
 @njit(cache=True, **JIT_OPTIONS)
-def gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, h_prev, m_saved):
-    """Run all steps. ``gates`` (T, B, 3H) holds gi and is overwritten with r, z, n; ``h`` (B, H)
-    holds the initial state and ends as the final one; ``h_prev`` and ``m_saved`` (T, B, H) are
-    filled for backward, or empty (inference)."""
+def gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, acts, h_prev, m_saved):
+    """Run all steps. ``gates`` (T, B, 3H) holds gi; ``h`` (B, H) holds the initial state and
+    ends as the final one. ``acts`` (T, B, 3H) receives r, z, n and ``h_prev``, ``m_saved``
+    (T, B, H) the state and ``m``, for backward; for inference they have length 1 in time and are
+    scratch."""
     steps, batch, hidden = out.shape
-    save = h_prev.shape[0] > 0
     recurrent = np.empty((batch, 3 * hidden), dtype=gates.dtype)
+    n_input = np.empty(hidden, dtype=gates.dtype)
     for s in range(steps):
         t = steps - 1 - s if reverse else s
         np.dot(h, whh_t, recurrent)
+        ts = min(t, acts.shape[0] - 1)
         for b in range(batch):
             hb, ob, ab, rb = h[b], out[t, b], gates[t, b], recurrent[b]
-            if save:
-                h_prev[t, b] = hb
+            sb, mb = acts[ts, b], m_saved[ts, b]
+            h_prev[ts, b] = hb
             if t >= lengths[b]:
                 ob[:] = 0
                 continue
+            for k in range(2 * hidden):
+                sb[k] = sigmoid(ab[k] + rb[k])
             for j in range(hidden):
-                r = sigmoid(ab[j] + rb[j])
-                z = sigmoid(ab[hidden + j] + rb[hidden + j])
-                m = rb[2 * hidden + j] + b_hn[j]
-                n = tanh(ab[2 * hidden + j] + r * m)
-                h_new = n + z * (hb[j] - n)
-                ab[j], ab[hidden + j], ab[2 * hidden + j] = r, z, n
-                hb[j] = h_new
-                ob[j] = h_new
-                if save:
-                    m_saved[t, b, j] = m
+                mb[j] = rb[2 * hidden + j] + b_hn[j]
+            for j in range(hidden):
+                n_input[j] = ab[2 * hidden + j] + sb[j] * mb[j]
+            for j in range(hidden):
+                sb[2 * hidden + j] = tanh(n_input[j])
+            for j in range(hidden):
+                n = sb[2 * hidden + j]
+                hb[j] = n + sb[hidden + j] * (hb[j] - n)
+            ob[:] = hb
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -71,18 +74,21 @@ def gru_backward_loop(acts, whh, lengths, reverse, h_prev, m_saved, d_out, dh, d
                 continue
             ab, dhb, dob, hpb, mb = acts[t, b], dh[b], d_out[t, b], h_prev[t, b], m_saved[t, b]
             for j in range(hidden):
+                dhb[j] += dob[j]
+            for j in range(hidden):
+                z, n = ab[hidden + j], ab[2 * hidden + j]
+                gib[2 * hidden + j] = dhb[j] * (1 - z) * (1 - n * n)
+            for j in range(hidden):
+                z, n = ab[hidden + j], ab[2 * hidden + j]
+                gib[hidden + j] = dhb[j] * (hpb[j] - n) * z * (1 - z)
+            for j in range(hidden):
                 r, z, n = ab[j], ab[hidden + j], ab[2 * hidden + j]
-                dh_total = dhb[j] + dob[j]
-                da_n = dh_total * (1 - z) * (1 - n * n)
-                da_z = dh_total * (hpb[j] - n) * z * (1 - z)
-                da_r = da_n * mb[j] * r * (1 - r)
-                gib[j] = da_r
-                gib[hidden + j] = da_z
-                gib[2 * hidden + j] = da_n
-                ghb[j] = da_r
-                ghb[hidden + j] = da_z
-                ghb[2 * hidden + j] = da_n * r
-                dhb[j] = dh_total * z
+                gib[j] = dhb[j] * (1 - z) * (1 - n * n) * mb[j] * r * (1 - r)
+            ghb[:2 * hidden] = gib[:2 * hidden]
+            for j in range(hidden):
+                ghb[2 * hidden + j] = gib[2 * hidden + j] * ab[j]
+            for j in range(hidden):
+                dhb[j] *= ab[hidden + j]
         np.dot(d_gh[t], whh, back)
         for b in range(batch):
             if t < lengths[b]:

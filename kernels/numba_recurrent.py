@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numba import njit
+
 from . import numba_gru, numba_lstm, numba_rnn
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_EMPTY3 = (0, 0, 0)
 
 
 @dataclass
@@ -34,15 +35,24 @@ class Saved:
     w_hh: np.ndarray
     acts: np.ndarray          # (T, B, G*H): activations written by the forward loop
     h_prev: np.ndarray        # (T, B, H): the hidden state entering each step
-    extra: tuple              # lstm: (c_prev, tanh_c, peephole (3, H) or empty); gru: (m,)
+    extra: tuple              # lstm: (c_prev, tanh_c, peephole (3, H), has_peephole); gru: (m,)
     lengths: np.ndarray
     reverse: bool
+    has_bias: tuple           # (bias_ih given, bias_hh given)
+
+
+@njit(cache=True)
+def _matmul(a, b):
+    """a @ b by the BLAS that the loops call (SciPy's, through Numba), not NumPy's: two BLAS
+    thread pools spinning in turn on the same cores slowed the whole step down up to 10x."""
+    return np.dot(a, b)
 
 
 class NumbaRecurrent:
     """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "lstm", "gru") on the CPU."""
 
     device = "cpu"
+    dtypes = DTYPES
 
     def __init__(self, mode):
         self.mode = mode
@@ -77,7 +87,7 @@ class NumbaRecurrent:
         lengths = _lengths(lengths, steps, batch, self)
         x = np.ascontiguousarray(x)
         w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
-        gates = (x.reshape(steps * batch, inputs) @ w_ih.T).reshape(steps, batch, -1)
+        gates = _matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -90,25 +100,31 @@ class NumbaRecurrent:
         whh_t = np.ascontiguousarray(w_hh.T)
         h = np.array(h0, dtype=dtype, order="C")
         out = np.empty((steps, batch, hidden), dtype)
-        state = (steps, batch, hidden) if save else _EMPTY3
+        kept = steps if save else 1   # inference: the loops write their saves into scratch
+        state = (kept, batch, hidden)
         h_prev = np.empty(state, dtype)
+        acts = np.empty((kept, batch, self.gates * hidden), dtype)
         c = None
         if self.mode == "lstm":
             c = np.array(c0, dtype=dtype, order="C")
-            peep = np.empty((0, 0), dtype) if peephole is None else np.ascontiguousarray(peephole)
+            # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
+            peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
             c_prev, tanh_c = np.empty(state, dtype), np.empty(state, dtype)
-            numba_lstm.lstm_forward_loop(gates, whh_t, peep, lengths, reverse, h, c, out,
+            numba_lstm.lstm_forward_loop(gates, whh_t, peep, lengths, reverse, h, c, out, acts,
                                          h_prev, c_prev, tanh_c)
-            extra = (c_prev, tanh_c, peep)
+            extra = (c_prev, tanh_c, peep, peephole is not None)
         elif self.mode == "gru":
             m = np.empty(state, dtype)
-            numba_gru.gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, h_prev, m)
+            numba_gru.gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, acts, h_prev,
+                                       m)
             extra = (m,)
         else:
             numba_rnn.rnn_forward_loop(gates, whh_t, self.mode == "rnn_relu", lengths, reverse,
                                        h, out, h_prev)
+            acts = gates   # the loop wrote h' over the pre-activations (same index: vectorizes)
             extra = ()
-        saved = Saved(x, w_ih, w_hh, gates, h_prev, extra, lengths, reverse) if save else None
+        saved = Saved(x, w_ih, w_hh, acts, h_prev, extra, lengths, reverse,
+                      (b_ih is not None, b_hh is not None)) if save else None
         return out, h, c, saved
 
     def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
@@ -126,16 +142,16 @@ class NumbaRecurrent:
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         grads = {}
         if self.mode == "lstm":
-            c_prev, tanh_c, peep = saved.extra
+            c_prev, tanh_c, peep, has_peephole = saved.extra
             dc = np.zeros((batch, hidden), dtype) if d_cn is None else np.array(d_cn, dtype, order="C")
             d_gi = np.empty_like(saved.acts)
-            d_peep = np.zeros_like(peep)
+            d_peep = np.zeros((3, hidden) if has_peephole else (0, 0), dtype)
             numba_lstm.lstm_backward_loop(saved.acts, saved.w_hh, peep, saved.lengths,
                                           saved.reverse, c_prev, tanh_c, d_out, dh, dc, d_gi,
                                           d_peep)
             d_gh = d_gi
             grads["c0"] = dc
-            if peep.size:
+            if has_peephole:
                 grads["peephole"] = d_peep
         elif self.mode == "gru":
             d_gi, d_gh = np.empty_like(saved.acts), np.empty_like(saved.acts)
@@ -147,20 +163,22 @@ class NumbaRecurrent:
                                         saved.lengths, saved.reverse, d_out, dh, d_gi)
             d_gh = d_gi
         grads["h0"] = dh
-        want = (lambda name: True) if wanted is None else (lambda name: name in wanted)
+        want = (lambda name: True) if wanted is None else set(wanted).__contains__
         rows = steps * batch
         d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
         if want("x"):
-            grads["x"] = (d_gi2 @ saved.w_ih).reshape(steps, batch, inputs)
+            grads["x"] = _matmul(d_gi2, saved.w_ih).reshape(steps, batch, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = d_gi2.T @ saved.x.reshape(rows, inputs)
+            grads["weight_ih"] = _matmul(d_gi2.T, saved.x.reshape(rows, inputs))
         if want("weight_hh"):
-            grads["weight_hh"] = d_gh2.T @ saved.h_prev.reshape(rows, hidden)
-        if want("bias_ih") or want("bias_hh"):
+            grads["weight_hh"] = _matmul(d_gh2.T, saved.h_prev.reshape(rows, hidden))
+        has_ih, has_hh = saved.has_bias
+        if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
-            # rnn and lstm add both biases before the gates: same gradient (a copy, not an alias)
-            grads["bias_hh"] = grads["bias_ih"].copy() if d_gh is d_gi else d_gh2.sum(axis=0)
-        return grads if wanted is None else {k: v for k, v in grads.items() if k in wanted}
+        if has_hh and want("bias_hh"):
+            # rnn and lstm add both biases before the gates: the same gradient
+            grads["bias_hh"] = d_gh2.sum(axis=0)
+        return {name: grad for name, grad in grads.items() if want(name)}
 
     def _check_shapes(self, x_shape, hidden, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole):
         steps, batch, inputs = x_shape

@@ -4,7 +4,7 @@ Per step t:  h' = act(a),  a = [x_t W_ih^T + b_ih + b_hh] + h W_hh^T  (bracket h
 backward:    da = dh' act'(a)  with act' = 1 - h'^2 (tanh) or [h' > 0] (relu, as PyTorch),
              dh = da W_hh      (one GEMM per step).
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-da is 0.
+da is 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm).
 """
 import numpy as np
 from numba import njit
@@ -16,26 +16,27 @@ from .numba_math import JIT_OPTIONS, tanh
 def rnn_forward_loop(gates, whh_t, relu, lengths, reverse, h, out, h_prev):
     """Run all steps. ``gates`` (T, B, H) holds the hoisted pre-activations and is overwritten
     with h' (what backward needs); ``h`` (B, H) holds the initial state and ends as the final
-    one; ``h_prev`` (T, B, H) is filled for backward, or empty (inference)."""
+    one; ``h_prev`` (T, B, H) receives the states for backward, or has length 1 in time and is
+    scratch (inference)."""
     steps, batch, hidden = out.shape
-    save = h_prev.shape[0] > 0
     recurrent = np.empty((batch, hidden), dtype=gates.dtype)
     for s in range(steps):
         t = steps - 1 - s if reverse else s
         np.dot(h, whh_t, recurrent)
         for b in range(batch):
             hb, ob, ab, rb = h[b], out[t, b], gates[t, b], recurrent[b]
-            if save:
-                h_prev[t, b] = hb
+            h_prev[min(t, h_prev.shape[0] - 1), b] = hb
             if t >= lengths[b]:
                 ob[:] = 0
                 continue
-            for j in range(hidden):
-                a = ab[j] + rb[j]
-                h_new = max(a, 0.0) if relu else tanh(a)
-                ab[j] = h_new
-                hb[j] = h_new
-                ob[j] = h_new
+            if relu:
+                for j in range(hidden):
+                    ab[j] = max(ab[j] + rb[j], 0.0)
+            else:
+                for j in range(hidden):
+                    ab[j] = tanh(ab[j] + rb[j])
+            hb[:] = ab
+            ob[:] = ab
 
 
 @njit(cache=True, **JIT_OPTIONS)
@@ -52,9 +53,12 @@ def rnn_backward_loop(acts, whh, relu, lengths, reverse, d_out, dh, d_gates):
                 db[:] = 0
                 continue
             ab, dhb, dob = acts[t, b], dh[b], d_out[t, b]
-            for j in range(hidden):
-                dh_total = dhb[j] + dob[j]
-                db[j] = dh_total * (ab[j] > 0) if relu else dh_total * (1 - ab[j] * ab[j])
+            if relu:
+                for j in range(hidden):
+                    db[j] = (dhb[j] + dob[j]) * (ab[j] > 0)
+            else:
+                for j in range(hidden):
+                    db[j] = (dhb[j] + dob[j]) * (1 - ab[j] * ab[j])
         np.dot(d_gates[t], whh, back)
         for b in range(batch):
             if t < lengths[b]:

@@ -49,11 +49,18 @@ def _next(state):
 
 
 @njit(**_JIT)
-def _draw_negative(cum_table, state):
-    """Index drawn from the cumulative table by binary search (gensim's bisect_left)."""
+def _draw_negative(cum_table, guide, state):
+    """``bisect_left(cum_table, x)`` for a uniform ``x`` in ``[0, cum_table[-1])`` (gensim's draw).
+
+    ``guide`` splits ``[0, 2**31)`` into ``B = len(guide) - 1`` equal buckets (B a power of two),
+    ``guide[k]`` being the insertion point of bucket k's first integer; the answer for ``x`` lies
+    in ``[guide[k], guide[k + 1]]`` with ``k = x * B >> 31``, so the search covers only the few
+    words that share ``x``'s bucket instead of the whole vocabulary.
+    """
     x = (state >> _SHIFT) % np.uint64(cum_table[-1])
-    lo = 0
-    hi = cum_table.shape[0]
+    k = (x * np.uint64(guide.shape[0] - 1)) >> np.uint64(31)
+    lo = guide[k]
+    hi = min(guide[k + 1], cum_table.shape[0] - 1)
     while lo < hi:
         mid = (lo + hi) >> 1
         if cum_table[mid] >= x:
@@ -61,6 +68,15 @@ def _draw_negative(cum_table, state):
         else:
             lo = mid + 1
     return lo
+
+
+@njit(**_JIT)
+def draw_negatives(cum_table, guide, state, out):
+    """Fill ``out`` with negative-word draws; returns the advanced RNG state."""
+    for k in range(out.shape[0]):
+        state = _next(state)
+        out[k] = _draw_negative(cum_table, guide, state)
+    return state
 
 
 @njit(**_JIT)
@@ -93,7 +109,7 @@ def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
         f = h[0] * out[0]
         for a in range(1, size):
             f += h[a] * out[a]
-        g = (label - 1.0 / (1.0 + math.exp(-f))) * alpha
+        g = h.dtype.type((label - 1.0 / (1.0 + math.exp(-f))) * alpha)
         if compute_loss:
             loss += _softplus(-f if label == 1.0 else f)
         for a in range(size):
@@ -121,7 +137,7 @@ def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h,
         row = syn0[contexts[m]]
         for a in range(size):
             h[a] += row[a]
-    scale = 1.0 / contexts.shape[0] if cbow_mean else 1.0
+    scale = h.dtype.type(1.0 / contexts.shape[0] if cbow_mean else 1.0)
     if cbow_mean:
         for a in range(size):
             h[a] *= scale
@@ -134,7 +150,7 @@ def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h,
 
 
 @njit(**_JIT)
-def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, sg, window,
+def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, guide, sg, window,
                 negative, cbow_mean, alpha_start, alpha_end, seed, compute_loss):
     """Train on a batch of sentences; returns (effective words, float64 loss sum).
 
@@ -176,9 +192,7 @@ def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, 
                 for j in range(lo, hi):
                     if j == i:
                         continue
-                    for k in range(negative):
-                        state = _next(state)
-                        negatives[k] = _draw_negative(cum_table, state)
+                    state = draw_negatives(cum_table, guide, state, negatives)
                     loss += sg_pair_update(syn0, syn1neg, sentence[j], sentence[i], negatives,
                                            alpha, grad_h, compute_loss)
             else:
@@ -189,9 +203,7 @@ def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, 
                         c += 1
                 if c == 0:
                     continue
-                for k in range(negative):
-                    state = _next(state)
-                    negatives[k] = _draw_negative(cum_table, state)
+                state = draw_negatives(cum_table, guide, state, negatives)
                 loss += cbow_update(syn0, syn1neg, contexts[:c], sentence[i], negatives, alpha,
                                     cbow_mean, h, grad_h, compute_loss)
     return effective, loss

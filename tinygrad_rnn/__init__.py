@@ -6,3 +6,4 @@ from .dtypes import float16, float32, float64, int32, int64, bool_, get_default_
 from . import functional  # noqa: F401
 
 __version__ = "0.1.0"
+from . import nn, optim  # noqa: F401,E402

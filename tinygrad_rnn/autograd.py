@@ -8,14 +8,20 @@ node's ``backward`` and reduces the gradient to the input's shape and dtype in o
 (:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. Because every
 ``backward`` is written in Tensor ops, running it with recording switched on
 (``create_graph=True``) yields differentiable gradients: Hessian-vector products and
-gradient penalties come for free.
+gradient penalties come for free; without it nothing is recorded, so the backward stays cheap.
+``tinygrad_rnn.anomaly.detect_anomaly`` plugs a NaN/Inf check into ``apply`` and the
+backward walk through the ``_anomaly`` global (None, i.e. one read per op, when off).
 """
 import contextlib
 import weakref
 
+from .backend import _device_by_array_type
 from .tensor import Tensor
 
 _grad_enabled = True
+# The NaN/Inf checker of tinygrad_rnn.anomaly.detect_anomaly while it is active, else None:
+# one global read per op, so anomaly detection costs nothing when off.
+_anomaly = None
 
 
 def is_grad_enabled():
@@ -63,22 +69,29 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **options):
-        """Run the op on Tensors; record the node when some input requires a gradient."""
+        """Run the op on Tensors; record the node when some input requires a gradient.
+
+        This runs once per op call, so it is kept lean: attribute reads are hoisted, and
+        with recording off (``no_grad``, or no input requiring grad) no node is kept.
+        """
         node = cls.__new__(cls)
-        first = inputs[0]
-        array_type = type(first.data)
-        for other in inputs[1:]:
+        array_type = type(inputs[0].data)
+        for other in inputs:
             if type(other.data) is not array_type:
                 raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices: "
                                    + " and ".join(sorted({t.device.name for t in inputs})))
-        node.device = first.device
+        node.device = _device_by_array_type[array_type]
         data = node.forward(*[t.data for t in inputs], **options)
-        if _grad_enabled and any(t.requires_grad for t in inputs):
-            out = Tensor._from_op(data, node)
-            node.inputs = inputs
-            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
-            node._output_ref = weakref.ref(out)
-            return out
+        if _anomaly is not None:
+            _anomaly.check_forward(node, inputs, data)
+        if _grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                out = Tensor._from_op(data, node)
+                node.inputs = inputs
+                node.needs_input_grad = needs
+                node._output_ref = weakref.ref(out)
+                return out
         return Tensor._from_op(data, None)
 
     @property
@@ -126,11 +139,30 @@ def _sum_to_shape(grad, shape, op_name):
 
 
 def _reduce_to_input(grad, tensor, op_name):
-    """The one place where gradients are brought back to their input's shape and dtype."""
+    """The one place where gradients are brought back to their input's shape and dtype
+    (the backward loop calls it only when one of them differs)."""
     if grad.shape != tensor.shape:
         grad = _sum_to_shape(grad, tensor.shape, op_name)
     if grad.dtype != tensor.dtype:
         grad = grad.astype(tensor.dtype)
+    return grad
+
+
+def _accumulate(previous, grad, create_graph, handed_out):
+    """The new ``.grad`` of a tensor: ``previous + grad``, or ``grad`` itself the first time.
+
+    Without ``create_graph`` the stored array must belong to this tensor alone: a gradient can
+    be a read-only broadcast view (the backward of ``sum``) or the very array another input
+    received (the backward of ``a + b``), and an optimizer updating one ``.grad`` in place
+    would then fail or change the other. Such gradients are copied; fresh ones are kept.
+    """
+    if previous is not None:
+        return previous + grad
+    if not create_graph:
+        data = grad.data
+        if data.base is not None or id(data) in handed_out:
+            grad = Tensor._from_op(data.copy(), None)
+        handed_out.add(id(grad.data))
     return grad
 
 
@@ -170,7 +202,7 @@ def _check_root_grad(tensor, grad):
     if grad.device is not tensor.device:
         raise RuntimeError(f"backward: grad is on device {grad.device.name} but the output is on "
                            f"{tensor.device.name}")
-    return grad
+    return grad if grad.dtype == tensor.dtype else grad.astype(tensor.dtype)
 
 
 def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
@@ -189,6 +221,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
     grads = {}
     for root, grad in zip(roots, root_grads):
         grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
+    handed_out = set()  # ids of the arrays stored in some .grad by this backward
     with set_grad_enabled(create_graph):
         for tensor in reversed(_topological_order(roots)):
             grad = grads.pop(id(tensor), None)
@@ -202,16 +235,17 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
                 if id(tensor) in wanted_ids:
                     found[wanted_ids[id(tensor)]] = grad
             elif node is None or tensor._retains_grad:
-                tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+                tensor.grad = _accumulate(tensor.grad, grad, create_graph, handed_out)
             if node is None:
                 continue
-            input_grads = node.backward(grad)
-            if not isinstance(input_grads, tuple):
+            input_grads = node.backward(grad) if _anomaly is None else _anomaly.run_backward(node, grad)
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for parent, needed, parent_grad in zip(node.inputs, node.needs_input_grad, input_grads):
                 if not needed or parent_grad is None:
                     continue
-                parent_grad = _reduce_to_input(parent_grad, parent, node.name)
+                if parent_grad.shape != parent.shape or parent_grad.dtype != parent.dtype:
+                    parent_grad = _reduce_to_input(parent_grad, parent, node.name)
                 key = id(parent)
                 grads[key] = grads[key] + parent_grad if key in grads else parent_grad
             if not retain_graph:

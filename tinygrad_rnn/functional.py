@@ -107,26 +107,28 @@ def nll_loss(log_probs, target, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of integer targets: loss_n = -log_probs[n, target_n].
 
     ``log_probs`` is (N, C) or (N, C, d₁, …) or (C,) with ``target`` (N,) / (N, d₁, …) / ();
-    targets equal to ``ignore_index`` contribute nothing and are left out of the mean."""
-    if log_probs.ndim == 1:
-        log_probs, target = log_probs.unsqueeze(0), (target.reshape(1) if isinstance(target, Tensor) else [target])
-    if log_probs.ndim > 2:  # (N, C, d...) -> (N·d..., C)
+    targets equal to ``ignore_index`` contribute nothing and are left out of the mean.
+    ``reduction="none"`` returns the losses in the target's shape."""
+    if log_probs.ndim == 0:
+        raise ValueError("nll_loss: input must have a class axis, got a 0-d tensor")
+    loss_shape = (log_probs.shape[0],) + log_probs.shape[2:] if log_probs.ndim > 1 else ()
+    classes = log_probs.shape[1 if log_probs.ndim > 1 else 0]
+    if log_probs.ndim != 2:  # (C,) -> (1, C); (N, C, d...) -> (N·d..., C)
         axes = (0,) + tuple(range(2, log_probs.ndim)) + (1,)
-        log_probs = log_probs.permute(*axes).reshape(-1, log_probs.shape[1])
-        target = target.reshape(-1) if isinstance(target, Tensor) else target
+        log_probs = log_probs.permute(*axes).reshape(-1, classes) if log_probs.ndim > 2 else log_probs.reshape(1, classes)
     target = _integer_indices(target, log_probs, "nll_loss")
-    if target.shape != (log_probs.shape[0],):
-        raise ValueError(f"nll_loss: target of shape {tuple(target.shape)} does not match input of shape "
-                         f"{log_probs.shape} (expected {log_probs.shape[0]} targets)")
+    if tuple(target.shape) != loss_shape:
+        raise ValueError(f"nll_loss: target of shape {tuple(target.shape)} does not match input "
+                         f"(expected target shape {loss_shape})")
+    target = target.reshape(-1)
     xp = log_probs.xp
     valid = target != ignore_index
-    classes = log_probs.shape[1]
     if bool(xp.any(valid & ((target < 0) | (target >= classes)))):
         raise IndexError(f"nll_loss: target values must be in [0, {classes}) or ignore_index={ignore_index}")
     safe_target = xp.where(valid, target, 0)
     picked = log_probs[xp.arange(log_probs.shape[0]), safe_target]
     valid_mask = Tensor._from_op(valid.astype(log_probs.dtype), None)
-    loss = -picked * valid_mask
+    loss = (-picked * valid_mask).reshape(loss_shape)
     return _reduce_loss(loss, reduction, "nll_loss", weight_sum=valid_mask.sum())
 
 

@@ -52,10 +52,12 @@ class StrictArray:
     """A NumPy array that NumPy refuses: the CPU stand-in for a CuPy array."""
 
     __slots__ = ("_array",)
-    __array_ufunc__ = None  # NumPy ufuncs on a StrictArray raise TypeError
 
     def __init__(self, array):
         self._array = array
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise TypeError(_NOT_A_NUMPY_INPUT.format(what=f"numpy.{ufunc.__name__} was called on a StrictArray"))
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(_NOT_A_NUMPY_INPUT.format(what="a StrictArray was converted by NumPy"))
@@ -70,6 +72,8 @@ class StrictArray:
     T = property(lambda self: StrictArray(self._array.T))
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # __array_interface__ & co. would let NumPy read the data
+            raise AttributeError(name)
         attribute = getattr(self._array, name)
         return _wrap_callable(attribute) if callable(attribute) else _wrap(attribute)
 

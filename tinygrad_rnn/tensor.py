@@ -58,7 +58,7 @@ class Tensor:
         return tensor
 
     # ----- properties ---------------------------------------------------------------------
-    shape = property(lambda self: tuple(self.data.shape))
+    shape = property(lambda self: self.data.shape)  # a tuple on every device
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
@@ -245,7 +245,7 @@ class Tensor:
         return Tensor._from_op(self.xp.argmin(self.data, axis=axis, keepdims=keepdims), None)
 
     def softmax(self, axis=-1): return self.log_softmax(axis).exp()
-    def log_softmax(self, axis=-1): return self - self.logsumexp(axis, keepdims=True)
+    def log_softmax(self, axis=-1): return _reduce.log_softmax(self, axis)
 
     # ----- movement -----------------------------------------------------------------------
     def reshape(self, *shape): return _movement.reshape(self, *shape)

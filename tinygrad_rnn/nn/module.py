@@ -51,14 +51,19 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            target = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            target = self._modules
         elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            target = self._buffers
+        else:
+            target = None
+        for registry in (self._parameters, self._modules, self._buffers):
+            if registry is not target:
+                registry.pop(name, None)
+        if target is not None:
+            target[name] = value  # replacing keeps the entry's place (and the state_dict order)
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, tensor):
@@ -127,7 +132,10 @@ class Module:
             parameter.grad = None
 
     def to(self, device=None, dtype=None):
-        """Move (and/or cast) every parameter and buffer in place; returns self."""
+        """Move (and/or cast) every parameter and buffer in place; returns self. A dtype
+        (``to(np.float64)``, ``to(dtype=...)``) applies to floating tensors only."""
+        if device is not None and not isinstance(device, (str, backend.Device)):
+            device, dtype = None, device
         for module in self.modules():
             for registry in (module._parameters, module._buffers):
                 for name, tensor in registry.items():
@@ -140,9 +148,15 @@ class Module:
 
     # ----- state ------------------------------------------------------------------------
     def state_dict(self):
-        """Ordered name -> Tensor (parameters and buffers; the tensors, not copies)."""
-        state = OrderedDict(self.named_parameters())
-        state.update(self.named_buffers())
+        """Ordered name -> Tensor (the tensors, not copies), in PyTorch's order: each module's
+        parameters, then its buffers, then its children's; a tensor shared by two modules
+        appears under both names, as in a PyTorch state_dict."""
+        state = OrderedDict()
+        for module_prefix, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in registry.items():
+                    if tensor is not None:
+                        state[f"{module_prefix}.{name}" if module_prefix else name] = tensor
         return state
 
     def load_state_dict(self, state_dict, strict=True):

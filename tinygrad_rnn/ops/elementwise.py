@@ -9,8 +9,10 @@ from ..tensor import Tensor
 
 def broadcast_shape(a, b, op):
     """NumPy's broadcast shape of shapes ``a`` and ``b``, or an error naming ``op`` and both."""
-    if a == b:
+    if a == b or not b:  # () broadcasts against anything
         return a
+    if not a:
+        return b
     result = []
     for i in range(1, max(len(a), len(b)) + 1):
         x = a[-i] if i <= len(a) else 1
@@ -21,13 +23,26 @@ def broadcast_shape(a, b, op):
     return tuple(reversed(result))
 
 
+_constants = {}  # (value, type, dtype, device) -> Tensor: scalars lifted once, not per op
+
+
 def lift(value, like):
     """``value`` as a Tensor on ``like``'s device; Python scalars take a weak dtype."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float)):
         dtype = scalar_dtype(value, like.dtype)
-        return Tensor._from_op(like.device.asarray(value, dtype=dtype), None)
+        device = like.device
+        # float zeros (0.0 == -0.0) and NaN (never equal to itself) cannot be told apart by a dict
+        if type(value) is float and not (value == value and value != 0.0):
+            return Tensor._from_op(device.asarray(value, dtype=dtype), None)
+        key = (value, type(value), dtype, device)
+        constant = _constants.get(key)
+        if constant is None:
+            if len(_constants) >= 1024:
+                _constants.clear()
+            constant = _constants[key] = Tensor._from_op(device.asarray(value, dtype=dtype), None)
+        return constant
     return Tensor(value, device=like.device)
 
 

@@ -82,6 +82,21 @@ class LogSumExp(Reduction):
         return self.kept(g) * (self.inputs[0] - self.kept(self.output)).exp()
 
 
+class LogSoftmax(Function):
+    """y = a - logsumexp(a) along ``axis``, computed as (a - m) - log Σ e^(a-m) with m = max a:
+    no overflow, and no cancellation between two huge numbers (exact where a = m);
+    dy/da: g - softmax(a) · Σ_axis g, with softmax(a) = e^y."""
+
+    def forward(self, a, axis):
+        xp = self.xp
+        self.axis = axis
+        shifted = a - a.max(axis=axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(self, g):
+        return g - self.output.exp() * g.sum(axis=self.axis, keepdims=True)
+
+
 def _reduce(function, op):
     def reduction(a, axis=None, keepdims=False):
         axes = normalize_axes(axis, a.ndim, op)
@@ -115,3 +130,11 @@ def var(a, axis=None, keepdims=False, correction=1):
     """Variance Σ(a - mean)² / (n - correction); ``correction=1`` is the unbiased estimate (PyTorch's default)."""
     centered = a - mean(a, axis, keepdims=True)
     return sum(centered * centered, axis, keepdims) / (_count(a, axis) - correction)
+
+
+def log_softmax(a, axis=-1):
+    """log softmax(a) along one ``axis``; stable for any magnitude."""
+    axis = normalize_axes(axis, a.ndim, "log_softmax")[0] if a.ndim else None
+    if axis is None or a.shape[axis] == 0:
+        return a - logsumexp(a, axis, keepdims=True)
+    return LogSoftmax.apply(a, axis=axis)

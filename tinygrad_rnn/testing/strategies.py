@@ -22,6 +22,18 @@ def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_s
                                              min_side=min_side, max_side=max_side).map(lambda s: s.input_shapes)
 
 
+def axes(ndim, allow_none=True, min_size=1):
+    """Axis arguments of a reduction over ``ndim`` axes: None (all), an int, or a tuple of
+    distinct axes, negative or not (PyTorch-style ``dim``)."""
+    if ndim == 0:
+        return st.none() if allow_none else st.just(())
+    single = st.integers(-ndim, ndim - 1)
+    several = st.lists(st.integers(0, ndim - 1), min_size=max(min_size, 1), max_size=ndim, unique=True).flatmap(
+        lambda chosen: st.tuples(*[st.sampled_from([a, a - ndim]) for a in chosen]))
+    options = [single, several] + ([st.none()] if allow_none else [])
+    return st.one_of(*options)
+
+
 def float_arrays(shape, low=-3.0, high=3.0, avoid=(), margin=1e-2, unique=False, dtype=np.float64):
     """NumPy arrays of ``shape`` with elements in [low, high], each at least ``margin`` from
     every point in ``avoid``, pairwise at least ``margin`` apart when ``unique``."""

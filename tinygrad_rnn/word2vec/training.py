@@ -22,6 +22,7 @@ import numpy as np
 
 from tinygrad_rnn.kernels import numba_word2vec
 from tinygrad_rnn.word2vec.corpus import encode_batches
+from tinygrad_rnn.word2vec.progress import ProgressLine
 
 _DONE = object()
 
@@ -85,16 +86,16 @@ class _Producer(threading.Thread):
 
 def _work(model, settings, compute_loss, jobs: queue.Queue, results: queue.Queue, stop):
     """Train on jobs until the producer is done; after a failure keep draining so it never blocks."""
+    vocab = model.vocab
     failed = False
     while (job := jobs.get()) is not _DONE:
         if failed:
             continue
         try:
             effective, loss = numba_word2vec.train_batch(
-                model.wv.vectors, model.syn1neg, job.words, job.sentence_ends,
-                model.vocab.keep_threshold, model.vocab.cum_table, settings.sg, settings.window,
-                settings.negative, settings.cbow_mean, job.alpha_start, job.alpha_end, job.seed,
-                compute_loss)
+                model.wv.vectors, model.syn1neg, job.words, job.sentence_ends, vocab.keep_threshold,
+                vocab.cum_table, vocab.cum_guide, settings.sg, settings.window, settings.negative,
+                settings.cbow_mean, job.alpha_start, job.alpha_end, job.seed, compute_loss)
             results.put((job, effective, loss))
         except BaseException as error:
             failed = True
@@ -111,10 +112,11 @@ def run_training(model, sentences, epochs: int, compute_loss: bool, progress: bo
     results: queue.Queue = queue.Queue()
     rng = np.random.default_rng([settings.seed, model.epochs_trained])
     producer = _Producer(sentences, model.vocab, settings, epochs, jobs, workers, rng)
-    threads = [threading.Thread(target=_work, args=(model, settings, compute_loss, jobs, results, producer.stop),
-                                daemon=True, name=f"word2vec-worker-{i}") for i in range(workers)]
+    worker_args = (model, settings, compute_loss, jobs, results, producer.stop)
+    threads = [threading.Thread(target=_work, args=worker_args, daemon=True, name=f"word2vec-worker-{i}")
+               for i in range(workers)]
     report = TrainingReport(epoch_losses=[0.0] * epochs)
-    bar = _progress_bar(epochs * model.vocab.raw_words, progress)
+    line = ProgressLine(epochs * model.vocab.raw_words, epochs) if progress else None
     start = time.perf_counter()
     producer.start()
     for thread in threads:
@@ -132,23 +134,13 @@ def run_training(model, sentences, epochs: int, compute_loss: bool, progress: bo
             report.effective_words += effective
             report.raw_words += job.raw_words
             report.epoch_losses[job.epoch] += loss
-            if bar is not None:
-                bar.update(job.raw_words)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(alpha=f"{job.alpha_end:.5f}", epoch=job.epoch + 1,
-                                eff_words_s=f"{report.effective_words / elapsed:.3g}", refresh=False)
+            if line is not None:
+                line.update(job.raw_words, effective, job.epoch, job.alpha_end,
+                            report.epoch_losses[job.epoch] if compute_loss else None)
     producer.join()
     report.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    if line is not None:
+        line.close(epochs - 1, settings.min_alpha, report.epoch_losses[-1] if compute_loss else None)
     if error is not None or producer.error is not None:
         raise error or producer.error
     return report
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="word", unit_scale=True, desc="word2vec", smoothing=0.1)

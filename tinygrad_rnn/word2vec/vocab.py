@@ -14,6 +14,7 @@ gensim), and precomputes the two tables the training kernels read:
 * ``cum_table``: the unigram distribution raised to ``ns_exponent``,
   ``P(w) = f_w**a / sum_v f_v**a``, as a cumulative table over ``[0, 2**31 - 1]``; a kernel draws
   a negative word by binary search of a uniform integer in it (gensim's ``make_cum_table``).
+  ``cum_guide`` narrows that search to one bucket of the integer range (see ``guide_table``).
 
 While counting, ``max_vocab_size`` bounds memory as word2vec.c does: whenever the number of
 distinct words exceeds it, the words seen at most ``min_reduce`` times are dropped and
@@ -111,6 +112,7 @@ class Vocabulary:
         self.counts = np.array([c for _, c in kept], dtype=np.int64)
         self.keep_threshold = keep_thresholds(self.counts, self.sample)
         self.cum_table = cumulative_table(self.counts, self.ns_exponent)
+        self.cum_guide = guide_table(self.cum_table)
         return self
 
     @property
@@ -144,3 +146,15 @@ def cumulative_table(counts: np.ndarray, ns_exponent: float) -> np.ndarray:
     weights = counts.astype(np.float64) ** ns_exponent
     cumulative = np.cumsum(weights) / weights.sum()
     return np.round(cumulative * CUM_TABLE_DOMAIN).astype(np.uint32)
+
+
+def guide_table(cum_table: np.ndarray, buckets: int = 2**16) -> np.ndarray:
+    """Insertion points in ``cum_table`` of the starts of ``buckets`` equal parts of ``[0, 2**31)``.
+
+    ``guide[k] = bisect_left(cum_table, k * 2**31 / buckets)``; a draw ``x`` in bucket k then
+    only needs to search ``cum_table[guide[k] : guide[k + 1] + 1]``.
+    """
+    if buckets & (buckets - 1):
+        raise ValueError(f"guide_table: buckets must be a power of two, got {buckets}")
+    bucket_starts = np.arange(buckets + 1, dtype=np.int64) * (2**31 // buckets)
+    return np.searchsorted(cum_table, bucket_starts, side="left").astype(np.int64)

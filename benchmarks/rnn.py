@@ -1,0 +1,171 @@
+"""Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
+
+    python benchmarks/rnn.py [--repeats 7] [--reference-repeats 3] [--no-reference]
+
+float32, 2 threads everywhere: torch.set_num_threads(2), and OPENBLAS/OMP/MKL_NUM_THREADS=2 set
+before NumPy loads (our GEMMs all go through SciPy's OpenBLAS, called from the Numba kernels).
+Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
+parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
+Times are medians over ``--repeats`` timed runs after warm-up (the reference path, which
+records ~15 engine ops per step, gets ``--reference-repeats``); ratio = fused / torch, lower is
+better. GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
+Peak memory is the increase of the process's peak RSS (ru_maxrss) during one train step, in a
+fresh process per cell (so every library's allocator is seen the same way). The GEMM rate is
+float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
+Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
+and then the same directory again (cached start).
+"""
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "2")
+
+import numpy as np  # noqa: E402
+
+import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn import nn  # noqa: E402
+
+THREADS = 2
+SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+ROWS = [(name, size, 1, False) for size in SIZES for name in GATES] + [("LSTM", SIZES[0], 2, True)]
+
+
+def median_seconds(step, repeats, warmup=2):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_flops(name, size, layers, bidirectional):
+    batch, steps, inputs, hidden = size
+    directions = 2 if bidirectional else 1
+    total = 0
+    for layer in range(layers):
+        layer_inputs = inputs if layer == 0 else directions * hidden
+        total += directions * 2 * steps * batch * GATES[name] * hidden * (layer_inputs + hidden)
+    return total
+
+
+def build(name, size, layers, bidirectional, impl, seed=0):
+    """(train_step, infer) closures for impl "fused", "reference" or "torch", with torch's weights."""
+    import torch
+    batch, steps, inputs, hidden = size
+    torch.manual_seed(seed)
+    peer = getattr(torch.nn, name)(inputs, hidden, num_layers=layers, bidirectional=bidirectional)
+    x = np.random.default_rng(seed).standard_normal((steps, batch, inputs)).astype(np.float32)
+    if impl == "torch":
+        tx = torch.from_numpy(x)
+
+        def train():
+            peer.zero_grad(set_to_none=True)
+            peer(tx)[0].sum().backward()
+
+        def infer():
+            with torch.no_grad():
+                return peer(tx)[0]
+        return train, infer
+    ours = getattr(nn, name)(inputs, hidden, num_layers=layers, bidirectional=bidirectional, impl=impl)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in peer.state_dict().items()})
+    tx = tg.Tensor(x)
+    params = list(ours.parameters())
+
+    def train():
+        for p in params:
+            p.grad = None
+        ours(tx)[0].sum().backward()
+
+    def infer():
+        with tg.no_grad():
+            return ours(tx)[0]
+    return train, infer
+
+
+def gemm_rate(n=2048, repeats=5):
+    """float32 GFLOP/s of the BLAS the kernels use (SciPy's OpenBLAS through Numba)."""
+    from tinygrad_rnn.kernels.numba_recurrent import _matmul
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    return 2 * n**3 / median_seconds(lambda: _matmul(a, b), repeats) / 1e9
+
+
+def peak_memory_mib(name, size, layers, bidirectional, impl):
+    """Peak-RSS increase of one train step, measured in a fresh process."""
+    code = (f"import sys; sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "import rnn, resource, torch\n"
+            "torch.set_num_threads(rnn.THREADS)\n"
+            # warm up on a tiny problem: imports, kernel compilation or loading, allocator pools
+            f"rnn.build({name!r}, (2, 2, 2, 2), {layers}, {bidirectional}, {impl!r})[0]()\n"
+            f"train, _ = rnn.build({name!r}, {size!r}, {layers}, {bidirectional}, {impl!r})\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "train()\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def compile_times():
+    """(first call with an empty Numba cache, first call from the cache), seconds, fresh processes.
+    One LSTM train step (forward + backward) at the first size; import time excluded."""
+    code = ("import time, sys; sys.argv = ['rnn.py']; "
+            f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "import rnn\n"
+            "train, _ = rnn.build('LSTM', rnn.SIZES[0], 1, False, 'fused')\n"
+            "start = time.perf_counter(); train(); print(time.perf_counter() - start)\n")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                               check=True) for _ in range(2)]
+    return tuple(float(run.stdout.split()[-1]) for run in runs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--reference-repeats", type=int, default=3)
+    parser.add_argument("--no-reference", action="store_true", help="skip our (slow) reference path")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(THREADS)
+    rate = gemm_rate()
+    print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads): {rate:.0f} GFLOP/s; "
+          f"torch {torch.__version__}, {THREADS} threads")
+    first, cached = compile_times()
+    print(f"LSTM train step, first call in a fresh process: {first:.2f} s with an empty Numba "
+          f"cache (compiles), {cached:.2f} s from the cache")
+    header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
+              f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}")
+    print(header)
+    for name, size, layers, bidirectional in ROWS:
+        label = name + (f" {layers}L bi" if bidirectional else "")
+        impls = ("fused", "torch") + (() if args.no_reference else ("reference",))
+        steps = {impl: build(name, size, layers, bidirectional, impl) for impl in impls}
+        memory = "" if args.no_memory else "/".join(
+            f"{peak_memory_mib(name, size, layers, bidirectional, impl):.0f}"
+            for impl in ("fused", "reference", "torch") if impl in impls)
+        for mode, index, factor in (("train", 0, 3), ("infer", 1, 1)):
+            times = {impl: median_seconds(steps[impl][index],
+                                          args.reference_repeats if impl == "reference" else args.repeats)
+                     for impl in impls}
+            flops = factor * gemm_flops(name, size, layers, bidirectional) / times["fused"] / 1e9
+            ref = f"{times['reference'] * 1e3:9.1f}" if "reference" in times else f"{'-':>9}"
+            print(f"{label:<14}{','.join(map(str, size)):<16}{mode:<6}{times['fused'] * 1e3:9.2f}{ref}"
+                  f"{times['torch'] * 1e3:9.2f}{times['fused'] / times['torch']:7.2f}{flops:9.1f}"
+                  f"{100 * flops / rate:7.0f}{memory if mode == 'train' else '':>17}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

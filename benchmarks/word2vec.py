@@ -1,0 +1,104 @@
+"""word2vec against gensim on the same corpus and settings, in one run.
+
+    python benchmarks/word2vec.py [--corpus FILE] [--seeds 3] [--epochs 5]
+
+Skip-gram, negative 5, window 5, 100 dimensions, sample 1e-3, min_count 5, both libraries
+streaming the corpus from the file, workers 1 and 2. For each seed and worker count both train
+(vocabulary building untimed) and we report effective words/s (words kept after subsampling,
+per second of ``train``), wordsim353 Spearman and Google-analogy (3CosAdd) accuracy, both
+computed by our evaluator for both models (gensim's own evaluator is run once on gensim's model
+as a cross-check). Targets: ours/gensim words/s >= 1.0 at workers 1 and 2; Spearman and analogy
+accuracy within 0.02 of gensim's mean.
+"""
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_rnn.word2vec import KeyedVectors, LineCorpus, Word2Vec
+
+SETTINGS = dict(vector_size=100, window=5, min_count=5, sg=1, negative=5, sample=1e-3)
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w2v-prose.txt.gz"
+
+
+def evaluation_files():
+    import gensim
+
+    data = Path(gensim.__file__).parent / "test" / "test_data"
+    return data / "wordsim353.tsv", data / "questions-words.txt"
+
+
+def run_gensim(corpus, seed, workers, epochs):
+    from gensim.models import Word2Vec as GensimWord2Vec
+    from gensim.models.word2vec import LineSentence
+
+    model = GensimWord2Vec(seed=seed, workers=workers, epochs=epochs, **SETTINGS)
+    sentences = LineSentence(str(corpus))
+    model.build_vocab(sentences)
+    start = time.perf_counter()
+    effective, _ = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    seconds = time.perf_counter() - start
+    return model.wv, KeyedVectors(model.wv.index_to_key, model.wv.vectors), effective / seconds
+
+
+def run_ours(corpus, seed, workers, epochs):
+    model = Word2Vec(seed=seed, workers=workers, epochs=epochs, progress=False, **SETTINGS)
+    sentences = LineCorpus(corpus)
+    model.build_vocab(sentences)
+    start = time.perf_counter()
+    effective, _ = model.train(sentences)
+    seconds = time.perf_counter() - start
+    return model.wv, effective / seconds
+
+
+def scores(kv, pairs, analogies):
+    return kv.evaluate_word_pairs(pairs).spearman, kv.evaluate_word_analogies(analogies).accuracy
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    args = parser.parse_args()
+    pairs, analogies = evaluation_files()
+    print(f"corpus {args.corpus.resolve()}, {args.seeds} seeds, {args.epochs} epochs, "
+          f"{os.cpu_count()} CPUs, settings {SETTINGS}")
+    rows = {}  # (library, workers) -> list of (words/s, spearman, analogy)
+    for seed in range(1, args.seeds + 1):
+        for workers in (1, 2):
+            gensim_wv, gensim_kv, gensim_rate = run_gensim(args.corpus, seed, workers, args.epochs)
+            rows.setdefault(("gensim", workers), []).append((gensim_rate, *scores(gensim_kv, pairs, analogies)))
+            if seed == 1 and workers == 1:
+                own = gensim_wv.evaluate_word_pairs(str(pairs))[1][0], gensim_wv.evaluate_word_analogies(str(analogies))[0]
+                print(f"cross-check, gensim's evaluator on gensim's vectors: spearman {own[0]:.4f}, "
+                      f"analogy {own[1]:.4f}; ours on the same vectors: {rows[('gensim', 1)][0][1]:.4f}, "
+                      f"{rows[('gensim', 1)][0][2]:.4f}")
+            ours_kv, ours_rate = run_ours(args.corpus, seed, workers, args.epochs)
+            rows.setdefault(("ours", workers), []).append((ours_rate, *scores(ours_kv, pairs, analogies)))
+            print(f"seed {seed} workers {workers}: gensim {gensim_rate:,.0f} w/s, ours {ours_rate:,.0f} w/s")
+
+    def mean(library, workers, column):
+        return statistics.mean(r[column] for r in rows[(library, workers)])
+
+    print(f"\n{'library':8} {'workers':>7} {'eff. words/s':>13} {'ratio':>6} {'spearman':>9} "
+          f"{'analogy':>8}  (means over {args.seeds} seeds)")
+    for workers in (1, 2):
+        for library in ("gensim", "ours"):
+            rate = mean(library, workers, 0)
+            ratio = rate / mean("gensim", workers, 0)
+            print(f"{library:8} {workers:7d} {rate:13,.0f} {ratio:6.2f} {mean(library, workers, 1):9.4f} "
+                  f"{mean(library, workers, 2):8.4f}")
+    for workers in (1, 2):
+        spread = np.array([r[1:] for r in rows[("ours", workers)]]).std(axis=0)
+        print(f"ours - gensim at workers {workers}: spearman {mean('ours', workers, 1) - mean('gensim', workers, 1):+.4f}, "
+              f"analogy {mean('ours', workers, 2) - mean('gensim', workers, 2):+.4f} "
+              f"(our std over seeds: {spread[0]:.4f}, {spread[1]:.4f})")
+
+
+if __name__ == "__main__":
+    main()

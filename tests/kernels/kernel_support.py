@@ -1,0 +1,77 @@
+"""Shared by the kernel tests: random problems and a step-by-step NumPy reference of one layer,
+one direction (independent of the engine and of the kernels)."""
+import numpy as np
+
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+ARGUMENTS = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "peephole")
+
+
+def make_problem(mode, steps, batch, inputs, hidden, dtype=np.float64, bias=True, peephole=False,
+                 seed=0, scale=0.5):
+    """Random arguments of a kernel, keyed by the kernel's argument names (None when absent)."""
+    rng = np.random.default_rng(seed)
+    gates = GATES[mode] * hidden
+
+    def draw(*shape):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    lstm = mode == "lstm"
+    return {"x": draw(steps, batch, inputs), "h0": draw(batch, hidden),
+            "c0": draw(batch, hidden) if lstm else None,
+            "weight_ih": draw(gates, inputs), "weight_hh": draw(gates, hidden),
+            "bias_ih": draw(gates) if bias else None, "bias_hh": draw(gates) if bias else None,
+            "peephole": draw(3, hidden) if lstm and peephole else None}
+
+
+def call_kernel(kernel, problem, lengths=None, reverse=False, save=True):
+    p = problem
+    return kernel.forward(p["x"], p["h0"], p["c0"], p["weight_ih"], p["weight_hh"], p["bias_ih"],
+                          p["bias_hh"], p["peephole"], lengths, reverse, save)
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def reference(mode, problem, lengths=None, reverse=False):
+    """(out, h_n, c_n) computed one step at a time with NumPy (float64), PyTorch's formulas."""
+    p = {k: None if v is None else v.astype(np.float64) for k, v in problem.items()}
+    x, h, c = p["x"], p["h0"].copy(), None if p["c0"] is None else p["c0"].copy()
+    steps, batch, _ = x.shape
+    hidden = h.shape[1]
+    zero = np.zeros(GATES[mode] * hidden)
+    b_ih = zero if p["bias_ih"] is None else p["bias_ih"]
+    b_hh = zero if p["bias_hh"] is None else p["bias_hh"]
+    peep = np.zeros((3, hidden)) if p["peephole"] is None else p["peephole"]
+    lengths = np.full(batch, steps) if lengths is None else np.asarray(lengths)
+    out = np.zeros((steps, batch, hidden))
+    for t in (reversed(range(steps)) if reverse else range(steps)):
+        gi = x[t] @ p["weight_ih"].T + b_ih
+        gh = h @ p["weight_hh"].T + b_hh
+        c_new = None
+        if mode == "rnn_tanh":
+            h_new = np.tanh(gi + gh)
+        elif mode == "rnn_relu":
+            h_new = np.maximum(gi + gh, 0)
+        elif mode == "lstm":
+            a_i, a_f, a_g, a_o = np.split(gi + gh, 4, axis=1)
+            i, f = _sigmoid(a_i + peep[0] * c), _sigmoid(a_f + peep[1] * c)
+            c_new = f * c + i * np.tanh(a_g)
+            h_new = _sigmoid(a_o + peep[2] * c_new) * np.tanh(c_new)
+        else:
+            (r_i, z_i, n_i), (r_h, z_h, n_h) = np.split(gi, 3, axis=1), np.split(gh, 3, axis=1)
+            r, z = _sigmoid(r_i + r_h), _sigmoid(z_i + z_h)
+            n = np.tanh(n_i + r * n_h)
+            h_new = (1 - z) * n + z * h
+        valid = (t < lengths)[:, None]
+        out[t] = np.where(valid, h_new, 0)
+        h = np.where(valid, h_new, h)
+        c = None if c is None else np.where(valid, c_new, c)
+    return out, h, c
+
+
+def assert_close(got, want, rtol, name=""):
+    """Agreement within ``rtol`` relative to the largest magnitude of ``want``."""
+    assert got.shape == want.shape, f"{name}: shape {got.shape}, expected {want.shape}"
+    scale = max(np.abs(want).max(initial=0.0), np.finfo(np.float64).tiny)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=name)

@@ -1,0 +1,139 @@
+"""The fused path as an autograd node: equal to the reference path (engine ops) and to PyTorch."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import kernels
+from tinygrad_rnn.nn.fused import fused_direction
+from tinygrad_rnn.nn.recurrent import reference_direction
+
+from kernel_support import ARGUMENTS, GATES, assert_close, make_problem
+
+PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+
+
+@st.composite
+def directions(draw):
+    """A random single-direction problem: mode, sizes, lengths, reverse, bias, peephole."""
+    mode = draw(st.sampled_from(sorted(GATES)))
+    steps, batch = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    sizes = dict(steps=steps, batch=batch, inputs=draw(st.integers(1, 5)), hidden=draw(st.integers(1, 6)))
+    lengths = draw(st.none() | st.lists(st.integers(1, steps), min_size=batch, max_size=batch))
+    return dict(mode=mode, sizes=sizes, lengths=None if lengths is None else np.array(lengths),
+                reverse=draw(st.booleans()), bias=draw(st.booleans()),
+                peephole=mode == "lstm" and draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+def run(direction, case, dtype, requires_grad=True):
+    """Outputs and gradients of L = sum(u*out) + sum(v*h_n) + sum(w*c_n), as NumPy arrays."""
+    problem = make_problem(case["mode"], *case["sizes"].values(), dtype, case["bias"], case["peephole"],
+                           case["seed"])
+    tensors = {k: tg.Tensor(v, requires_grad=requires_grad) for k, v in problem.items()
+               if v is not None and k != "peephole"}
+    if problem["peephole"] is not None:
+        tensors.update({k: tg.Tensor(row, requires_grad=requires_grad)
+                        for k, row in zip(PEEPHOLES, problem["peephole"])})
+    peephole = tuple(tensors[k] for k in PEEPHOLES) if problem["peephole"] is not None else None
+    out, h_n, c_n = direction(case["mode"], *(tensors.get(k) for k in ARGUMENTS[:-1]), peephole=peephole,
+                              lengths=case["lengths"], reverse=case["reverse"])
+    rng = np.random.default_rng(case["seed"] + 1)
+    results = {"out": out, "h_n": h_n} | ({"c_n": c_n} if c_n is not None else {})
+    loss = sum((t * tg.Tensor(rng.standard_normal(t.shape).astype(dtype))).sum() for t in results.values())
+    results = {k: t.numpy() for k, t in results.items()}
+    if requires_grad:
+        loss.backward()
+        results.update({f"grad_{k}": t.grad.numpy() for k, t in tensors.items()})
+    return results
+
+
+def assert_same(got, want, rtol):
+    assert sorted(got) == sorted(want)
+    for key in want:
+        assert_close(got[key], want[key], rtol, key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=directions())
+def test_fused_equals_reference_in_float64(case):
+    assert_same(run(fused_direction, case, np.float64), run(reference_direction, case, np.float64), 1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(case=directions())
+def test_fused_equals_reference_in_float32(case):
+    assert_same(run(fused_direction, case, np.float32), run(reference_direction, case, np.float32), 1e-5)
+
+
+def test_under_no_grad_nothing_is_saved_and_outputs_are_equal(monkeypatch):
+    case = dict(mode="lstm", sizes=dict(steps=5, batch=3, inputs=4, hidden=6), lengths=np.array([5, 2, 4]),
+                reverse=True, bias=True, peephole=True, seed=0)
+    kernel = kernels.get("lstm", "cpu")
+    calls = []
+    forward = kernel.forward
+    monkeypatch.setattr(kernel, "forward", lambda *a: calls.append(a[-1]) or forward(*a))
+    with tg.no_grad():
+        quiet = run(fused_direction, case, np.float64, requires_grad=False)
+    loud = run(fused_direction, case, np.float64)
+    assert calls == [False, True]  # the last argument is save
+    assert all(np.array_equal(quiet[k], loud[k]) for k in quiet)
+
+
+def test_gradients_only_for_inputs_that_require_them():
+    problem = make_problem("gru", 4, 2, 3, 5, seed=1)
+    x = tg.Tensor(problem["x"])  # data: no gradient wanted
+    h0 = tg.Tensor(problem["h0"])
+    weights = [tg.Tensor(problem[k], requires_grad=True) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    out, h_n, _ = fused_direction("gru", x, h0, None, *weights)
+    (out.sum() + h_n.sum()).backward()
+    assert x.grad is None and h0.grad is None
+    ref = [tg.Tensor(w.data, requires_grad=True) for w in weights]
+    out, h_n, _ = reference_direction("gru", x, h0, None, *ref)
+    (out.sum() + h_n.sum()).backward()
+    for w, r in zip(weights, ref):
+        assert_close(w.grad.numpy(), r.grad.numpy(), 1e-10)
+
+
+def test_double_backward_through_a_fused_layer_raises():
+    problem = make_problem("rnn_tanh", 3, 2, 2, 3)
+    x = tg.Tensor(problem["x"], requires_grad=True)
+    out, _, _ = fused_direction("rnn_tanh", x, tg.Tensor(problem["h0"]), None,
+                                tg.Tensor(problem["weight_ih"]), tg.Tensor(problem["weight_hh"]), None, None)
+    with pytest.raises(RuntimeError, match="fused rnn_tanh: create_graph=True .* impl='reference'"):
+        tg.grad((out * out).sum(), x, create_graph=True)
+
+
+# ----- PyTorch, one layer, one direction, same weights -----------------------------------------------
+TORCH_LAYERS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
+                "lstm": ("LSTM", {}), "gru": ("GRU", {})}
+
+
+@pytest.mark.parametrize("mode", sorted(GATES))
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_fused_equals_torch_single_layer(mode, dtype, rtol):
+    torch = pytest.importorskip("torch")
+    problem = make_problem(mode, 7, 3, 4, 5, dtype, seed=5)
+    case = dict(mode=mode, sizes=dict(steps=7, batch=3, inputs=4, hidden=5), lengths=None, reverse=False,
+                bias=True, peephole=False, seed=5)
+    ours = run(fused_direction, case, dtype)
+    name, kwargs = TORCH_LAYERS[mode]
+    layer = getattr(torch.nn, name)(4, 5, dtype=torch.float64 if dtype == np.float64 else torch.float32, **kwargs)
+    with torch.no_grad():
+        for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(layer, f"{key}_l0").copy_(torch.from_numpy(problem[key]))
+    x, h0 = (torch.tensor(problem[k], requires_grad=True) for k in ("x", "h0"))
+    c0 = torch.tensor(problem["c0"], requires_grad=True) if mode == "lstm" else None
+    out, state = layer(x, (h0[None], c0[None]) if mode == "lstm" else h0[None])
+    results = {"out": out, "h_n": (state[0] if mode == "lstm" else state)[0]}
+    if mode == "lstm":
+        results["c_n"] = state[1][0]
+    rng = np.random.default_rng(6)
+    loss = sum((t * torch.from_numpy(rng.standard_normal(t.shape).astype(dtype))).sum() for t in results.values())
+    loss.backward()
+    theirs = {k: t.detach().numpy() for k, t in results.items()}
+    theirs.update({"grad_x": x.grad.numpy(), "grad_h0": h0.grad.numpy()})
+    if mode == "lstm":
+        theirs["grad_c0"] = c0.grad.numpy()
+    theirs.update({f"grad_{k}": getattr(layer, f"{k}_l0").grad.numpy()
+                   for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+    assert_same(ours, theirs, rtol)

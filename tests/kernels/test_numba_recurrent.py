@@ -1,0 +1,135 @@
+"""The Numba kernels at the array level: against a NumPy step-by-step reference, central finite
+differences (float64), and on bad input."""
+import numpy as np
+import pytest
+
+from tinygrad_rnn import kernels
+
+from kernel_support import ARGUMENTS, GATES, assert_close, call_kernel, make_problem, reference
+
+CASES = [(mode, peephole) for mode in GATES for peephole in ((False, True) if mode == "lstm" else (False,))]
+LENGTHS = [None, [5, 2, 0, 5]]   # 0: a row that never runs (the kernel allows it; layers reject it)
+
+
+def _loss_and_cotangents(mode, problem, lengths, reverse, seed=1):
+    """L(problem) = sum(u*out) + sum(v*h_n) + sum(w*c_n) by the NumPy reference, and u, v, w."""
+    rng = np.random.default_rng(seed)
+    out, h_n, c_n = reference(mode, problem, lengths, reverse)
+    u, v, w = rng.standard_normal(out.shape), rng.standard_normal(h_n.shape), rng.standard_normal(h_n.shape)
+
+    def loss(p):
+        o, h, c = reference(mode, p, lengths, reverse)
+        return (u * o).sum() + (v * h).sum() + (0.0 if c is None else (w * c).sum())
+
+    return loss, u, v, (w if mode == "lstm" else None)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+@pytest.mark.parametrize("mode, peephole", CASES)
+@pytest.mark.parametrize("lengths", LENGTHS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_forward_matches_numpy_reference(mode, peephole, lengths, reverse, dtype, rtol):
+    problem = make_problem(mode, 5, 4, 3, 6, dtype, peephole=peephole)
+    out, h_n, c_n, _ = call_kernel(kernels.get(mode, "cpu"), problem, lengths, reverse)
+    want = reference(mode, problem, lengths, reverse)
+    for name, got, expected in zip(("out", "h_n", "c_n"), (out, h_n, c_n), want):
+        if expected is None:
+            assert got is None
+            continue
+        assert got.dtype == dtype
+        assert_close(got, expected, rtol, name)
+
+
+@pytest.mark.parametrize("mode, peephole", CASES)
+@pytest.mark.parametrize("lengths", LENGTHS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gradients_match_central_differences(mode, peephole, lengths, reverse, bias):
+    """For every argument a, <dL/da, e> equals (L(a + h e) - L(a - h e)) / 2h along a random e."""
+    problem = make_problem(mode, 5, 4, 3, 6, peephole=peephole, bias=bias, seed=2)
+    kernel = kernels.get(mode, "cpu")
+    loss, u, v, w = _loss_and_cotangents(mode, problem, lengths, reverse)
+    *_, saved = call_kernel(kernel, problem, lengths, reverse)
+    grads = kernel.backward(saved, u, v, w)
+    rng = np.random.default_rng(3)
+    step = 1e-6
+    for name in ARGUMENTS:
+        if problem[name] is None:
+            assert name not in grads
+            continue
+        direction = rng.standard_normal(problem[name].shape)
+        plus = dict(problem, **{name: problem[name] + step * direction})
+        minus = dict(problem, **{name: problem[name] - step * direction})
+        numeric = (loss(plus) - loss(minus)) / (2 * step)
+        analytic = np.sum(grads[name] * direction)
+        assert abs(analytic - numeric) <= 1e-7 * max(1.0, abs(numeric)), (name, analytic, numeric)
+
+
+@pytest.mark.parametrize("mode", list(GATES))
+def test_inference_forward_equals_training_forward(mode):
+    problem = make_problem(mode, 6, 3, 4, 5, np.float32, peephole=mode == "lstm")
+    kernel = kernels.get(mode, "cpu")
+    train = call_kernel(kernel, problem, [6, 3, 1], save=True)
+    infer = call_kernel(kernel, problem, [6, 3, 1], save=False)
+    assert infer[3] is None
+    for a, b in zip(train[:3], infer[:3]):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", list(GATES))
+def test_backward_leaves_saved_values_intact(mode):
+    """retain_graph: a second backward from the same forward gives the same gradients."""
+    problem = make_problem(mode, 4, 2, 3, 5)
+    kernel = kernels.get(mode, "cpu")
+    out, h_n, c_n, saved = call_kernel(kernel, problem, [4, 2], reverse=True)
+    first = kernel.backward(saved, np.ones_like(out), np.ones_like(h_n), None)
+    second = kernel.backward(saved, np.ones_like(out), np.ones_like(h_n), None)
+    assert first.keys() == second.keys()
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+
+
+def test_wanted_restricts_the_gradients_computed():
+    problem = make_problem("gru", 3, 2, 3, 4)
+    kernel = kernels.get("gru", "cpu")
+    out, h_n, _, saved = call_kernel(kernel, problem)
+    grads = kernel.backward(saved, np.ones_like(out), None, wanted={"weight_hh", "h0"})
+    assert sorted(grads) == ["h0", "weight_hh"]
+    assert np.array_equal(grads["weight_hh"], kernel.backward(saved, np.ones_like(out), None)["weight_hh"])
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_non_contiguous_inputs_give_the_same_result(mode):
+    problem = make_problem(mode, 5, 3, 4, 6, peephole=mode == "lstm")
+    strided = {k: None if v is None else np.asfortranarray(v) for k, v in problem.items()}
+    x_batch_first = np.ascontiguousarray(problem["x"].transpose(1, 0, 2))
+    strided["x"] = x_batch_first.transpose(1, 0, 2)                    # a transposed view
+    strided["weight_ih"] = np.repeat(problem["weight_ih"], 2, axis=1)[:, ::2]  # a strided view
+    kernel = kernels.get(mode, "cpu")
+    want, got = call_kernel(kernel, problem, [5, 1, 3]), call_kernel(kernel, strided, [5, 1, 3])
+    for a, b in zip(want[:3], got[:3]):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    ones = np.ones_like(want[0])
+    gw, gg = kernel.backward(want[3], ones, None, None), kernel.backward(got[3], ones, None, None)
+    assert all(np.array_equal(gw[k], gg[k]) for k in gw)
+
+
+def test_bad_input_raises_clearly():
+    kernel = kernels.get("lstm", "cpu")
+    problem = make_problem("lstm", 3, 2, 3, 4)
+    with pytest.raises(TypeError, match="numba kernel 'lstm' on 'cpu'.*dtype float16 is not supported"):
+        call_kernel(kernel, {k: None if v is None else v.astype(np.float16) for k, v in problem.items()})
+    with pytest.raises(TypeError, match="weight_hh has dtype float32 but x has float64"):
+        call_kernel(kernel, dict(problem, weight_hh=problem["weight_hh"].astype(np.float32)))
+    with pytest.raises(TypeError, match="h0 is a builtins.list, but this kernel runs on NumPy arrays"):
+        call_kernel(kernel, dict(problem, h0=problem["h0"].tolist()))
+    with pytest.raises(ValueError, match=r"weight_hh must have shape \(16, 4\) for x of shape \(3, 2, 3\) "
+                                         r"and hidden size 4, got \(16, 5\)"):
+        call_kernel(kernel, dict(problem, weight_hh=np.zeros((16, 5))))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 3\], got \[4, 1\]"):
+        call_kernel(kernel, problem, lengths=[4, 1])
+    with pytest.raises(ValueError, match="lengths must be 2 integers"):
+        call_kernel(kernel, problem, lengths=[1.5, 2.0])
+    with pytest.raises(ValueError, match="c0 and peephole are for lstm only"):
+        call_kernel(kernels.get("gru", "cpu"), dict(make_problem("gru", 3, 2, 3, 4), c0=problem["c0"]))
+    with pytest.raises(RuntimeError, match="backward needs a forward run with save=True"):
+        kernel.backward(None, np.zeros((3, 2, 4)), None)

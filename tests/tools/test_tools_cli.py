@@ -1,0 +1,100 @@
+"""The command line end to end, in-process, with tiny budgets."""
+import re
+
+import numpy as np
+import pytest
+
+from tinygrad_rnn import charlm, cli
+from tinygrad_rnn.serialization import CheckpointError, load
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
+TINY = ["--hidden", "8", "--layers", "1", "--embedding", "4", "--seq-len", "10", "--batch-size", "2",
+        "--steps", "5", "--sample-every", "2", "--sample-length", "12", "--valid-chars", "200"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_train_charlm_writes_checkpoint_plot_and_samples(tmp_path, corpus, capsys, cell):
+    out = tmp_path / "run"
+    assert cli.main(["train-charlm", "--text", str(corpus), "--cell", cell, "--out", str(out)] + TINY) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"held-out bits/char \d+\.\d+", printed)
+    assert "--- sample after 2 steps ---" in printed
+    assert {p.name for p in out.iterdir()} >= {"charlm.npz", "samples.txt"}
+    assert (out / "loss.png").exists() == _has_matplotlib()
+    checkpoint = load(out / "charlm.npz")
+    assert checkpoint["steps"] == 5 and checkpoint["config"]["cell"] == cell
+    assert len(checkpoint["train_bpc"]) == 5 and np.isfinite(checkpoint["valid_bpc"])
+
+
+def _has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_training_lowers_the_loss_and_checkpoint_round_trips_bit_exactly(tmp_path):
+    config = charlm.CharLMConfig(hidden=16, layers=1, embedding=8, seq_len=10, batch_size=4, steps=40,
+                                 sample_every=1000, sample_length=5, valid_chars=200, lr=1e-2)
+    model, vocab, results = charlm.train(TEXT, config, tmp_path, log=lambda _: None)
+    assert results["train_bpc"][-5:].mean() < results["train_bpc"][:5].mean() - 1.0
+    loaded, loaded_vocab, checkpoint = charlm.load_checkpoint(tmp_path / "charlm.npz")
+    assert loaded_vocab.itos == vocab.itos
+    for key, value in model.state_dict().items():
+        assert loaded.state_dict()[key].numpy().tobytes() == value.numpy().tobytes(), key
+    opt_state = checkpoint["optimizer"]["state"]
+    assert len(opt_state) == len(list(model.parameters()))
+    assert charlm.sample(loaded, loaded_vocab, "the ", 30, seed=1) == charlm.sample(model, vocab, "the ", 30, seed=1)
+
+
+def test_sample_command_prints_primed_text(tmp_path, corpus, capsys):
+    cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path)] + TINY)
+    capsys.readouterr()
+    cli.main(["sample", str(tmp_path / "charlm.npz"), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
+    text = capsys.readouterr().out.rstrip("\n")
+    assert text.startswith("the d") and len(text) == 30
+
+
+def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus):
+    cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path)] + TINY)
+    path = tmp_path / "charlm.npz"
+    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+        cli.main(["sample", str(path), "--prime", "XYZ"])
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        cli.main(["sample", str(path)])
+
+
+def test_gradflow_command_prints_numbers_and_plots(tmp_path, capsys):
+    out = tmp_path / "flow.png"
+    cli.main(["gradflow", "--cell", "all", "--seq-len", "8", "--hidden", "4", "--train-steps", "2",
+              "--batch-size", "2", "--out", str(out)])
+    printed = capsys.readouterr().out
+    for row in ("rnn init", "rnn trained", "lstm init", "gru trained"):
+        assert row in printed
+    assert out.exists() == _has_matplotlib()
+
+
+def test_graph_command_draws_each_weight_once_with_an_edge_per_step(tmp_path):
+    out = tmp_path / "g.dot"
+    assert cli.main(["graph", "--cell", "gru", "--seq-len", "4", "--out", str(out)]) == 0
+    dot = out.read_text()
+    weight_nodes = re.findall(r'(t\d+) \[shape=box, label="cell\.weight_hh', dot)
+    assert len(weight_nodes) == 1
+    assert len(re.findall(rf"^  {weight_nodes[0]} -> ", dot, flags=re.M)) == 4
+    assert all(f'label="h{t}' in dot for t in range(1, 5))
+
+
+def test_unknown_command_and_bad_flags_exit_with_usage():
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-command"])
+    with pytest.raises(SystemExit):
+        cli.main(["train-charlm", "--cell", "transformer"])

@@ -1,0 +1,211 @@
+"""The basic layers: Linear, Embedding, Dropout, LayerNorm and activation modules.
+
+Names, shapes, defaults and initialisation follow ``torch.nn``, so a PyTorch ``state_dict``
+loads into these layers unchanged.
+"""
+import math
+import numbers
+
+from .. import backend, functional as F
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+def _empty_parameter(shape, device, dtype):
+    """An uninitialised Parameter (its values are set by an ``init`` function right after)."""
+    device = backend.get_device(device)
+    return Parameter(device.xp.empty(shape, dtype=dtype or get_default_dtype()))
+
+
+def _check_size(layer, name, value, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{layer}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_input(layer, x, weight):
+    """The input of a layer: a Tensor of the weight's floating dtype, on the weight's device."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}")
+    if x.device is not weight.device:
+        raise RuntimeError(f"{layer}: the input is on device '{x.device.name}' but the parameters "
+                           f"are on '{weight.device.name}'")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{layer}: the input has dtype {x.dtype} but the parameters have {weight.dtype} "
+                        "(convert one with .to(dtype))")
+
+
+class Linear(Module):
+    """y = x Wᵀ + b over the last axis: (*, in_features) -> (*, out_features).
+
+    ``weight`` (out_features, in_features) ~ kaiming_uniform(a=√5), i.e. U(±1/√in_features),
+    and ``bias`` (out_features,) ~ U(±1/√in_features), as in PyTorch.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        _check_size("Linear", "in_features", in_features)
+        _check_size("Linear", "out_features", out_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _empty_parameter((out_features, in_features), device, dtype)
+        self.register_parameter("bias", _empty_parameter((out_features,), device, dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        _check_input(self, x, self.weight)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self}: expected input with {self.in_features} features in the last axis, "
+                             f"got shape {x.shape}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: integer ids of any shape (*) -> rows of ``weight``, shape (*, embedding_dim).
+
+    ``weight`` (num_embeddings, embedding_dim) ~ N(0, 1). The row at ``padding_idx`` (negative
+    values count from the end) starts at zero and receives no gradient.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None, _weight=None):
+        super().__init__()
+        _check_size("Embedding", "num_embeddings", num_embeddings)
+        _check_size("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"[-{num_embeddings}, {num_embeddings}) for num_embeddings={num_embeddings}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        if _weight is None:
+            self.weight = _empty_parameter((num_embeddings, embedding_dim), device, dtype)
+            self.reset_parameters()
+        elif _weight.shape != (num_embeddings, embedding_dim):
+            raise ValueError(f"Embedding: _weight has shape {_weight.shape}, expected ({num_embeddings}, {embedding_dim})")
+        else:  # given values (from_pretrained): no random draw, the padding row is kept as given
+            self.weight = Parameter(_weight)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding holding a copy of ``embeddings`` (num_embeddings, dim); frozen by default."""
+        embeddings = embeddings if isinstance(embeddings, Tensor) else Tensor(embeddings)
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {embeddings.shape}")
+        layer = cls(*embeddings.shape, padding_idx=padding_idx, _weight=embeddings.detach().data.copy())
+        layer.weight.requires_grad = not freeze
+        return layer
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, indices):
+        data = indices.data if isinstance(indices, Tensor) else self.weight.device.asarray(indices)
+        if type(data) is not self.weight.device.array_type:
+            raise RuntimeError(f"{self}: the indices are on device '{backend.device_of(data).name}' but "
+                               f"the weight is on '{self.weight.device.name}'")
+        if data.dtype.kind not in "iu":
+            raise TypeError(f"{self}: indices must be integers, got dtype {data.dtype}")
+        if data.size and (int(data.min()) < 0 or int(data.max()) >= self.num_embeddings):
+            raise IndexError(f"{self}: index out of range: ids must be in [0, {self.num_embeddings}), "
+                             f"got values from {int(data.min())} to {int(data.max())}")
+        return F.embedding(Tensor._from_op(data, None), self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) while training;
+    the identity in eval mode."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: probability p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalise over the last ``len(normalized_shape)`` axes (Ba et al. 2016):
+
+        y = (x - E[x]) / √(Var[x] + eps) · weight + bias,   Var the biased variance,
+
+    with ``weight`` = 1 and ``bias`` = 0 of shape ``normalized_shape`` when
+    ``elementwise_affine`` (``bias=False`` keeps only the weight).
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        if not shape:
+            raise ValueError("LayerNorm: normalized_shape must have at least one dimension")
+        for size in shape:
+            _check_size("LayerNorm", "each size of normalized_shape", size, minimum=1)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.register_parameter("weight", _empty_parameter(shape, device, dtype) if elementwise_affine else None)
+        self.register_parameter("bias", _empty_parameter(shape, device, dtype) if elementwise_affine and bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x):
+        if self.weight is not None:
+            _check_input(self, x, self.weight)
+        n = len(self.normalized_shape)
+        if x.shape[x.ndim - n:] != self.normalized_shape or x.ndim < n:
+            raise ValueError(f"{self}: expected input whose last {n} axes are {self.normalized_shape}, "
+                             f"got shape {x.shape}")
+        axes = tuple(range(x.ndim - n, x.ndim))
+        centred = x - x.mean(axis=axes, keepdims=True)
+        variance = (centred * centred).mean(axis=axes, keepdims=True)
+        y = centred / (variance + self.eps).sqrt()
+        if self.weight is not None:
+            y = y * self.weight
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return x.tanh()
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return x.relu()
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class Identity(Module):
+    """Returns its input (a placeholder, e.g. for an optional layer)."""
+
+    def forward(self, x):
+        return x

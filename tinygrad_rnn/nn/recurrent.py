@@ -1,0 +1,284 @@
+"""Sequence layers RNN, LSTM and GRU: stacked, optionally bidirectional, with variable lengths.
+
+Every (layer, direction) pair runs through one function with the signature of
+:func:`reference_direction`: the fused kernels of :mod:`tinygrad_rnn.nn.fused` when
+``impl="fused"`` and a kernel supports the mode, device and dtype, else the reference path
+below, composed of engine ops so that backpropagation through time happens on the tape.
+
+Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional else 1)::
+
+    x     (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched (L, input_size)
+    h0    (D·num_layers, N, H)   (never batch-first; (D·num_layers, H) for unbatched input)
+    out   (L, N, D·H): the forward and reverse outputs of the last layer, concatenated
+    h_n   (D·num_layers, N, H): layer by layer, forward before reverse
+
+``lengths`` (N ints, any order) give the valid prefix of each sequence, as
+``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
+in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
+h_n holds the state at each sequence's last valid step and the reverse direction starts there.
+"""
+import importlib
+import importlib.util
+import math
+
+import numpy as np
+
+from .. import backend
+from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
+from ..tensor import Tensor, zeros
+from .cells import GATES, STEPS, check_same_kind, check_sizes, rnn_mode, uniform_parameter
+from .module import Module
+
+IMPLS = ("fused", "reference")
+
+
+def reference_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole=None,
+                        lengths=None, reverse=False):
+    """One layer, one direction, composed of engine ops.
+
+    ``mode`` is "rnn_tanh", "rnn_relu", "lstm" or "gru"; ``x`` (T, B, I); ``h0``, ``c0`` (B, H)
+    (``c0`` None except for "lstm"); ``peephole`` None or (weight_ci, weight_cf, weight_co);
+    ``lengths`` None or a host NumPy int array (B,). Returns ``(out (T, B, H), h_n, c_n)``.
+    The input projection x W_ihᵀ + b_ih of all steps is one matmul; the loop does the rest.
+    """
+    steps, batch, features = x.shape
+    xw = x.reshape(steps * batch, features) @ weight_ih.transpose(0, 1)
+    xw = (xw if bias_ih is None else xw + bias_ih).reshape(steps, batch, -1)
+    step = STEPS[mode]
+    valid = None if lengths is None else _valid_steps(lengths, steps, x.device)
+    shortest = steps if lengths is None else int(lengths.min())
+    h, c = h0, c0
+    outputs = [None] * steps
+    for t in (reversed(range(steps)) if reverse else range(steps)):
+        h_new, c_new = step(xw[t], h, c, weight_hh, bias_hh, peephole)
+        if t < shortest:  # every sequence is still running: no mask needed
+            h, c, outputs[t] = h_new, c_new, h_new
+            continue
+        keep = valid[t]  # (B, 1) constant: padded rows keep their state and output zero
+        outputs[t] = where(keep, h_new, 0.0)
+        h = where(keep, h_new, h)
+        c = None if c is None else where(keep, c_new, c)
+    return stack(outputs), h, c
+
+
+def _valid_steps(lengths, steps, device):
+    """(T, B, 1) bool array on ``device``: step t of sequence b is valid when t < lengths[b]."""
+    host = np.arange(steps)[:, None, None] < np.asarray(lengths)[None, :, None]
+    return device.asarray(host)
+
+
+def _fused_direction(mode, device, dtype):
+    """The fused kernel's direction function, or None when the module or a kernel is missing."""
+    if importlib.util.find_spec(f"{__package__}.fused") is None:
+        return None
+    fused = importlib.import_module(f"{__package__}.fused")
+    return fused.fused_direction if fused.fused_supported(mode, device.name, dtype) else None
+
+
+def _host_lengths(lengths):
+    if isinstance(lengths, Tensor):
+        return lengths.numpy()
+    try:
+        return backend.device_of(lengths).to_numpy(lengths)
+    except TypeError:  # a list, tuple or torch tensor
+        return np.asarray(lengths)
+
+
+class _RecurrentLayer(Module):
+    """The machinery shared by RNN, LSTM and GRU: parameters, checks, stacking and directions."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, peephole=False, impl="fused", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        check_sizes(name, input_size, hidden_size)
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"{name}: dropout must be a probability in [0, 1), got {dropout!r}")
+        if impl not in IMPLS:
+            raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.peephole, self.impl = bidirectional, peephole, impl
+        self.num_directions = 2 if bidirectional else 1
+        device = backend.get_device(device)
+        bound = 1 / math.sqrt(hidden_size)
+        rows = GATES[mode] * hidden_size
+        for layer in range(num_layers):
+            columns = input_size if layer == 0 else self.num_directions * hidden_size
+            for suffix in self._suffixes(layer):
+                setattr(self, "weight_ih" + suffix, uniform_parameter((rows, columns), bound, dtype, device))
+                setattr(self, "weight_hh" + suffix, uniform_parameter((rows, hidden_size), bound, dtype, device))
+                for bias_name in ("bias_ih", "bias_hh"):
+                    self.register_parameter(bias_name + suffix,
+                                            uniform_parameter((rows,), bound, dtype, device) if bias else None)
+                for peephole_name in ("weight_ci", "weight_cf", "weight_co") if peephole else ():
+                    setattr(self, peephole_name + suffix, uniform_parameter((hidden_size,), bound, dtype, device))
+
+    def _suffixes(self, layer):
+        return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]
+
+    def _direction_weights(self, suffix):
+        weights = tuple(getattr(self, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        peephole = (tuple(getattr(self, name + suffix) for name in ("weight_ci", "weight_cf", "weight_co"))
+                    if self.peephole else None)
+        return weights, peephole
+
+    # ----- checks ---------------------------------------------------------------------------
+    def _check_input(self, x):
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+        if x.ndim not in (2, 3):
+            layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
+            raise ValueError(f"{name}: expected input of rank 3 {layout} or 2 (L, input_size) "
+                             f"for an unbatched sequence, got rank {x.ndim} (shape {x.shape})")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input_size={self.input_size} features on the last axis, "
+                             f"got {x.shape[-1]} (input shape {x.shape})")
+        check_same_kind(name, "input", x, self.weight_ih_l0)
+
+    def _states(self, hx, batch, batched, like):
+        """The initial states as (D·num_layers, N, H) Tensors (c0 None unless LSTM)."""
+        name = type(self).__name__
+        names = ("h0", "c0") if self.mode == "lstm" else ("h0",)
+        if hx is None:
+            return [None] * 2
+        if self.mode == "lstm" and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError(f"{name}: the initial state must be a tuple (h0, c0), got {type(hx).__name__}")
+        states = list(hx) if self.mode == "lstm" else [hx]
+        expected = (self.num_directions * self.num_layers,) + ((batch,) if batched else ()) + (self.hidden_size,)
+        for i, (what, state) in enumerate(zip(names, states)):
+            if not isinstance(state, Tensor):
+                raise TypeError(f"{name}: {what} must be a Tensor, got {type(state).__name__}")
+            if state.shape != expected:
+                raise ValueError(f"{name}: expected {what} of shape {expected}, got {state.shape}")
+            check_same_kind(name, what, state, like)
+            states[i] = state if batched else state.unsqueeze(1)
+        return states + [None] * (2 - len(states))
+
+    def _lengths(self, lengths, steps, batch, batched):
+        name = type(self).__name__
+        if lengths is None:
+            return None
+        if not batched:
+            raise ValueError(f"{name}: lengths= needs a batched input (an unbatched input is one full sequence)")
+        host = _host_lengths(lengths)
+        if host.ndim != 1 or host.dtype.kind not in "iu":
+            raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} of shape {host.shape}")
+        if host.shape[0] != batch:
+            raise ValueError(f"{name}: got {host.shape[0]} lengths for a batch of N={batch} sequences")
+        if host.min() < 1 or host.max() > steps:
+            bad = int(host.min()) if host.min() < 1 else int(host.max())
+            raise ValueError(f"{name}: every length must be in [1, L={steps}], got {bad} (lengths {host.tolist()})")
+        return host.astype(np.int64)
+
+    # ----- forward ---------------------------------------------------------------------------
+    def _direction_function(self, x):
+        fused = _fused_direction(self.mode, x.device, x.dtype) if self.impl == "fused" else None
+        return fused or reference_direction
+
+    def _run(self, x, hx, lengths):
+        """Shared forward: returns (out, h_n, c_n) in the caller's layout (c_n None unless LSTM)."""
+        self._check_input(x)
+        batched = x.ndim == 3
+        if not batched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        steps, batch = x.shape[:2]
+        h0, c0 = self._states(hx, batch, batched, self.weight_ih_l0)
+        lengths = self._lengths(lengths, steps, batch, batched)
+        active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
+        run = self._direction_function(x)
+        zero = None
+        if h0 is None or (self.mode == "lstm" and c0 is None):
+            zero = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
+        layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                layer_input = apply_dropout(layer_input, self.dropout, self.training)
+            outputs = []
+            for direction, suffix in enumerate(self._suffixes(layer)):
+                index = layer * self.num_directions + direction
+                (weight_ih, weight_hh, bias_ih, bias_hh), peephole = self._direction_weights(suffix)
+                h_start = zero if h0 is None else h0[index]
+                c_start = None if self.mode != "lstm" else (zero if c0 is None else c0[index])
+                out, h, c = run(self.mode, layer_input, h_start, c_start, weight_ih, weight_hh, bias_ih,
+                                bias_hh, peephole=peephole, lengths=lengths, reverse=direction == 1)
+                outputs.append(out)
+                h_n.append(h)
+                c_n.append(c)
+            layer_input = concatenate(outputs, axis=-1)
+        out = layer_input if active == steps else pad(layer_input, ((0, steps - active), (0, 0), (0, 0)))
+        h_n = stack(h_n)
+        c_n = stack(c_n) if self.mode == "lstm" else None
+        if not batched:
+            return out.squeeze(1), h_n.squeeze(1), None if c_n is None else c_n.squeeze(1)
+        return (out.transpose(0, 1) if self.batch_first else out), h_n, c_n
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False, "peephole": False, "impl": "fused"}
+        for key, default in defaults.items():
+            value = getattr(self, key)
+            if value != default:
+                text += f", {key}={value!r}"
+        return text
+
+
+class RNN(_RecurrentLayer):
+    """Elman RNN, h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), act = tanh or relu.
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, impl="fused")``;
+    ``out, h_n = rnn(x, h0=None, lengths=None)``. Shapes and lengths: see the module docstring.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, impl="fused", device=None, dtype=None):
+        super().__init__(rnn_mode(type(self).__name__, nonlinearity), input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, impl=impl, device=device, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, hx=None, lengths=None):
+        out, h_n, _ = self._run(x, hx, lengths)
+        return out, h_n
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else ", nonlinearity='relu'")
+
+
+class LSTM(_RecurrentLayer):
+    """Long short-term memory (gate order i, f, g, o; see :mod:`~tinygrad_rnn.nn.cells`),
+    optionally with peepholes: ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,).
+
+    ``out, (h_n, c_n) = lstm(x, (h0, c0)=None, lengths=None)``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, peephole=False, impl="fused", device=None, dtype=None):
+        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, peephole, impl, device, dtype)
+
+    def forward(self, x, hx=None, lengths=None):
+        out, h_n, c_n = self._run(x, hx, lengths)
+        return out, (h_n, c_n)
+
+
+class GRU(_RecurrentLayer):
+    """Gated recurrent unit (gate order r, z, n; PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))).
+
+    ``out, h_n = gru(x, h0=None, lengths=None)``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, impl="fused", device=None, dtype=None):
+        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, impl=impl, device=device, dtype=dtype)
+
+    def forward(self, x, hx=None, lengths=None):
+        out, h_n, _ = self._run(x, hx, lengths)
+        return out, h_n
