@@ -8,8 +8,11 @@ model must carry the first marked value across at least T/2 steps to beat it.
 
     /tmp/venv/bin/python examples/adding_problem.py [--steps 1500] [--length 50]
 
-Measured here (T=50, H=64, batch 64, Adam lr 1e-2, 1500 steps, float32, 2 shared CPU cores):
-see RESULTS below.
+Measured here (T=50, H=64, batch 64, Adam lr 1e-2, gradient norm clipped at 1, 1500 steps,
+float32, default fused path, OPENBLAS_NUM_THREADS=1 on 2 shared CPU cores; test set of 2000):
+
+    LSTM      test MSE 0.0002  (train MSE leaves 0.16 between steps 500 and 750)   49 s
+    tanh RNN  test MSE 0.205   (no better than the mean predictor's 0.167)        13 s
 """
 import argparse
 import time
@@ -18,9 +21,6 @@ import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F, nn, optim
-
-RESULTS = """
-"""
 
 
 def adding_batch(rng, batch, length):

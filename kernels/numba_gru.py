@@ -23,7 +23,7 @@ from numba import njit
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, acts, h_prev, m_saved):
     """Run all steps. ``gates`` (T, B, 3H) holds gi; ``h`` (B, H) holds the initial state and
     ends as the final one. ``acts`` (T, B, 3H) receives r, z, n and ``h_prev``, ``m_saved``
@@ -57,7 +57,7 @@ def gru_forward_loop(gates, whh_t, b_hn, lengths, reverse, h, out, acts, h_prev,
             ob[:] = hb
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_backward_loop(acts, whh, lengths, reverse, h_prev, m_saved, d_out, dh, d_gi, d_gh):
     """BPTT over all steps. ``acts`` (T, B, 3H): r, z, n from forward; ``dh`` (B, H) holds the
     gradient of the final state and ends as that of the initial state; ``d_gi``, ``d_gh``

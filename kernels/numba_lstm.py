@@ -28,7 +28,7 @@ from numba import njit
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def lstm_forward_loop(gates, whh_t, peephole, lengths, reverse, h, c, out, acts, h_prev, c_prev,
                       tanh_c):
     """Run all steps. ``gates`` (T, B, 4H) holds the hoisted pre-activations; ``h``, ``c`` (B, H)
@@ -69,7 +69,7 @@ def lstm_forward_loop(gates, whh_t, peephole, lengths, reverse, h, c, out, acts,
             ob[:] = hb
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def lstm_backward_loop(acts, whh, peephole, lengths, reverse, c_prev, tanh_c, d_out, dh, dc,
                        d_gates, d_peephole):
     """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``dh``, ``dc`` (B, H)

@@ -12,7 +12,7 @@ from numba import njit
 from .numba_math import JIT_OPTIONS, tanh
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def rnn_forward_loop(gates, whh_t, relu, lengths, reverse, h, out, h_prev):
     """Run all steps. ``gates`` (T, B, H) holds the hoisted pre-activations and is overwritten
     with h' (what backward needs); ``h`` (B, H) holds the initial state and ends as the final
@@ -39,7 +39,7 @@ def rnn_forward_loop(gates, whh_t, relu, lengths, reverse, h, out, h_prev):
             ob[:] = ab
 
 
-@njit(cache=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
 def rnn_backward_loop(acts, whh, relu, lengths, reverse, d_out, dh, d_gates):
     """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``dh`` (B, H) holds the gradient
     of the final state and ends as that of the initial state; ``d_gates`` receives da."""

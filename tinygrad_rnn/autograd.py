@@ -78,8 +78,7 @@ class Function:
         array_type = type(inputs[0].data)
         for other in inputs:
             if type(other.data) is not array_type:
-                raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices: "
-                                   + " and ".join(sorted({t.device.name for t in inputs})))
+                _raise_bad_inputs(cls.__name__.lower(), inputs)
         node.device = _device_by_array_type[array_type]
         data = node.forward(*[t.data for t in inputs], **options)
         if _anomaly is not None:
@@ -121,6 +120,16 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _raise_bad_inputs(op, inputs):
+    """The error for inputs that are not Tensors of one device."""
+    for position, value in enumerate(inputs):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}: input {position} is a {type(value).__name__}, not a Tensor "
+                            f"(Function.apply takes Tensors; pass other values as keyword options)")
+    raise RuntimeError(f"{op}: tensors are on different devices: "
+                       + " and ".join(sorted({t.device.name for t in inputs})))
 
 
 def _sum_to_shape(grad, shape, op_name):

@@ -95,6 +95,16 @@ def test_without_mask_equals_all_true_mask(kind, device):
 
 
 @pytest.mark.parametrize("kind", SCORES + ["bahdanau"])
+def test_functional_call_really_substitutes_the_parameters(kind):
+    """Otherwise the parameter gradchecks below would compare zeros with zeros."""
+    module = make_module(kind, 3)
+    query, keys = tg.randn(2, 3, dtype=np.float64), tg.randn(2, 4, 3, dtype=np.float64)
+    for name, parameter in module.named_parameters():
+        changed = functional_call(module, {name: tg.Tensor(parameter.numpy() * 2)}, query, keys)
+        assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(changed, module(query, keys))), name
+
+
+@pytest.mark.parametrize("kind", SCORES + ["bahdanau"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_gradcheck_inputs_and_parameters(kind, masked):
     rng = np.random.default_rng(2)

@@ -26,6 +26,12 @@ def test_device_mismatch_names_the_op_and_both_devices():
         tg.ones(2) * tg.ones(2, device="strict")
 
 
+def test_function_apply_on_a_non_tensor_says_so():
+    from tinygrad_rnn.ops.elementwise import Add
+    with pytest.raises(TypeError, match="add: input 1 is a ndarray, not a Tensor"):
+        Add.apply(tg.ones(2), np.ones(2))
+
+
 @pytest.mark.skipif(tg.is_available("cuda"), reason="CuPy is installed here")
 def test_cuda_without_cupy_says_what_to_install():
     with pytest.raises(RuntimeError, match=r"CuPy.*pip install .*cupy-cuda12x"):

@@ -19,8 +19,8 @@ from engine_op_table import EXACT_OPS, OPS_BY_NAME, SMOOTH_OPS, TORCH_OPS
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "engine_golden.npz"
 # the device fixture is a plain string, safe to share across hypothesis examples
-fast = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-second_order = settings(fast, max_examples=6)
+fast = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+second_order = settings(fast, max_examples=8)
 sweep = settings(fast, max_examples=150)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import kernels
+from tinygrad_rnn.kernels import cpu_threads
 
 from kernel_support import ARGUMENTS, GATES, assert_close, call_kernel, make_problem, reference
 
@@ -133,3 +134,37 @@ def test_bad_input_raises_clearly():
         call_kernel(kernels.get("gru", "cpu"), dict(make_problem("gru", 3, 2, 3, 4), c0=problem["c0"]))
     with pytest.raises(RuntimeError, match="backward needs a forward run with save=True"):
         kernel.backward(None, np.zeros((3, 2, 4)), None)
+
+
+@pytest.fixture
+def threads():
+    """Set the kernels' thread count for one test, then restore it."""
+    before = cpu_threads.get_num_threads()
+    yield cpu_threads.set_num_threads
+    cpu_threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("mode", list(GATES))
+def test_batch_shards_on_threads_give_the_single_thread_result(mode, threads):
+    pytest.importorskip("threadpoolctl")
+    problem = make_problem(mode, 6, 19, 3, 5, peephole=mode == "lstm", seed=4)
+    lengths = np.random.default_rng(0).integers(0, 7, 19)
+    kernel = kernels.get(mode, "cpu")
+    results = []
+    for count in (1, 3):
+        threads(count)
+        assert len(cpu_threads.shards(19)) == min(count, 19 // cpu_threads.MIN_ROWS)
+        out, h_n, c_n, saved = call_kernel(kernel, problem, lengths, reverse=True)
+        rng = np.random.default_rng(1)
+        grads = kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
+                                None if c_n is None else rng.standard_normal(c_n.shape))
+        results.append(dict(grads, out=out, h_n=h_n))
+    want = reference(mode, problem, lengths, reverse=True)
+    assert_close(results[1]["out"], want[0], 1e-13, "out")
+    for name in results[0]:
+        assert_close(results[1][name], results[0][name], 1e-13, name)
+
+
+def test_set_num_threads_rejects_zero():
+    with pytest.raises(ValueError, match="set_num_threads: expected a positive number of threads, got 0"):
+        cpu_threads.set_num_threads(0)

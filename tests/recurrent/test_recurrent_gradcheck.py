@@ -76,8 +76,9 @@ def test_direction_with_lengths(mode, reverse):
 @pytest.mark.parametrize("layer, kwargs", [("LSTM", {"peephole": True}), ("GRU", {"num_layers": 2}),
                                            ("RNN", {"nonlinearity": "relu", "batch_first": True})],
                          ids=["peephole_lstm", "gru_2_layers", "relu_rnn_batch_first"])
-def test_bidirectional_layers_with_lengths(layer, kwargs):
-    module = getattr(nn, layer)(2, 2, bidirectional=True, dtype=np.float64, **kwargs)
+@pytest.mark.parametrize("impl", ["reference", "fused"])
+def test_bidirectional_layers_with_lengths(layer, kwargs, impl):
+    module = getattr(nn, layer)(2, 2, bidirectional=True, impl=impl, dtype=np.float64, **kwargs)
     rng = np.random.default_rng(2)
     x = leaf(rng.standard_normal((2, 3, 2) if module.batch_first else (3, 2, 2)))  # L=3, N=2
     states = (2 * module.num_layers, 2, 2)

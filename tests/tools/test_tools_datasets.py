@@ -1,5 +1,5 @@
 """Dataset loaders (real bundled data) and the tokenise / vocabulary / pad / bucket plumbing."""
-import builtins
+import sys
 
 import numpy as np
 import pytest
@@ -52,17 +52,12 @@ def test_gensim_corpora_and_evaluation_files():
 
 
 def test_missing_package_error_names_what_to_install(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *args, **kwargs):
-        if name.startswith("sklearn"):
-            raise ImportError("no sklearn here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
-    monkeypatch.delitem(__import__("sys").modules, "sklearn.datasets", raising=False)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
     with pytest.raises(ImportError, match="pip install scikit-learn"):
         datasets.digits()
+    monkeypatch.setitem(sys.modules, "gensim.test.utils", None)
+    with pytest.raises(ImportError, match="pip install gensim"):
+        datasets.lee_background()
 
 
 def test_vocab_orders_by_frequency_and_maps_unknowns():

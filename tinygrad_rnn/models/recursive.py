@@ -41,9 +41,11 @@ def tree_lstm_cell(z, weight, bias, child_states):
     return (o.sigmoid() * c.tanh(), c)
 
 
-def encode_trees(schedule, embedding, weight, bias, cell, num_states):
+def encode_trees(schedule, embedding, weight, bias, cell, num_states, all_nodes=False):
     """The root states of the trees of ``schedule``: a tuple of ``num_states`` Tensors
-    (num_trees, hidden) — (h,) for :func:`tree_rnn_cell`, (h, c) for :func:`tree_lstm_cell`."""
+    (num_trees, hidden) — (h,) for :func:`tree_rnn_cell`, (h, c) for :func:`tree_lstm_cell`.
+    With ``all_nodes`` the states of every node instead, (num_nodes, hidden) in the order of
+    ``schedule.nodes`` (for losses on every subtree, as in Tai et al.'s sentiment treebank)."""
     device, dtype = embedding.device, embedding.dtype
     hidden_size = (weight.shape[1] - embedding.shape[1]) // 2  # W acts on [x; h_l; h_r]
     # one table per state component: row 0 is the zero state leaves read as children,
@@ -56,6 +58,8 @@ def encode_trees(schedule, embedding, weight, bias, cell, num_states):
         right_states = tuple(table[right] for table in tables)
         states = cell(F.cat([x, left_states[0], right_states[0]], axis=1), weight, bias, (left_states, right_states))
         tables = [F.cat([table, state], axis=0) for table, state in zip(tables, states)]
+    if all_nodes:
+        return tuple(table[1:] for table in tables)
     roots = device.asarray(schedule.roots)
     return tuple(table[roots] for table in tables)
 
@@ -90,10 +94,11 @@ class _TreeNetwork(Module):
     def schedule(self, trees):
         return TreeSchedule(trees, self.leaf_ids, self.node_ids, owner=type(self).__name__)
 
-    def encode(self, trees):
-        """All root states (a tuple) for a list of trees (Trees or nested tuples)."""
+    def encode(self, trees, all_nodes=False):
+        """The root states (a tuple) of a list of trees (Trees or nested tuples) or of a
+        :class:`TreeSchedule`; every node's states with ``all_nodes`` (see :func:`encode_trees`)."""
         schedule = trees if isinstance(trees, TreeSchedule) else self.schedule(trees)
-        return encode_trees(schedule, self.embedding, self.weight, self.bias, self.cell, self.num_states)
+        return encode_trees(schedule, self.embedding, self.weight, self.bias, self.cell, self.num_states, all_nodes)
 
     def extra_repr(self):
         return (f"{len(self.leaf_ids)} leaf labels, {len(self.node_ids)} node labels, "

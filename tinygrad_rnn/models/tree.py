@@ -110,7 +110,8 @@ class TreeSchedule:
     rows of height 0 (all leaves of all trees), height 1, ... For each height,
     ``levels[k]`` holds NumPy arrays ``labels`` (label ids; 0 where unlabelled),
     ``labelled`` (1.0 / 0.0) and ``left``/``right`` (the children's rows; 0 for leaves);
-    the level's own rows follow all earlier rows. ``roots`` holds each tree's row.
+    the level's own rows follow all earlier rows. ``roots`` holds each tree's row, ``nodes``
+    the Tree of every row from 1 on (``nodes[r - 1]`` is row r), e.g. to attach per-node targets.
     """
 
     def __init__(self, trees, leaf_ids, node_ids, owner="TreeSchedule"):
@@ -126,11 +127,8 @@ class TreeSchedule:
                 h = heights[id(node)]
                 by_height.extend([] for _ in range(h + 1 - len(by_height)))
                 by_height[h].append(node)
-        row, next_row = {}, 1
-        for nodes in by_height:
-            for node in nodes:
-                row[id(node)] = next_row
-                next_row += 1
+        self.nodes = [node for nodes in by_height for node in nodes]
+        row = {id(node): r for r, node in enumerate(self.nodes, 1)}
         self.levels = []
         for nodes in by_height:
             labels, labelled, left, right = [], [], [], []

@@ -16,6 +16,7 @@ The cell modules below hold PyTorch's parameters (``weight_ih`` (G·H, I), ``wei
 ``weight_co`` (H,)), all drawn from U(-1/√H, 1/√H) like PyTorch's.
 """
 import math
+import numbers
 
 from .. import backend
 from ..functional import split
@@ -66,10 +67,15 @@ def uniform_parameter(shape, bound, dtype, device):
     return Parameter(rand(*shape, dtype=dtype, device=device) * (2 * bound) - bound)
 
 
-def check_sizes(layer, input_size, hidden_size):
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+def positive_integer(layer, name, value):
+    """``value`` as a Python int (NumPy integers accepted); anything else, or ≤ 0, raises."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def sizes(layer, input_size, hidden_size):
+    return positive_integer(layer, "input_size", input_size), positive_integer(layer, "hidden_size", hidden_size)
 
 
 def rnn_mode(layer, nonlinearity):
@@ -92,7 +98,7 @@ class _Cell(Module):
 
     def __init__(self, mode, input_size, hidden_size, bias, peephole=False, device=None, dtype=None):
         super().__init__()
-        check_sizes(type(self).__name__, input_size, hidden_size)
+        input_size, hidden_size = sizes(type(self).__name__, input_size, hidden_size)
         self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
         device = backend.get_device(device)
         bound = 1 / math.sqrt(hidden_size)

@@ -41,7 +41,7 @@ class FusedRecurrent(Function):
         out, h_n, c_n, self.saved = kernel.forward(
             named["x"], named["h0"], named.get("c0"), named["weight_ih"], named["weight_hh"],
             named.get("bias_ih"), named.get("bias_hh"), peephole, lengths, reverse, save)
-        self.kernel, self.names = kernel, names
+        self.kernel, self.names, self.steps = kernel, names, out.shape[0]
         return xp.concatenate([out] + [state[None] for state in (h_n, c_n) if state is not None])
 
     def backward(self, grad_output):
@@ -50,7 +50,7 @@ class FusedRecurrent(Function):
                                "not supported by the fused kernel; build the layer with "
                                "impl='reference'")
         grad = grad_output.data
-        steps = self.saved.x.shape[0]
+        steps = self.steps
         wanted = {"peephole" if name in _PEEPHOLES else name
                   for name, needed in zip(self.names, self.needs_input_grad) if needed}
         d_cn = grad[steps + 1] if self.kernel.mode == "lstm" else None

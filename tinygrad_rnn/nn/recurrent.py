@@ -26,7 +26,7 @@ import numpy as np
 from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
-from .cells import GATES, STEPS, check_same_kind, check_sizes, rnn_mode, uniform_parameter
+from .cells import GATES, STEPS, check_same_kind, positive_integer, rnn_mode, sizes, uniform_parameter
 from .module import Module
 
 IMPLS = ("fused", "reference")
@@ -91,9 +91,8 @@ class _RecurrentLayer(Module):
                  dropout=0.0, bidirectional=False, peephole=False, impl="fused", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        check_sizes(name, input_size, hidden_size)
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        input_size, hidden_size = sizes(name, input_size, hidden_size)
+        num_layers = positive_integer(name, "num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"{name}: dropout must be a probability in [0, 1), got {dropout!r}")
         if impl not in IMPLS:
@@ -140,15 +139,18 @@ class _RecurrentLayer(Module):
         check_same_kind(name, "input", x, self.weight_ih_l0)
 
     def _states(self, hx, batch, batched, like):
-        """The initial states as (D·num_layers, N, H) Tensors (c0 None unless LSTM)."""
+        """The initial states as (D·num_layers, N, H) Tensors, zeros when not given (c0 None
+        unless LSTM)."""
         name = type(self).__name__
         names = ("h0", "c0") if self.mode == "lstm" else ("h0",)
+        layers = self.num_directions * self.num_layers
         if hx is None:
-            return [None] * 2
+            zero = zeros(layers, batch, self.hidden_size, dtype=like.dtype, device=like.device)
+            return [zero, zero if self.mode == "lstm" else None]
         if self.mode == "lstm" and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"{name}: the initial state must be a tuple (h0, c0), got {type(hx).__name__}")
         states = list(hx) if self.mode == "lstm" else [hx]
-        expected = (self.num_directions * self.num_layers,) + ((batch,) if batched else ()) + (self.hidden_size,)
+        expected = (layers,) + ((batch,) if batched else ()) + (self.hidden_size,)
         for i, (what, state) in enumerate(zip(names, states)):
             if not isinstance(state, Tensor):
                 raise TypeError(f"{name}: {what} must be a Tensor, got {type(state).__name__}")
@@ -192,9 +194,6 @@ class _RecurrentLayer(Module):
         lengths = self._lengths(lengths, steps, batch, batched)
         active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
         run = self._direction_function(x)
-        zero = None
-        if h0 is None or (self.mode == "lstm" and c0 is None):
-            zero = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
         for layer in range(self.num_layers):
             if layer > 0:
@@ -203,10 +202,9 @@ class _RecurrentLayer(Module):
             for direction, suffix in enumerate(self._suffixes(layer)):
                 index = layer * self.num_directions + direction
                 (weight_ih, weight_hh, bias_ih, bias_hh), peephole = self._direction_weights(suffix)
-                h_start = zero if h0 is None else h0[index]
-                c_start = None if self.mode != "lstm" else (zero if c0 is None else c0[index])
-                out, h, c = run(self.mode, layer_input, h_start, c_start, weight_ih, weight_hh, bias_ih,
-                                bias_hh, peephole=peephole, lengths=lengths, reverse=direction == 1)
+                out, h, c = run(self.mode, layer_input, h0[index], None if c0 is None else c0[index], weight_ih,
+                                weight_hh, bias_ih, bias_hh, peephole=peephole, lengths=lengths,
+                                reverse=direction == 1)
                 outputs.append(out)
                 h_n.append(h)
                 c_n.append(c)

@@ -75,7 +75,8 @@ class Encoder(Module):
         super().__init__()
         rnn = _check_cell("Encoder", cell)
         if bidirectional and hidden_size % 2:
-            raise ValueError(f"Encoder: a bidirectional encoder needs an even hidden_size (two halves), got {hidden_size}")
+            raise ValueError(f"Encoder: a bidirectional encoder needs an even hidden_size (two halves), "
+                             f"got {hidden_size}")
         self.bidirectional, self.hidden_size = bidirectional, hidden_size
         self.embedding = Embedding(vocab_size, embedding_size, padding_idx, device=device, dtype=dtype)
         self.rnn = rnn(embedding_size, hidden_size // 2 if bidirectional else hidden_size, num_layers,
@@ -227,7 +228,8 @@ class Seq2Seq(Module):
             raise ValueError(f"Seq2Seq.{op}: src_lengths must be ({batch},) integers for src of shape "
                              f"{tuple(src.shape)}, got {host.dtype} of shape {host.shape}")
         if host.min() < 1 or host.max() > steps:
-            raise ValueError(f"Seq2Seq.{op}: src_lengths must lie in [1, {steps}] (the src length), got {host.tolist()}")
+            raise ValueError(f"Seq2Seq.{op}: src_lengths must lie in [1, {steps}] (the src length), "
+                             f"got {host.tolist()}")
         return host
 
     # ----- model ----------------------------------------------------------------------------
