@@ -14,6 +14,12 @@ fresh process per cell (so every library's allocator is seen the same way). The 
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
 Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
 and then the same directory again (cached start).
+
+Our kernels run the batch as 2 shards on 2 threads (tinygrad_rnn.kernels.cpu_threads) with
+single-threaded BLAS calls. The header prints the kernel OpenBLAS chose: OpenBLAS 0.3.30/0.3.31
+(in the SciPy and NumPy wheels) does not recognize AMD Zen 5 and falls back to its Haswell
+(AVX2) kernels; ``OPENBLAS_CORETYPE=SKYLAKEX`` in the environment selects its AVX-512 kernels
+(measured here: single-thread 1024^3 sgemm 109 -> 208 GFLOP/s). PyTorch uses its own BLAS.
 """
 import argparse
 import os
@@ -47,6 +53,21 @@ def median_seconds(step, repeats, warmup=2):
         step()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(steps):
+    """{name: median seconds} for ``steps`` = {name: (callable, repeats)}, timed in turn (one
+    call of each per round) so that a change of the machine's load hits every library alike."""
+    for step, _ in steps.values():
+        step()   # warm-up: compilation, allocator pools
+    times = {name: [] for name in steps}
+    for round_ in range(max(repeats for _, repeats in steps.values())):
+        for name, (step, repeats) in steps.items():
+            if round_ < repeats:
+                start = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def gemm_flops(name, size, layers, bidirectional):
@@ -101,6 +122,17 @@ def gemm_rate(n=2048, repeats=5):
     return 2 * n**3 / median_seconds(lambda: _matmul(a, b), repeats) / 1e9
 
 
+def openblas_kernel():
+    """The CPU kernel set (e.g. Haswell, SkylakeX) that SciPy's OpenBLAS runs, if known."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    return next((lib.get("architecture", "unknown") for lib in threadpool_info()
+                 if "scipy_openblas" in lib.get("filepath", "") and "numpy" not in lib["filepath"]),
+                "unknown")
+
+
 def peak_memory_mib(name, size, layers, bidirectional, impl):
     """Peak-RSS increase of one train step, measured in a fresh process."""
     code = (f"import sys; sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
@@ -139,15 +171,18 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     args = parser.parse_args()
     import torch
+    from tinygrad_rnn.kernels import cpu_threads
     torch.set_num_threads(THREADS)
+    cpu_threads.set_num_threads(THREADS)
     rate = gemm_rate()
-    print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads): {rate:.0f} GFLOP/s; "
-          f"torch {torch.__version__}, {THREADS} threads")
+    print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
+          f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     first, cached = compile_times()
     print(f"LSTM train step, first call in a fresh process: {first:.2f} s with an empty Numba "
           f"cache (compiles), {cached:.2f} s from the cache")
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
-              f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}")
+              f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
     for name, size, layers, bidirectional in ROWS:
         label = name + (f" {layers}L bi" if bidirectional else "")
@@ -157,14 +192,15 @@ def main():
             f"{peak_memory_mib(name, size, layers, bidirectional, impl):.0f}"
             for impl in ("fused", "reference", "torch") if impl in impls)
         for mode, index, factor in (("train", 0, 3), ("infer", 1, 1)):
-            times = {impl: median_seconds(steps[impl][index],
-                                          args.reference_repeats if impl == "reference" else args.repeats)
-                     for impl in impls}
+            times = interleaved_medians({
+                impl: (steps[impl][index], args.reference_repeats if impl == "reference" else args.repeats)
+                for impl in impls})
             flops = factor * gemm_flops(name, size, layers, bidirectional) / times["fused"] / 1e9
             ref = f"{times['reference'] * 1e3:9.1f}" if "reference" in times else f"{'-':>9}"
             print(f"{label:<14}{','.join(map(str, size)):<16}{mode:<6}{times['fused'] * 1e3:9.2f}{ref}"
                   f"{times['torch'] * 1e3:9.2f}{times['fused'] / times['torch']:7.2f}{flops:9.1f}"
-                  f"{100 * flops / rate:7.0f}{memory if mode == 'train' else '':>17}", flush=True)
+                  f"{100 * flops / rate:7.0f}{memory if mode == 'train' else '':>17}{os.getloadavg()[0]:6.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

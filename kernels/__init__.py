@@ -16,7 +16,8 @@ rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Nu
 =============================  ==========  ==========================================
 
 There is no GPU kernel yet: on "cuda" (and on the "strict" test device) the layers take the
-reference path.
+reference path. The CPU kernels use all cores by default, one batch shard per thread;
+``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)`` changes that.
 """
 import importlib
 

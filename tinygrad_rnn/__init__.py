@@ -7,3 +7,5 @@ from . import functional  # noqa: F401
 
 __version__ = "0.1.0"
 from . import nn, optim  # noqa: F401,E402
+from . import viz, anomaly, testing  # noqa: F401,E402
+from .anomaly import detect_anomaly, AnomalyError  # noqa: F401,E402

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import kernels
+from tinygrad_rnn import kernels, nn
 from tinygrad_rnn.nn.fused import fused_direction
 from tinygrad_rnn.nn.recurrent import reference_direction
 
@@ -63,6 +63,52 @@ def test_fused_equals_reference_in_float64(case):
 @given(case=directions())
 def test_fused_equals_reference_in_float32(case):
     assert_same(run(fused_direction, case, np.float32), run(reference_direction, case, np.float32), 1e-5)
+
+
+@st.composite
+def layers(draw):
+    """A random stacked layer: class, sizes, layers, directions, batch_first, lengths, peephole."""
+    mode = draw(st.sampled_from(sorted(GATES)))
+    steps, batch = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    kwargs = dict(num_layers=draw(st.integers(1, 3)), bidirectional=draw(st.booleans()),
+                  batch_first=draw(st.booleans()), bias=draw(st.booleans()))
+    if mode.startswith("rnn_"):
+        kwargs["nonlinearity"] = mode[4:]
+    if mode == "lstm":
+        kwargs["peephole"] = draw(st.booleans())
+    lengths = draw(st.none() | st.lists(st.integers(1, steps), min_size=batch, max_size=batch))
+    return dict(mode=mode, steps=steps, batch=batch, inputs=draw(st.integers(1, 4)),
+                hidden=draw(st.integers(1, 4)), kwargs=kwargs, lengths=lengths,
+                seed=draw(st.integers(0, 2**16)))
+
+
+def run_layer(case, impl):
+    """Outputs and gradients (inputs, states, every parameter) of a stacked layer, float64."""
+    name = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[case["mode"]]
+    tg.manual_seed(case["seed"])
+    layer = getattr(nn, name)(case["inputs"], case["hidden"], impl=impl, dtype=np.float64, **case["kwargs"])
+    rng = np.random.default_rng(case["seed"])
+    shape = (case["batch"], case["steps"]) if case["kwargs"]["batch_first"] else (case["steps"], case["batch"])
+    x = tg.Tensor(rng.standard_normal(shape + (case["inputs"],)), requires_grad=True)
+    states = (layer.num_layers * (2 if layer.bidirectional else 1), case["batch"], case["hidden"])
+    h0 = tg.Tensor(rng.standard_normal(states), requires_grad=True)
+    hx = (h0, tg.Tensor(rng.standard_normal(states), requires_grad=True)) if name == "LSTM" else h0
+    out, state = layer(x, hx, lengths=case["lengths"])
+    results = {"out": out} | ({"h_n": state[0], "c_n": state[1]} if name == "LSTM" else {"h_n": state})
+    loss = sum((t * tg.Tensor(rng.standard_normal(t.shape))).sum() for t in results.values())
+    loss.backward()
+    results = {k: t.numpy() for k, t in results.items()}
+    results.update({"grad_x": x.grad.numpy(), "grad_h0": h0.grad.numpy()})
+    if name == "LSTM":
+        results["grad_c0"] = hx[1].grad.numpy()
+    results.update({f"grad_{k}": p.grad.numpy() for k, p in layer.named_parameters()})
+    return results
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=layers())
+def test_stacked_bidirectional_layers_fused_equal_reference(case):
+    assert_same(run_layer(case, "fused"), run_layer(case, "reference"), 1e-10)
 
 
 def test_under_no_grad_nothing_is_saved_and_outputs_are_equal(monkeypatch):
@@ -137,3 +183,15 @@ def test_fused_equals_torch_single_layer(mode, dtype, rtol):
     theirs.update({f"grad_{k}": getattr(layer, f"{k}_l0").grad.numpy()
                    for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
     assert_same(ours, theirs, rtol)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, peephole", [("rnn_tanh", False), ("rnn_relu", False), ("lstm", False),
+                                            ("lstm", True), ("gru", False)])
+def test_fused_equals_reference_on_larger_sharded_problems(mode, peephole):
+    """Sizes where the batch is cut into shards on threads and hidden sizes are not multiples of
+    the vector width; float64, 1e-10."""
+    lengths = np.random.default_rng(7).integers(1, 41, 37)
+    case = dict(mode=mode, sizes=dict(steps=40, batch=37, inputs=19, hidden=45), lengths=lengths,
+                reverse=True, bias=True, peephole=peephole, seed=11)
+    assert_same(run(fused_direction, case, np.float64), run(reference_direction, case, np.float64), 1e-10)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import kernels
+from tinygrad_rnn import kernels, nn
 from tinygrad_rnn.nn import fused
 
 MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
@@ -58,7 +58,7 @@ def test_fused_direction_rejects_unsupported_dtype():
 
 
 def test_layers_on_a_device_without_kernel_take_the_reference_path():
-    layer = tg.nn.LSTM(3, 2, device="strict")  # impl="fused" is the default
+    layer = nn.LSTM(3, 2, device="strict")  # impl="fused" is the default
     out, (h_n, c_n) = layer(tg.randn(4, 2, 3, device="strict"))
     assert out.shape == (4, 2, 2) and out.device.name == "strict"
 

@@ -6,10 +6,20 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from tinygrad_rnn.models import Tree
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 POS_DATA = pathlib.Path(os.environ.get("TINYGRAD_RNN_POS_DATA", "/work/shared/data/pos-oanc.txt.gz"))
+
+
+def one_blas_thread():
+    """The examples set OPENBLAS_NUM_THREADS=1 for their own process (small matrices on shared
+    cores); inside pytest NumPy is already loaded, so limit its thread pool directly."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return threadpoolctl.threadpool_limits(1)
 
 
 def load_example(name):
@@ -41,8 +51,6 @@ def test_pos_reader_parses_word_tag_tokens_and_slashes(tmp_path):
 def test_arithmetic_trees_have_the_requested_depth_and_value():
     arithmetic = load_example("tree_arithmetic")
     assert arithmetic.value_mod_10(("*", ("+", 3, 4), ("-", 2, 5))) == (7 * -3) % 10
-    import numpy as np
-    from tinygrad_rnn.models import Tree
     rng = np.random.default_rng(0)
     for depth in range(5):
         assert Tree.from_nested(arithmetic.random_expression(rng, depth)).depth() == depth
@@ -50,7 +58,8 @@ def test_arithmetic_trees_have_the_requested_depth_and_value():
 
 @pytest.mark.slow
 def test_tree_lstm_beats_bag_of_labels_on_deeper_held_out_trees():
-    results = load_example("tree_arithmetic").main(["--log-every", "0"])
+    with one_blas_thread():
+        results = load_example("tree_arithmetic").main(["--log-every", "0"])
     tree, bag = results["TreeLSTM"], results["bag of labels"]
     deeper = "depth 4 (deeper than training)"
     assert tree[deeper] >= bag[deeper] + 0.3, results
@@ -69,6 +78,7 @@ def test_hopfield_capacity_example_runs(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not POS_DATA.exists(), reason="POS data not found (set TINYGRAD_RNN_POS_DATA)")
 def test_bilstm_crf_tagger_learns_part_of_speech():
-    results = load_example("pos_tagging_crf").main([str(POS_DATA)])
+    with one_blas_thread():
+        results = load_example("pos_tagging_crf").main([str(POS_DATA)])
     softmax, crf = results["BiLSTM-softmax"][0], results["BiLSTM-CRF"][0]
     assert softmax >= 0.85 and crf >= 0.85, results

@@ -9,12 +9,10 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from recurrent_support import Config, assert_results_close, make_inputs, run_ours, run_torch
+from recurrent_support import (Config, assert_float32_results_close, assert_results_close, make_inputs, run_ours,
+                               run_torch)
 
 torch = pytest.importorskip("torch")
-
-TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
-
 
 @st.composite
 def configs(draw, max_steps=5, max_batch=3, max_size=4):
@@ -34,11 +32,15 @@ def check_against_torch(config, dtype, impl, seed):
     arrays = make_inputs(config, seed)
     state_dict, expected = run_torch(config, arrays, dtype, seed)
     ours = run_ours(config, arrays, state_dict, dtype, impl)
-    assert_results_close(ours, expected, TOLERANCE[dtype])
+    if dtype == np.float64:
+        assert_results_close(ours, expected, 1e-10)
+    else:
+        exact = run_torch(config, arrays, np.float64, state_dict=state_dict)[1]
+        assert_float32_results_close(ours, expected, exact, 1e-5)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(config=configs(), dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
 def test_layers_match_torch(impl, config, dtype, seed):
     check_against_torch(config, dtype, impl, seed)

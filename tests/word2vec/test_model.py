@@ -72,6 +72,11 @@ def test_bad_settings(option, message):
         Word2Vec(**option)
 
 
+def test_settings_must_be_integers():
+    with pytest.raises(TypeError, match="window must be an int, got 2.5"):
+        Word2Vec(window=2.5)
+
+
 def test_bad_corpora(tmp_path):
     with pytest.raises(ValueError, match="corpus is empty"):
         Word2Vec([[], []], **FAST)

@@ -66,8 +66,9 @@ class HopfieldNetwork:
 
     @classmethod
     def from_weights(cls, weights):
-        """A network with the given weights (N, N), which must be symmetric with a zero diagonal
-        (the conditions under which asynchronous updates never increase the energy)."""
+        """A network with the given weights (N, N), which must be symmetric (up to rounding)
+        with a zero diagonal: the conditions under which asynchronous updates never increase
+        the energy."""
         weights = _as_tensor(weights)
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
             raise ValueError(f"HopfieldNetwork.from_weights: weights must be square (N, N), got shape {weights.shape}")
@@ -77,7 +78,9 @@ class HopfieldNetwork:
         if bool(xp.any(xp.diagonal(w) != 0)):
             raise ValueError("HopfieldNetwork.from_weights: weights must have a zero diagonal")
         network = cls(weights.shape[0], device=weights.device, dtype=weights.dtype)
-        network.weights = weights.detach()
+        # (W + Wᵀ)/2 is exactly symmetric, which the energy argument needs, even when W was
+        # symmetric only up to rounding
+        network.weights = Tensor._from_op((w + w.T) / 2, None)
         return network
 
     # ----- checks -----------------------------------------------------------------------
@@ -158,7 +161,7 @@ class HopfieldNetwork:
         """Iterate from ``probe`` until every state is a fixed point, a synchronous 2-cycle,
         or ``max_steps`` sweeps have run; see :class:`RecallResult`.
 
-        ``mode`` is "asynchronous" (random order per sweep from ``rng``; always converges) or
+        ``mode`` is "asynchronous" (random order per sweep from ``rng``; always reaches a fixed point, given enough steps) or
         "synchronous" (may oscillate between two states)."""
         if mode not in ("asynchronous", "synchronous"):
             raise ValueError(f"HopfieldNetwork.recall: mode must be 'asynchronous' or 'synchronous', got {mode!r}")

@@ -38,7 +38,7 @@ class FusedRecurrent(Function):
         named = dict(zip(names, arrays))
         xp = self.xp
         peephole = xp.stack([named[n] for n in _PEEPHOLES]) if _PEEPHOLES[0] in named else None
-        out, h_n, c_n, self.saved = kernel.forward(
+        out, h_n, c_n, self.kernel_state = kernel.forward(
             named["x"], named["h0"], named.get("c0"), named["weight_ih"], named["weight_hh"],
             named.get("bias_ih"), named.get("bias_hh"), peephole, lengths, reverse, save)
         self.kernel, self.names, self.steps = kernel, names, out.shape[0]
@@ -49,12 +49,11 @@ class FusedRecurrent(Function):
             raise RuntimeError(f"fused {self.kernel.mode}: create_graph=True (double backward) is "
                                "not supported by the fused kernel; build the layer with "
                                "impl='reference'")
-        grad = grad_output.data
-        steps = self.steps
+        grad, steps = grad_output.data, self.steps
         wanted = {"peephole" if name in _PEEPHOLES else name
                   for name, needed in zip(self.names, self.needs_input_grad) if needed}
         d_cn = grad[steps + 1] if self.kernel.mode == "lstm" else None
-        grads = self.kernel.backward(self.saved, grad[:steps], grad[steps], d_cn, wanted=wanted)
+        grads = self.kernel.backward(self.kernel_state, grad[:steps], grad[steps], d_cn, wanted=wanted)
         if "peephole" in grads:
             grads.update(zip(_PEEPHOLES, grads.pop("peephole")))
         return tuple(Tensor(grads[name], device=self.device) if needed else None

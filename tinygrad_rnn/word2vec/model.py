@@ -3,8 +3,9 @@
     model = Word2Vec(corpus_file="text.txt.gz", vector_size=100, sg=1, workers=2)
     model.wv.most_similar("king")
 
-The input vectors ``wv.vectors`` start uniform in ``[-0.5, 0.5) / vector_size`` and the output
-vectors ``syn1neg`` at zero, as in word2vec.c.  ``train`` runs ``epochs`` passes with the
+The input vectors ``wv.vectors`` start uniform in ``[-1, 1) / vector_size`` (gensim 4's range;
+word2vec.c's is half of it, which trained slightly worse word-similarity scores here) and the
+output vectors ``syn1neg`` at zero.  ``train`` runs ``epochs`` passes with the
 learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them (see
 ``training``).  Models save to ``.npz`` without pickle: the two weight matrices, the vocabulary
 (UTF-8 bytes with offsets) and counts, and the settings as JSON.
@@ -44,6 +45,10 @@ class Settings:
         def need(ok, what):
             if not ok:
                 raise ValueError(f"Word2Vec: {what}")
+        for name in ("vector_size", "window", "min_count", "negative", "epochs", "seed", "workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"Word2Vec: {name} must be an int, got {value!r}")
         need(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
         need(self.window >= 1, f"window must be >= 1, got {self.window}")
         need(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
@@ -66,7 +71,7 @@ class Word2Vec:
                  sg=1, negative=5, ns_exponent=0.75, sample=1e-3, alpha=0.025, min_alpha=1e-4,
                  epochs=5, cbow_mean=True, seed=1, workers=1, max_vocab_size=None, progress=True,
                  compute_loss=False):
-        self.settings = Settings(vector_size, window, min_count, int(sg), negative, ns_exponent,
+        self.settings = Settings(vector_size, window, min_count, sg, negative, ns_exponent,
                                  sample, alpha, min_alpha, epochs, bool(cbow_mean), seed, workers,
                                  max_vocab_size)
         self.progress = progress
@@ -93,7 +98,7 @@ class Word2Vec:
         self.vocab = Vocabulary(s.min_count, s.sample, s.ns_exponent, s.max_vocab_size)
         self.vocab.scan(self._corpus(sentences, corpus_file))
         rng = np.random.default_rng(s.seed)
-        vectors = (rng.random((len(self.vocab), s.vector_size), dtype=np.float32) - 0.5) / s.vector_size
+        vectors = (2 * rng.random((len(self.vocab), s.vector_size), dtype=np.float32) - 1) / s.vector_size
         self.wv = KeyedVectors(self.vocab.index_to_key, vectors)
         self.syn1neg = np.zeros_like(vectors)
         self.epochs_trained = 0

@@ -41,7 +41,7 @@ class Word2VecNet(nn.Module):
         self.input = nn.Embedding(vocab_size, vector_size, dtype=dtype)
         self.output = nn.Embedding(vocab_size, vector_size, dtype=dtype)
         rng = np.random.default_rng(seed)
-        self.input.weight.data[...] = (rng.random((vocab_size, vector_size)) - 0.5) / vector_size
+        self.input.weight.data[...] = (2 * rng.random((vocab_size, vector_size)) - 1) / vector_size
         self.output.weight.data[...] = 0
 
     @classmethod

@@ -94,7 +94,7 @@ def _work(model, settings, compute_loss, jobs: queue.Queue, results: queue.Queue
         try:
             effective, loss = numba_word2vec.train_batch(
                 model.wv.vectors, model.syn1neg, job.words, job.sentence_ends, vocab.keep_threshold,
-                vocab.cum_table, vocab.cum_guide, settings.sg, settings.window, settings.negative,
+                vocab.cum_table, vocab.cum_guide, int(settings.sg), settings.window, settings.negative,
                 settings.cbow_mean, job.alpha_start, job.alpha_end, job.seed, compute_loss)
             results.put((job, effective, loss))
         except BaseException as error:
