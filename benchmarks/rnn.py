@@ -6,9 +6,10 @@ float32, 2 threads everywhere: torch.set_num_threads(2), and OPENBLAS/OMP/MKL_NU
 before NumPy loads (our GEMMs all go through SciPy's OpenBLAS, called from the Numba kernels).
 Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
 parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
-Times are medians over ``--repeats`` timed runs after warm-up (the reference path, which
-records ~15 engine ops per step, gets ``--reference-repeats``); ratio = fused / torch, lower is
-better. GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
+Times are medians over ``--repeats`` timed runs after a warm-up call (the reference path,
+which records ~15 engine ops per step, gets ``--reference-repeats``), the libraries timed in
+turn so that changes of the machine's load hit them alike; ratio = fused / torch, lower is
+better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
 Peak memory is the increase of the process's peak RSS (ru_maxrss) during one train step, in a
 fresh process per cell (so every library's allocator is seen the same way). The GEMM rate is
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
@@ -20,6 +21,7 @@ single-threaded BLAS calls. The header prints the kernel OpenBLAS chose: OpenBLA
 (in the SciPy and NumPy wheels) does not recognize AMD Zen 5 and falls back to its Haswell
 (AVX2) kernels; ``OPENBLAS_CORETYPE=SKYLAKEX`` in the environment selects its AVX-512 kernels
 (measured here: single-thread 1024^3 sgemm 109 -> 208 GFLOP/s). PyTorch uses its own BLAS.
+There is no GPU kernel yet, so there is no ``--device cuda`` comparison against cuDNN.
 """
 import argparse
 import os
@@ -149,18 +151,21 @@ def peak_memory_mib(name, size, layers, bidirectional, impl):
 
 
 def compile_times():
-    """(first call with an empty Numba cache, first call from the cache), seconds, fresh processes.
-    One LSTM train step (forward + backward) at the first size; import time excluded."""
-    code = ("import time, sys; sys.argv = ['rnn.py']; "
-            f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+    """Fresh processes, one LSTM train step (forward + backward) at the first size: (import
+    seconds, first-call seconds) with an empty Numba cache (compiles) and then from the cache."""
+    code = ("import time, sys; start = time.perf_counter()\n"
+            "import tinygrad_rnn, tinygrad_rnn.nn, tinygrad_rnn.kernels.numba_recurrent\n"
+            "imported = time.perf_counter()\n"
+            f"sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
             "import rnn\n"
             "train, _ = rnn.build('LSTM', rnn.SIZES[0], 1, False, 'fused')\n"
-            "start = time.perf_counter(); train(); print(time.perf_counter() - start)\n")
+            "called = time.perf_counter(); train()\n"
+            "print(imported - start, time.perf_counter() - called)\n")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                check=True) for _ in range(2)]
-    return tuple(float(run.stdout.split()[-1]) for run in runs)
+    return [tuple(map(float, run.stdout.split()[-2:])) for run in runs]
 
 
 def main():
@@ -178,9 +183,10 @@ def main():
     print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
           f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    first, cached = compile_times()
-    print(f"LSTM train step, first call in a fresh process: {first:.2f} s with an empty Numba "
-          f"cache (compiles), {cached:.2f} s from the cache")
+    (import_cold, first), (import_warm, cached) = compile_times()
+    print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
+          f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + first "
+          f"call {cached:.2f} s from the cache")
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)

@@ -6,7 +6,14 @@ truncated BPTT and gradient clipping, for the default 240-second budget; then it
 ``charlm-example/{charlm.npz, loss.png, samples.txt}``, reports held-out bits per character
 and samples at three temperatures.
 
-Measured here: see the numbers at the end of this docstring, filled in from the last run.
+Measured here (2 CPU cores shared with other jobs, load average ~7, fused Numba LSTM kernels):
+749 steps of 16x100 characters in 241 s (4 min 9 s wall in all), held-out 1.650 bits per
+character on 20,000 characters (uniform guessing: 6.69). The sample at temperature 0.5:
+
+    The dictionary for example, the contains the subject to all the case base class to the
+    code but name is not representation is not a class that may be calling "__hash__()"
+    method is done an string in a class instance of the class and its prode an exception in
+    the case value will be an exceptions that
 
 Run: ``python examples/charlm.py``
 """

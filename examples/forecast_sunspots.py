@@ -5,7 +5,7 @@ the last ``WINDOW`` years (scaled to [0, 1]) and predicts the next one:
 ŷ_{t+1} = w·h_t + b with h_t from a 1-layer LSTM. Training: years up to 1950; test: 1951-2008,
 each forecast one step ahead from true past values. The naive forecast is ŷ_{t+1} = y_t.
 
-Measured here (2 CPU cores shared with other jobs, load ~9, seed 0): 31 s of training; on
+Measured here (2 CPU cores shared with other jobs, load ~7-9, seed 0): 20-31 s of training; on
 1951-2008 the LSTM's RMSE is 17.8 vs 32.8 for the naive forecast (MAE 12.8 vs 25.0): 46% lower
 error. See ``forecast_sunspots.png``.
 

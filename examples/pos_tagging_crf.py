@@ -101,19 +101,21 @@ def batches(sentences, vocabularies, batch_size, rng=None):
 
 
 class BiLSTMEncoder(nn.Module):
-    """[word embedding; suffix embedding] -> BiLSTM -> linear: emissions (B, L, num_tags)."""
+    """[word embedding; suffix embedding] -> dropout -> BiLSTM -> dropout -> linear:
+    emissions (B, L, num_tags)."""
 
-    def __init__(self, num_words, num_suffixes, num_tags, embedding_dim, hidden_size):
+    def __init__(self, num_words, num_suffixes, num_tags, embedding_dim, hidden_size, dropout):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         self.words = nn.Embedding(num_words, embedding_dim, padding_idx=0)
         self.suffixes = nn.Embedding(num_suffixes, embedding_dim // 2, padding_idx=0)
         self.lstm = nn.LSTM(embedding_dim + embedding_dim // 2, hidden_size, batch_first=True, bidirectional=True)
         self.output = nn.Linear(2 * hidden_size, num_tags)
 
     def forward(self, words, suffixes, lengths):
-        x = F.cat([self.words(words), self.suffixes(suffixes)], axis=-1)
+        x = self.dropout(F.cat([self.words(words), self.suffixes(suffixes)], axis=-1))
         out, _ = self.lstm(x, lengths=lengths)
-        return self.output(out)
+        return self.output(self.dropout(out))
 
 
 class SoftmaxTagger(nn.Module):
@@ -193,6 +195,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -218,7 +221,7 @@ def main(argv=None):
     for name in ("BiLSTM-softmax", "BiLSTM-CRF"):
         tg.manual_seed(args.seed)
         encoder = BiLSTMEncoder(len(vocabularies[0]), len(vocabularies[1]), num_tags,
-                                args.embedding_dim, args.hidden_size)
+                                args.embedding_dim, args.hidden_size, args.dropout)
         tagger = SoftmaxTagger(encoder) if name == "BiLSTM-softmax" else CRFTagger(encoder, num_tags)
         print(f"training {name}")
         start = time.perf_counter()

@@ -15,7 +15,8 @@ kernels run as a single shard with BLAS's own threading.
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-MIN_ROWS = 8   # fewer rows per shard: the per-step GEMMs get too thin to pay for a thread
+MIN_ROWS = 8            # fewer rows per shard: the per-step GEMMs get too thin
+MIN_FLOPS = 4_000_000   # less work per shard (~40 us on one core) does not pay for a thread
 
 _threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _pool = None
@@ -27,6 +28,8 @@ def set_num_threads(threads):
     global _threads, _pool
     if int(threads) < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {threads}")
+    if _pool is not None:
+        _pool.shutdown(wait=False)
     _threads, _pool = int(threads), None
 
 
@@ -34,9 +37,10 @@ def get_num_threads():
     return _threads
 
 
-def shards(batch):
-    """Contiguous slices of ``range(batch)``, one per thread (one slice when sharding is off)."""
-    count = max(1, min(_threads, batch // MIN_ROWS))
+def shards(batch, flops_per_row):
+    """Contiguous slices of ``range(batch)``, one per thread; one slice when sharding is off or
+    the work (``flops_per_row`` per batch row) is too small to share."""
+    count = max(1, min(_threads, batch // MIN_ROWS, int(batch * flops_per_row // MIN_FLOPS)))
     if count > 1 and _blas_controller() is None:
         count = 1
     bounds = [batch * k // count for k in range(count + 1)]

@@ -90,7 +90,8 @@ class NumbaRecurrent:
             return self._forward_shard(x[:, rows], h0[rows], None if c0 is None else c0[rows],
                                        weights, lengths[rows], reverse, save, rows)
 
-        parts = cpu_threads.run(run_shard, cpu_threads.shards(batch))
+        flops_per_row = 2 * steps * self.gates * hidden * (x.shape[2] + hidden)
+        parts = cpu_threads.run(run_shard, cpu_threads.shards(batch, flops_per_row))
         out, h, c = (_join([p[k] for p in parts], axis) for k, axis in ((0, 1), (1, 0), (2, 0)))
         saved = (weights, reverse, [p[3] for p in parts]) if save else None
         return out, h, c, saved

@@ -44,6 +44,7 @@ class CharLMConfig:
     clip: float = 5.0
     sample_every: int = 100
     sample_length: int = 200
+    sample_temperature: float = 0.8
     valid_fraction: float = 0.05
     valid_chars: int = 20_000  # held-out characters scored at the end (the start of the held-out part)
     seed: int = 0
@@ -162,8 +163,8 @@ class _Progress:
 
 
 def train(text, config, out_dir=None, log=print):
-    """Train a :class:`CharLM` on ``text``; returns a dict of results (and writes the checkpoint,
-    ``loss.png`` and ``samples.txt`` into ``out_dir`` when given)."""
+    """Train a :class:`CharLM` on ``text``; returns ``(model, vocab, results)``. With ``out_dir``
+    it also writes ``charlm.npz`` (checkpoint), ``loss.png`` and ``samples.txt`` there."""
     manual_seed(config.seed)
     vocab = Vocab(sorted(set(text)), specials=())
     ids = vocab.encode(text)
@@ -192,7 +193,8 @@ def train(text, config, out_dir=None, log=print):
         progress.update(loss=loss.item(), bpc=history[-1])
         out_of_time = time.perf_counter() - started > config.time_budget
         if step % config.sample_every == 0 or step == config.steps or out_of_time:
-            samples.append((step, sample(model, vocab, prime, config.sample_length, seed=step, device=config.device)))
+            samples.append((step, sample(model, vocab, prime, config.sample_length,
+                                         config.sample_temperature, step, config.device)))
             progress.write(f"--- sample after {step} steps ---\n{samples[-1][1]}\n---")
         if out_of_time:
             progress.write(f"train-charlm: time budget of {config.time_budget:.0f} s reached after {step} steps")

@@ -28,10 +28,9 @@ def _sample(args):
 def _gradflow(args):
     from . import gradflow
     cells = ("rnn", "lstm", "gru") if args.cell == "all" else (args.cell,)
-    forget_bias = None if args.forget_bias is None else args.forget_bias
-    results = gradflow.measure(cells, args.seq_len, args.hidden, forget_bias, args.train_steps,
+    results = gradflow.measure(cells, args.seq_len, args.hidden, args.forget_bias, args.train_steps,
                                args.batch_size, seed=args.seed)
-    written = gradflow.plot(results, args.out, forget_bias)
+    written = gradflow.plot(results, args.out, args.forget_bias)
     if written:
         print(f"gradflow: wrote {written}")
 
@@ -84,6 +83,7 @@ def _parser():
     train.add_argument("--clip", type=float, default=defaults.clip, help="global gradient-norm clip")
     train.add_argument("--sample-every", type=int, default=defaults.sample_every)
     train.add_argument("--sample-length", type=int, default=defaults.sample_length)
+    train.add_argument("--sample-temperature", type=float, default=defaults.sample_temperature)
     train.add_argument("--valid-chars", type=int, default=defaults.valid_chars,
                        help="held-out characters scored at the end")
     train.add_argument("--seed", type=int, default=defaults.seed)

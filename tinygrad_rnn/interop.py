@@ -72,11 +72,14 @@ def _converted(kernel, recurrent_kernel, bias_ih, bias_hh, order, hidden_size, l
     if recurrent_kernel.shape != (hidden_size, len(order) * hidden_size) or kernel.ndim != 2:
         raise ValueError(f"{layer}: expected kernel (I, {len(order)}H) and recurrent_kernel (H, {len(order)}H) "
                          f"with H = {hidden_size}; got {kernel.shape} and {recurrent_kernel.shape}")
+    def reordered(array, what):
+        return _reorder_gates(array, order, hidden_size, f"{layer} {what}")
+
     return OrderedDict([
-        ("weight_ih" + suffix, _reorder_gates(kernel, order, hidden_size, f"{layer} kernel").T.copy()),
-        ("weight_hh" + suffix, _reorder_gates(recurrent_kernel, order, hidden_size, f"{layer} recurrent_kernel").T.copy()),
-        ("bias_ih" + suffix, _reorder_gates(bias_ih, order, hidden_size, f"{layer} bias")),
-        ("bias_hh" + suffix, _reorder_gates(bias_hh, order, hidden_size, f"{layer} bias")),
+        ("weight_ih" + suffix, reordered(kernel, "kernel").T.copy()),
+        ("weight_hh" + suffix, reordered(recurrent_kernel, "recurrent_kernel").T.copy()),
+        ("bias_ih" + suffix, reordered(bias_ih, "bias")),
+        ("bias_hh" + suffix, reordered(bias_hh, "bias")),
     ])
 
 

@@ -145,15 +145,16 @@ def threads():
 
 
 @pytest.mark.parametrize("mode", list(GATES))
-def test_batch_shards_on_threads_give_the_single_thread_result(mode, threads):
+def test_batch_shards_on_threads_give_the_single_thread_result(mode, threads, monkeypatch):
     pytest.importorskip("threadpoolctl")
     problem = make_problem(mode, 6, 19, 3, 5, peephole=mode == "lstm", seed=4)
     lengths = np.random.default_rng(0).integers(0, 7, 19)
+    monkeypatch.setattr(cpu_threads, "MIN_FLOPS", 1)   # shard even this small problem
     kernel = kernels.get(mode, "cpu")
     results = []
     for count in (1, 3):
         threads(count)
-        assert len(cpu_threads.shards(19)) == min(count, 19 // cpu_threads.MIN_ROWS)
+        assert len(cpu_threads.shards(19, cpu_threads.MIN_FLOPS)) == min(count, 19 // cpu_threads.MIN_ROWS)
         out, h_n, c_n, saved = call_kernel(kernel, problem, lengths, reverse=True)
         rng = np.random.default_rng(1)
         grads = kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
@@ -163,6 +164,12 @@ def test_batch_shards_on_threads_give_the_single_thread_result(mode, threads):
     assert_close(results[1]["out"], want[0], 1e-13, "out")
     for name in results[0]:
         assert_close(results[1][name], results[0][name], 1e-13, name)
+
+
+def test_small_work_is_not_sharded(threads):
+    threads(4)
+    assert len(cpu_threads.shards(64, cpu_threads.MIN_FLOPS // 64)) == 1
+    assert len(cpu_threads.shards(64, cpu_threads.MIN_FLOPS)) == (4 if cpu_threads._blas_controller() else 1)
 
 
 def test_set_num_threads_rejects_zero():

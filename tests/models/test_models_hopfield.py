@@ -5,7 +5,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.models import HopfieldNetwork, flip_bits, modern_hopfield_retrieve, modern_hopfield_update, recall_statistics
+from tinygrad_rnn.models import (HopfieldNetwork, flip_bits, modern_hopfield_retrieve, modern_hopfield_update,
+                                 recall_statistics)
 from tinygrad_rnn.nn.attention import LuongAttention
 from tinygrad_rnn.testing import gradcheck
 

@@ -116,7 +116,7 @@ def test_lengths_with_unbatched_input():
 
 
 def test_cell_input_errors():
-    with pytest.raises(ValueError, match=r"RNNCell: expected input of rank 1 \(unbatched\) or 2 .* got shape \(2, 3, 5\)"):
+    with pytest.raises(ValueError, match=r"RNNCell: expected input of rank 1 \(unbatched\) or 2 .* \(2, 3, 5\)"):
         nn.RNNCell(5, 4)(x_of(2, 3, 5))
     with pytest.raises(ValueError, match="GRUCell: expected input_size=5 features, got 3"):
         nn.GRUCell(5, 4)(x_of(2, 3))

@@ -11,6 +11,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F, nn
 from tinygrad_rnn.nn import recurrent
+from tinygrad_rnn.nn.cells import PEEPHOLES
 from tinygrad_rnn.nn.recurrent import reference_direction
 
 
@@ -51,7 +52,8 @@ def test_parameter_names():
 
 def test_repr():
     assert repr(nn.LSTM(3, 2, num_layers=2, peephole=True)) == "LSTM(3, 2, num_layers=2, peephole=True)"
-    assert repr(nn.RNN(3, 2, nonlinearity="relu", impl="reference")) == "RNN(3, 2, impl='reference', nonlinearity='relu')"
+    relu = nn.RNN(3, 2, nonlinearity="relu", impl="reference")
+    assert repr(relu) == "RNN(3, 2, impl='reference', nonlinearity='relu')"
     assert repr(nn.GRUCell(3, 2, bias=False)) == "GRUCell(3, 2, bias=False)"
 
 
@@ -76,9 +78,6 @@ def test_missing_initial_state_means_zeros():
     x = tensor(random(4, 2, 3))
     zeros = tensor(np.zeros((2, 2, 2)))
     np.testing.assert_array_equal(lstm(x)[0].numpy(), lstm(x, (zeros, zeros))[0].numpy())
-
-
-PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
 
 def test_peephole_with_zero_peepholes_is_the_plain_lstm():

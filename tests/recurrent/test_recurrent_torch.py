@@ -35,8 +35,7 @@ def check_against_torch(config, dtype, impl, seed):
     if dtype == np.float64:
         assert_results_close(ours, expected, 1e-10)
     else:
-        exact = run_torch(config, arrays, np.float64, state_dict=state_dict)[1]
-        assert_float32_results_close(ours, expected, exact, 1e-5)
+        assert_float32_results_close(ours, expected, 1e-5)
 
 
 @pytest.mark.parametrize("impl", ["reference", "fused"])

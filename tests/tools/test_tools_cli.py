@@ -1,5 +1,6 @@
 """The command line end to end, in-process, with tiny budgets."""
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -98,3 +99,12 @@ def test_unknown_command_and_bad_flags_exit_with_usage():
         cli.main(["no-such-command"])
     with pytest.raises(SystemExit):
         cli.main(["train-charlm", "--cell", "transformer"])
+
+
+def test_without_tqdm_and_matplotlib_it_prints_progress_and_skips_the_plot(tmp_path, corpus, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path)] + TINY)
+    printed = capsys.readouterr().out
+    assert "step 5/5 loss=" in printed and "matplotlib is not installed" in printed
+    assert not (tmp_path / "loss.png").exists() and (tmp_path / "charlm.npz").exists()

@@ -12,7 +12,7 @@ def lcg(state):
     return (state * 25214903917 + 11) & MASK
 
 
-def test_negative_draws_equal_gensims_bisect_of_the_same_random_numbers():
+def test_negative_draws_equal_a_bisect_of_the_same_random_numbers():
     counts = np.array([900, 300, 300, 40, 7, 7, 3, 1, 1, 1])
     cum = cumulative_table(counts, 0.75)
     out = np.empty(2000, np.int64)
@@ -20,7 +20,7 @@ def test_negative_draws_equal_gensims_bisect_of_the_same_random_numbers():
     state, expected = 12345, []
     for _ in range(len(out)):
         state = lcg(state)
-        expected.append(np.searchsorted(cum, (state >> 16) % int(cum[-1]), side="left"))
+        expected.append(np.searchsorted(cum, (state >> 16) * int(cum[-1]) >> 32, side="left"))
     assert out.tolist() == expected
 
 
@@ -90,3 +90,4 @@ def test_alpha_zero_changes_nothing():
         _, syn0, syn1 = _train(words, [300], keep, sg=sg, alpha=(0.0, 0.0))
         _, syn0_start, _ = _train([0], [1], keep, sg=sg)
         assert np.array_equal(syn0, syn0_start) and not syn1.any()
+

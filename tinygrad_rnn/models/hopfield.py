@@ -161,8 +161,8 @@ class HopfieldNetwork:
         """Iterate from ``probe`` until every state is a fixed point, a synchronous 2-cycle,
         or ``max_steps`` sweeps have run; see :class:`RecallResult`.
 
-        ``mode`` is "asynchronous" (random order per sweep from ``rng``; always reaches a fixed point, given enough steps) or
-        "synchronous" (may oscillate between two states)."""
+        ``mode`` is "asynchronous" (random order per sweep from ``rng``; always reaches a fixed
+        point, given enough steps) or "synchronous" (may oscillate between two states)."""
         if mode not in ("asynchronous", "synchronous"):
             raise ValueError(f"HopfieldNetwork.recall: mode must be 'asynchronous' or 'synchronous', got {mode!r}")
         if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:

@@ -62,9 +62,30 @@ def gru_step(xw, h, c, weight_hh, bias_hh, peephole=None):
 STEPS = {"rnn_tanh": rnn_tanh_step, "rnn_relu": rnn_relu_step, "lstm": lstm_step, "gru": gru_step}
 
 
+PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
+
+
 def uniform_parameter(shape, bound, dtype, device):
     """A Parameter drawn from U(-bound, bound) with the device's generator."""
     return Parameter(rand(*shape, dtype=dtype, device=device) * (2 * bound) - bound)
+
+
+def add_parameters(module, mode, suffix, input_size, hidden_size, bias, peephole, dtype, device):
+    """Register one cell's parameters on ``module`` under PyTorch's names plus ``suffix``
+    (e.g. "_l1_reverse"), in PyTorch's order, all drawn from U(-1/√H, 1/√H)."""
+    bound, rows = 1 / math.sqrt(hidden_size), GATES[mode] * hidden_size
+    setattr(module, "weight_ih" + suffix, uniform_parameter((rows, input_size), bound, dtype, device))
+    setattr(module, "weight_hh" + suffix, uniform_parameter((rows, hidden_size), bound, dtype, device))
+    for name in ("bias_ih", "bias_hh"):
+        module.register_parameter(name + suffix, uniform_parameter((rows,), bound, dtype, device) if bias else None)
+    for name in PEEPHOLES if peephole else ():
+        setattr(module, name + suffix, uniform_parameter((hidden_size,), bound, dtype, device))
+
+
+def parameters_of(module, suffix, peephole):
+    """(weight_ih, weight_hh, bias_ih, bias_hh, peephole tuple or None) registered with ``suffix``."""
+    weights = [getattr(module, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    return (*weights, tuple(getattr(module, name + suffix) for name in PEEPHOLES) if peephole else None)
 
 
 def positive_integer(layer, name, value):
@@ -100,17 +121,8 @@ class _Cell(Module):
         super().__init__()
         input_size, hidden_size = sizes(type(self).__name__, input_size, hidden_size)
         self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
-        device = backend.get_device(device)
-        bound = 1 / math.sqrt(hidden_size)
-        rows = GATES[mode] * hidden_size
-        self.weight_ih = uniform_parameter((rows, input_size), bound, dtype, device)
-        self.weight_hh = uniform_parameter((rows, hidden_size), bound, dtype, device)
-        for name in ("bias_ih", "bias_hh"):
-            self.register_parameter(name, uniform_parameter((rows,), bound, dtype, device) if bias else None)
         self.peephole = peephole
-        if peephole:
-            for name in ("weight_ci", "weight_cf", "weight_co"):
-                setattr(self, name, uniform_parameter((hidden_size,), bound, dtype, device))
+        add_parameters(self, mode, "", input_size, hidden_size, bias, peephole, dtype, backend.get_device(device))
 
     def _check_input(self, x, states):
         name = type(self).__name__
@@ -134,10 +146,10 @@ class _Cell(Module):
         h = zeros(*expected, dtype=x.dtype, device=x.device) if h is None else h
         if self.mode == "lstm" and c is None:
             c = zeros(*expected, dtype=x.dtype, device=x.device)
-        xw = x @ self.weight_ih.transpose(0, 1)
-        xw = xw if self.bias_ih is None else xw + self.bias_ih
-        peephole = (self.weight_ci, self.weight_cf, self.weight_co) if self.peephole else None
-        return STEPS[self.mode](xw, h, c, self.weight_hh, self.bias_hh, peephole)
+        weight_ih, weight_hh, bias_ih, bias_hh, peephole = parameters_of(self, "", self.peephole)
+        xw = x @ weight_ih.transpose(0, 1)
+        xw = xw if bias_ih is None else xw + bias_ih
+        return STEPS[self.mode](xw, h, c, weight_hh, bias_hh, peephole)
 
     def extra_repr(self):
         extras = "" if self.bias else ", bias=False"

@@ -19,14 +19,13 @@ h_n holds the state at each sequence's last valid step and the reverse direction
 """
 import importlib
 import importlib.util
-import math
 
 import numpy as np
 
 from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
-from .cells import GATES, STEPS, check_same_kind, positive_integer, rnn_mode, sizes, uniform_parameter
+from .cells import STEPS, add_parameters, check_same_kind, parameters_of, positive_integer, rnn_mode, sizes
 from .module import Module
 
 IMPLS = ("fused", "reference")
@@ -102,27 +101,13 @@ class _RecurrentLayer(Module):
         self.bidirectional, self.peephole, self.impl = bidirectional, peephole, impl
         self.num_directions = 2 if bidirectional else 1
         device = backend.get_device(device)
-        bound = 1 / math.sqrt(hidden_size)
-        rows = GATES[mode] * hidden_size
         for layer in range(num_layers):
-            columns = input_size if layer == 0 else self.num_directions * hidden_size
+            layer_input = input_size if layer == 0 else self.num_directions * hidden_size
             for suffix in self._suffixes(layer):
-                setattr(self, "weight_ih" + suffix, uniform_parameter((rows, columns), bound, dtype, device))
-                setattr(self, "weight_hh" + suffix, uniform_parameter((rows, hidden_size), bound, dtype, device))
-                for bias_name in ("bias_ih", "bias_hh"):
-                    self.register_parameter(bias_name + suffix,
-                                            uniform_parameter((rows,), bound, dtype, device) if bias else None)
-                for peephole_name in ("weight_ci", "weight_cf", "weight_co") if peephole else ():
-                    setattr(self, peephole_name + suffix, uniform_parameter((hidden_size,), bound, dtype, device))
+                add_parameters(self, mode, suffix, layer_input, hidden_size, bias, peephole, dtype, device)
 
     def _suffixes(self, layer):
         return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]
-
-    def _direction_weights(self, suffix):
-        weights = tuple(getattr(self, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        peephole = (tuple(getattr(self, name + suffix) for name in ("weight_ci", "weight_cf", "weight_co"))
-                    if self.peephole else None)
-        return weights, peephole
 
     # ----- checks ---------------------------------------------------------------------------
     def _check_input(self, x):
@@ -168,7 +153,8 @@ class _RecurrentLayer(Module):
             raise ValueError(f"{name}: lengths= needs a batched input (an unbatched input is one full sequence)")
         host = _host_lengths(lengths)
         if host.ndim != 1 or host.dtype.kind not in "iu":
-            raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} of shape {host.shape}")
+            raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} "
+                             f"of shape {host.shape}")
         if host.shape[0] != batch:
             raise ValueError(f"{name}: got {host.shape[0]} lengths for a batch of N={batch} sequences")
         if host.min() < 1 or host.max() > steps:
@@ -201,10 +187,9 @@ class _RecurrentLayer(Module):
             outputs = []
             for direction, suffix in enumerate(self._suffixes(layer)):
                 index = layer * self.num_directions + direction
-                (weight_ih, weight_hh, bias_ih, bias_hh), peephole = self._direction_weights(suffix)
-                out, h, c = run(self.mode, layer_input, h0[index], None if c0 is None else c0[index], weight_ih,
-                                weight_hh, bias_ih, bias_hh, peephole=peephole, lengths=lengths,
-                                reverse=direction == 1)
+                *weights, peephole = parameters_of(self, suffix, self.peephole)
+                out, h, c = run(self.mode, layer_input, h0[index], None if c0 is None else c0[index], *weights,
+                                peephole=peephole, lengths=lengths, reverse=direction == 1)
                 outputs.append(out)
                 h_n.append(h)
                 c_n.append(c)

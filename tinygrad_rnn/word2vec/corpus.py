@@ -47,17 +47,22 @@ def check_reiterable(sentences: Iterable, name: str = "sentences") -> Iterable:
     return sentences
 
 
-def encode_batches(sentences: Iterable, key_to_index: dict, batch_words: int = 10_000):
+def encode_batches(sentences: Iterable, key_to_index: dict, batch_words: int = 10_000,
+                   max_sentence_words: int = 10_000):
     """Yield ``(words, sentence_ends, raw_words)`` batches of about ``batch_words`` tokens.
 
     ``words`` (int32) holds the vocabulary index of each token, -1 for a token not in the
     vocabulary; ``sentence_ends`` (int64) the end offset of each sentence in ``words``.
+    Sentences longer than ``max_sentence_words`` are cut into pieces of that length, as gensim's
+    LineSentence does, so that the learning rate (set per sentence) still decays within them.
     """
     lookup = key_to_index.get
     words: list[int] = []
     ends: list[int] = []
     for position, sentence in enumerate(sentences):
+        start = len(words)
         words.extend(map(lookup, check_sentence(sentence, position), repeat(-1)))
+        ends.extend(range(start + max_sentence_words, len(words), max_sentence_words))
         ends.append(len(words))
         if len(words) >= batch_words:
             yield np.array(words, np.int32), np.array(ends, np.int64), len(words)

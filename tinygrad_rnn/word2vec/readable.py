@@ -15,11 +15,17 @@ and the loss is the negative log-likelihood of "c is real, the k are noise":
 summed over the mini-batch and minimised by plain SGD, the learning rate decaying linearly from
 ``alpha`` to ``min_alpha``.  Negatives equal to the target are masked out, as word2vec.c skips
 them.  With a batch of one pair this step equals the kernel's update exactly
-(``tests/word2vec/test_readable.py``); larger batches add the gradients of several pairs before
-applying them, which is what makes this path slower but simpler than the kernel.
+(``tests/word2vec/test_readable.py``); larger batches sum the gradients of several pairs before
+applying them (the kernel applies each pair at once), and every step builds a graph and dense
+gradients of both tables, so this path is for reading and checking, not for large corpora.
 
 Examples follow word2vec.c's rules (vocabulary, subsampling, reduced window, the negative
-sampling table) with NumPy's random generator instead of word2vec.c's.
+sampling table) with NumPy's random generator instead of word2vec.c's::
+
+    vocab = Vocabulary(min_count=1).scan(sentences)
+    net = Word2VecNet(len(vocab), vector_size=50)
+    train(net, sentences, vocab, epochs=5)
+    wv = KeyedVectors(vocab.index_to_key, net.input.weight.numpy())
 """
 
 from __future__ import annotations
