@@ -14,8 +14,8 @@ trained) and resetting it at every chunk; the gap is what the carried state is w
 
 Measured here (200 000 training characters in 32 streams, chunks of 64, embedding 32, H=256,
 Adam lr 3e-3, 6 epochs = 588 updates, float32, fused path, OPENBLAS_NUM_THREADS=1 on 2 shared
-CPU cores, 112 s): held-out 2.22 bits/char carrying the state, 2.32 resetting it at every chunk,
-4.62 for the character frequencies alone.
+CPU cores, 96-112 s): held-out 2.22 bits/char carrying the state, 2.32 resetting it at every
+chunk, 4.62 for the character frequencies alone.
 """
 import argparse
 import math

@@ -20,6 +20,8 @@ Measured (defaults: 30,000 training trees, 5 epochs, seed 0; 1,000 test trees pe
     TreeLSTM              0.999               0.968          (52 s of training)
     bag of labels         0.235               0.128          (27 s)
     majority class        0.193               0.199
+
+With --seed 1: TreeLSTM 0.998 / 0.991, bag of labels 0.245 / 0.158 (a shared 2-core CPU).
 """
 import argparse
 import os

@@ -14,14 +14,16 @@ and one SGD step with learning rate ``alpha`` is, with ``g_d = alpha * (label_d 
 Skip-gram (word2vec.c's loop order): for a centre position ``i`` the input is the vector of each
 context word ``j`` in the window, ``h = syn0[w_j]``, and the target is ``w_i``.  CBOW: the input is
 the mean (``cbow_mean``) or the sum of the context vectors and each context vector gets the
-gradient of that mean or sum (the error divided by the number of contexts for the mean).
+gradient of that mean or sum (the error divided by the number of contexts for the mean; word2vec.c
+and gensim add the undivided error to each context vector instead, which is not the gradient).
 Negative draws equal to the target are skipped, as in word2vec.c.  Exact sigmoid (no table), so
 one update is exactly the gradient step of ``L``; with distinct negatives the sequential loop
 below equals the simultaneous step because ``h`` is written only after all targets.
 
 Per batch the kernel also does what word2vec.c does per word: drop out-of-vocabulary words
 (index -1), subsample frequent words, draw a reduced window ``b`` uniformly in [0, window) so the
-effective window is ``window - b``, and decay alpha linearly across the batch.  Random numbers
+effective window is ``window - b``, and decay alpha linearly across the batch (one value per
+sentence).  Random numbers
 come from word2vec.c's 48-bit linear congruential generator, one state per call, so threads
 never share RNG state.  Threads run the nogil kernels on separate batches and update the shared
 weights without locks (hogwild, as word2vec.c and gensim).

@@ -1,4 +1,6 @@
 """Tensor: an array on a device, its gradient, and the node of the op that made it."""
+import numbers
+
 import numpy as np
 
 from . import backend
@@ -284,8 +286,10 @@ class _HookHandle:
         self._tensor._hooks = [h for h in self._tensor._hooks if h is not self._hook]
 
 
-def _shape_args(shape):
-    return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else tuple(shape)
+def shape_args(args):
+    """Sizes given as ``f(2, 3)`` or ``f((2, 3))`` (NumPy integers too) as a tuple of ints."""
+    sizes = args[0] if len(args) == 1 and not isinstance(args[0], numbers.Integral) else args
+    return tuple(int(s) for s in sizes)
 
 
 def _factory_dtype(dtype):
@@ -299,17 +303,17 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 def full(shape, value, dtype=None, device=None, requires_grad=False):
     device = backend.get_device(device)
-    shape = _shape_args((shape,)) if not isinstance(shape, int) else (shape,)
+    shape = shape_args((shape,))
     data = device.xp.full(shape, value, dtype=_factory_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return full(_shape_args(shape), 0, dtype, device, requires_grad)
+    return full(shape_args(shape), 0, dtype, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return full(_shape_args(shape), 1, dtype, device, requires_grad)
+    return full(shape_args(shape), 1, dtype, device, requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
@@ -323,13 +327,13 @@ def ones_like(t, dtype=None, requires_grad=False):
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal samples from the device's generator (seeded by ``manual_seed``)."""
     device = backend.get_device(device)
-    return Tensor(device.standard_normal(_shape_args(shape), _factory_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(device.standard_normal(shape_args(shape), _factory_dtype(dtype)), requires_grad=requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1) from the device's generator."""
     device = backend.get_device(device)
-    return Tensor(device.uniform(_shape_args(shape), _factory_dtype(dtype)), requires_grad=requires_grad)
+    return Tensor(device.uniform(shape_args(shape), _factory_dtype(dtype)), requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):

@@ -93,6 +93,36 @@ def test_level_batched_encoding_equals_node_by_node_recursion(network, trees):
             np.testing.assert_allclose(states[1].numpy()[row], c, rtol=1e-12, atol=1e-12)
 
 
+def _op_count(output, name):
+    """How many nodes named ``name`` the graph of ``output`` holds."""
+    seen, stack, count = set(), [output.grad_fn], 0
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        count += node.name == name
+        stack.extend(t.grad_fn for t in node.inputs)
+    return count
+
+
+def test_one_matmul_per_level_whatever_the_batch_size():
+    model = TreeLSTM(DIGITS, 4, 5, node_labels=OPERATORS)
+    rng = np.random.default_rng(0)
+    trees = [random_tree(rng, 3) for _ in range(40)]  # height 3: levels 0..3
+    h, c = model(trees)
+    assert h.shape == (40, 5) and _op_count(h, "MatMul") == 4
+
+
+def test_all_node_states_hold_the_root_states():
+    model = TreeLSTM(DIGITS, 4, 5, node_labels=OPERATORS, dtype=np.float64)
+    trees = [("+", 1, ("*", 2, 3)), 4, ((5, 6), 7)]
+    schedule = model.schedule(trees)
+    every_h, _ = model.encode(schedule, all_nodes=True)
+    assert every_h.shape == (len(schedule.nodes), 5) == (11, 5)
+    np.testing.assert_array_equal(every_h.numpy()[schedule.roots - 1], model(trees)[0].numpy())
+
+
 @pytest.mark.parametrize("network", [TreeRNN, TreeLSTM])
 def test_runs_on_the_strict_backend(network):
     trees = [("+", 1, ("*", 2, 3)), (4, 5)]

@@ -108,3 +108,9 @@ def test_without_tqdm_and_matplotlib_it_prints_progress_and_skips_the_plot(tmp_p
     printed = capsys.readouterr().out
     assert "step 5/5 loss=" in printed and "matplotlib is not installed" in printed
     assert not (tmp_path / "loss.png").exists() and (tmp_path / "charlm.npz").exists()
+
+
+def test_python_dash_m_entry_point_runs():
+    import subprocess
+    result = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "train-charlm" in result.stdout and "gradflow" in result.stdout

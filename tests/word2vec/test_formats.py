@@ -1,4 +1,6 @@
 """word2vec text/binary formats: round trips, gensim in both directions, damaged files."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,6 +8,7 @@ from tinygrad_rnn.word2vec import KeyedVectors
 from tinygrad_rnn.word2vec.formats import load_word2vec_format, save_word2vec_format
 
 KEYS = ["the", "naïve", "café", "x", "über"]
+FIXTURES = Path(__file__).parent / "fixtures"  # written by gensim: fixtures/make_gensim_vectors.py
 
 
 @pytest.fixture
@@ -35,6 +38,12 @@ def test_gensim_reads_ours_and_we_read_gensims(tmp_path, vectors, binary):
     theirs.save_word2vec_format(str(gensim_file), binary=binary)
     back = KeyedVectors.load_word2vec_format(gensim_file, binary=binary)
     assert back.index_to_key == KEYS and np.array_equal(back.vectors, vectors)
+
+
+@pytest.mark.parametrize("name, binary", [("gensim_vectors.txt", False), ("gensim_vectors.bin", True)])
+def test_reads_files_written_by_gensim(vectors, name, binary):
+    keys, loaded = load_word2vec_format(FIXTURES / name, binary=binary)
+    assert keys == KEYS and np.array_equal(loaded, vectors)
 
 
 def test_keys_that_the_format_cannot_hold(tmp_path, vectors):

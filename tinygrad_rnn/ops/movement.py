@@ -1,6 +1,6 @@
 """Ops that move, select or combine elements without arithmetic. ``g`` is the output gradient."""
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, shape_args
 from .reduce import normalize_axes
 
 
@@ -107,7 +107,7 @@ class Pad(Function):
 
 
 def reshape(a, *shape):
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    shape = shape_args(shape)
     size = 1
     for s in a.shape:
         size *= s
@@ -123,7 +123,7 @@ def reshape(a, *shape):
 
 
 def permute(a, *axes):
-    axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
+    axes = shape_args(axes)
     if sorted(normalize_axes(axes, a.ndim, "permute")) != list(range(a.ndim)) or len(axes) != a.ndim:
         raise ValueError(f"permute: {axes} is not a permutation of the axes of a tensor of shape {a.shape}")
     axes = tuple(x % a.ndim for x in axes)
@@ -139,7 +139,7 @@ def transpose(a, axis0=-2, axis1=-1):
 
 
 def expand(a, *shape):
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    shape = shape_args(shape)
     lead = len(shape) - a.ndim
     if lead < 0 or any(s != t and s != 1 for s, t in zip(a.shape, shape[lead:])):
         raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {shape}")
