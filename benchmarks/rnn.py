@@ -10,8 +10,9 @@ Times are medians over ``--repeats`` timed runs after a warm-up call (the refere
 which records ~15 engine ops per step, gets ``--reference-repeats``), the libraries timed in
 turn so that changes of the machine's load hit them alike; ratio = fused / torch, lower is
 better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
-Peak memory is the increase of the process's peak RSS (ru_maxrss) during one train step, in a
-fresh process per cell (so every library's allocator is seen the same way). The GEMM rate is
+Peak memory (MiB) is the peak resident set during one train step above the resident set just
+before it, in a fresh process per cell after a warm-up on a tiny problem (so every library's
+allocator is seen the same way; Linux only: it resets VmHWM through /proc/self/clear_refs). The GEMM rate is
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
 Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
 and then the same directory again (cached start).
@@ -25,7 +26,6 @@ There is no GPU kernel yet, so there is no ``--device cuda`` comparison against 
 """
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -136,16 +136,20 @@ def openblas_kernel():
 
 
 def peak_memory_mib(name, size, layers, bidirectional, impl):
-    """Peak-RSS increase of one train step, measured in a fresh process."""
+    """Peak resident memory above the resting level during one train step, in a fresh process
+    (Linux: the peak counter VmHWM is reset through /proc/self/clear_refs just before)."""
     code = (f"import sys; sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
-            "import rnn, resource, torch\n"
+            "import rnn, torch\n"
             "torch.set_num_threads(rnn.THREADS)\n"
             # warm up on a tiny problem: imports, kernel compilation or loading, allocator pools
             f"rnn.build({name!r}, (2, 2, 2, 2), {layers}, {bidirectional}, {impl!r})[0]()\n"
             f"train, _ = rnn.build({name!r}, {size!r}, {layers}, {bidirectional}, {impl!r})\n"
-            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "status = lambda key: next(int(line.split()[1]) for line in open('/proc/self/status')\n"
+            "                          if line.startswith(key))\n"
+            "open('/proc/self/clear_refs', 'w').write('5')\n"
+            "before = status('VmRSS')\n"
             "train()\n"
-            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+            "print((status('VmHWM') - before) / 1024)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.split()[-1])
 

@@ -23,9 +23,8 @@ below equals the simultaneous step because ``h`` is written only after all targe
 Per batch the kernel also does what word2vec.c does per word: drop out-of-vocabulary words
 (index -1), subsample frequent words, draw a reduced window ``b`` uniformly in [0, window) so the
 effective window is ``window - b``, and decay alpha linearly across the batch (one value per
-sentence).  Random numbers
-come from word2vec.c's 48-bit linear congruential generator, one state per call, so threads
-never share RNG state.  Threads run the nogil kernels on separate batches and update the shared
+sentence).  Random numbers come from word2vec.c's 48-bit linear congruential generator, one state
+per call, so threads never share RNG state.  Threads run the nogil kernels on separate batches and update the shared
 weights without locks (hogwild, as word2vec.c and gensim).
 
 Nothing compiles at import: each function compiles on first call (and is cached on disk).

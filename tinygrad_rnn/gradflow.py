@@ -83,7 +83,7 @@ class TextWindows:
 
 def measure(cells=("rnn", "lstm", "gru"), seq_len=100, hidden=128, forget_bias=1.0, train_steps=30,
             batch_size=16, lr=3e-3, seed=0, text=None, log=print):
-    """{cell: {"init": norms, "trained": norms or None}} with norms (T,) as in
+    """{cell: {"init": norms, "trained": norms or None, "train_steps": n}} with norms (T,) as in
     :func:`hidden_gradient_norms`, all measured on the same held-fixed batch of windows."""
     windows = TextWindows(pydoc_text() if text is None else text, seq_len, seed)
     probe_ids, probe_targets = windows.batch(batch_size)
@@ -102,7 +102,7 @@ def measure(cells=("rnn", "lstm", "gru"), seq_len=100, hidden=128, forget_bias=1
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimizer.step()
             trained, _ = hidden_gradient_norms(net, probe_ids, probe_targets)
-        results[kind] = {"init": init, "trained": trained}
+        results[kind] = {"init": init, "trained": trained, "train_steps": train_steps}
     log(format_table(results))
     return results
 
@@ -133,12 +133,14 @@ def plot(results, path, forget_bias, log=print):
         return None
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, (kind, entry) in enumerate(results.items()):
-        for stage, style in (("init", "-"), ("trained", "--")):
+        stages = (("init", "-", "at initialisation"),
+                  ("trained", "--", f"after {entry.get('train_steps')} training steps"))
+        for stage, style, when in stages:
             norms = entry[stage]
             if norms is None:
                 continue
             relative = np.maximum(norms[::-1] / norms[-1], np.finfo(np.float64).tiny)
-            axes.semilogy(np.arange(len(norms)), relative, style, color=f"C{index}", label=f"{kind} ({stage})")
+            axes.semilogy(np.arange(len(norms)), relative, style, color=f"C{index}", label=f"{kind} {when}")
     title = "vanishing gradients: loss on the last step"
     if "lstm" in results and forget_bias is not None:
         title += f" (LSTM forget bias {forget_bias:g})"
