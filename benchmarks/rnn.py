@@ -1,9 +1,11 @@
 """Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
 
-    python benchmarks/rnn.py [--repeats 7] [--reference-repeats 3] [--no-reference]
+    python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
+                             [--no-memory]
 
-float32, 2 threads everywhere: torch.set_num_threads(2), and OPENBLAS/OMP/MKL_NUM_THREADS=2 set
-before NumPy loads (our GEMMs all go through SciPy's OpenBLAS, called from the Numba kernels).
+float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' batch
+shards, and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through
+SciPy's OpenBLAS, called from the Numba kernels).
 Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
 parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
 Times are medians over ``--repeats`` timed runs after a warm-up call (the reference path,
@@ -32,15 +34,23 @@ import sys
 import tempfile
 import time
 
+
+def _threads_option():
+    """--threads, read before NumPy loads (BLAS reads its thread count from the environment)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--threads", type=int, default=2)
+    return early.parse_known_args()[0].threads
+
+
+THREADS = _threads_option()
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "2")
+    os.environ.setdefault(_variable, str(THREADS))
 
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
 
-THREADS = 2
 SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 ROWS = [(name, size, 1, False) for size in SIZES for name in GATES] + [("LSTM", SIZES[0], 2, True)]
@@ -174,6 +184,7 @@ def compile_times():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our shards")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--reference-repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true", help="skip our (slow) reference path")

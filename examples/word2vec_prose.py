@@ -7,20 +7,19 @@ default is the 3.4M-token ``../shared/data/w2v-prose.txt.gz`` (Wikipedia extract
 James Bible, Jane Austen, movie reviews). Settings are word2vec's defaults (skip-gram,
 negative 5, window 5, 100 dimensions, sample 1e-3, min_count 5, 5 epochs).
 
-Measured on that corpus (workers=2 on 2 CPU cores shared with other jobs, load ~10, so the
-speed is only indicative: 12.7M effective words in 212 s, 60k words/s; unloaded, the benchmark's
-single-worker speed is about 3x that):
+Measured on that corpus (workers=2 on 2 CPU cores shared with other jobs, load ~5, so the
+speed is only indicative: 12.7M effective words in 72 s, 177k words/s):
 
-          king: judah 0.78, jehu 0.78, benhadad 0.77, jehoshaphat 0.77, syria 0.77, pharaoh 0.76
-     jerusalem: judah 0.84, moab 0.82, midianites 0.81, seir 0.81, amalekites 0.81, samaria 0.81
-        sister: mother 0.84, aunt 0.83, brother 0.82, uncle 0.81, niece 0.80, cousin 0.79
-          film: movie 0.91, picture 0.73, flick 0.72, films 0.70, thriller 0.70, movie's 0.68
-          love: dearly 0.61, brotherly 0.59, madly 0.58, eliza 0.58, hate 0.57, shakespeare 0.57
-    man : king = woman : ?  ->  abram, queen, esther
+          king: judah 0.76, ahab 0.76, jehoshaphat 0.76, babylon 0.76, zedekiah 0.76, assyria 0.76
+     jerusalem: judah 0.82, gibeah 0.82, ekron 0.81, samaria 0.80, keilah 0.80, zidon 0.80
+        sister: mother 0.85, aunt 0.82, brother 0.82, uncle 0.80, cousin 0.79, daughter 0.78
+          film: movie 0.92, picture 0.74, films 0.72, flick 0.71, comedy 0.70, premise 0.70
+          love: dearly 0.64, hewitt 0.61, sweetest 0.61, obsessed 0.60, hatred 0.60, hate 0.59
+    man : king = woman : ?  ->  queen, ahab, esther
 
-(the Bible dominates "king"; "queen" is the second answer to the analogy). The PCA plot puts
-the family words together, film/movie/story/plot apart from them, the numbers in a row, and
-king/lord/god beside israel/egypt/jerusalem.
+(the King James Bible dominates "king" and "jerusalem"). The PCA plot puts the family words
+together, film/movie/story/plot/actor apart from them, the numbers two..five in a group, and
+king/lord/god/prince beside israel/egypt/jerusalem.
 """
 
 import argparse

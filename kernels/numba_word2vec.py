@@ -13,9 +13,11 @@ and one SGD step with learning rate ``alpha`` is, with ``g_d = alpha * (label_d 
 
 Skip-gram (word2vec.c's loop order): for a centre position ``i`` the input is the vector of each
 context word ``j`` in the window, ``h = syn0[w_j]``, and the target is ``w_i``.  CBOW: the input is
-the mean (``cbow_mean``) or the sum of the context vectors and each context vector gets the
-gradient of that mean or sum (the error divided by the number of contexts for the mean; word2vec.c
-and gensim add the undivided error to each context vector instead, which is not the gradient).
+the mean (``cbow_mean``) or the sum of the context vectors, and each context vector gets the whole
+error ``sum_d g_d * v_d``: the gradient for the sum; for the mean it is word2vec.c's (and gensim's)
+update, ``C`` times the gradient for ``C`` context words, as if the context vectors had a learning
+rate of ``C * alpha``.  (The true gradient, the error divided by ``C``, trained much worse CBOW
+vectors on w2v-prose in 5 epochs: wordsim353 Spearman 0.09 against 0.21 with this update.)
 Negative draws equal to the target are skipped, as in word2vec.c.  Exact sigmoid (no table), so
 one update is exactly the gradient step of ``L``; with distinct negatives the sequential loop
 below equals the simultaneous step because ``h`` is written only after all targets.
@@ -24,8 +26,8 @@ Per batch the kernel also does what word2vec.c does per word: drop out-of-vocabu
 (index -1), subsample frequent words, draw a reduced window ``b`` uniformly in [0, window) so the
 effective window is ``window - b``, and decay alpha linearly across the batch (one value per
 sentence).  Random numbers come from word2vec.c's 48-bit linear congruential generator, one state
-per call, so threads never share RNG state.  Threads run the nogil kernels on separate batches and update the shared
-weights without locks (hogwild, as word2vec.c and gensim).
+per call, so threads never share RNG state.  Threads run the nogil kernels on separate batches
+and update the shared weights without locks (hogwild, as word2vec.c and gensim).
 
 Nothing compiles at import: each function compiles on first call (and is cached on disk).
 """
@@ -134,22 +136,25 @@ def sg_pair_update(syn0, syn1neg, input_word, target, negatives, alpha, grad_h, 
 
 @njit(**_JIT)
 def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h, grad_h, compute_loss):
-    """One CBOW step: input the mean (or sum) of ``syn0[contexts]``, target ``target``; returns L."""
+    """One CBOW step: input the mean (or sum) of ``syn0[contexts]``, target ``target``; returns L.
+
+    Every context vector receives the whole error (see the module docstring for the mean).
+    """
     size = syn0.shape[1]
     h[:] = 0.0
     for m in range(contexts.shape[0]):
         row = syn0[contexts[m]]
         for a in range(size):
             h[a] += row[a]
-    scale = h.dtype.type(1.0 / contexts.shape[0] if cbow_mean else 1.0)
     if cbow_mean:
+        scale = h.dtype.type(1.0 / contexts.shape[0])
         for a in range(size):
             h[a] *= scale
     loss = negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
     for m in range(contexts.shape[0]):
         row = syn0[contexts[m]]
         for a in range(size):
-            row[a] += scale * grad_h[a]
+            row[a] += grad_h[a]
     return loss
 
 

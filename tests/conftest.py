@@ -29,3 +29,16 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _seeded():
     tg.manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """Run BLAS single-threaded: the tests time nothing, and the recurrent code's many small
+    matrix products get slower, not faster, when BLAS threads share 2 busy cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

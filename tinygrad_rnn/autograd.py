@@ -15,7 +15,7 @@ backward walk through the ``_anomaly`` global (None, i.e. one read per op, when 
 import contextlib
 import weakref
 
-from .backend import _device_by_array_type
+from .backend import device_of
 from .tensor import Tensor
 
 _grad_enabled = True
@@ -79,7 +79,7 @@ class Function:
         for other in inputs:
             if type(other.data) is not array_type:
                 _raise_bad_inputs(cls.__name__.lower(), inputs)
-        node.device = _device_by_array_type[array_type]
+        node.device = device_of(inputs[0].data)
         data = node.forward(*[t.data for t in inputs], **options)
         if _anomaly is not None:
             _anomaly.check_forward(node, inputs, data)

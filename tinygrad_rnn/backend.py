@@ -145,8 +145,14 @@ def get_device(device=None):
     return _devices[name]
 
 
+def find_device(value):
+    """The device holding ``value`` if it is an array of a created device, else None (lists,
+    scalars, torch tensors, ... are host data for the caller to convert)."""
+    return _device_by_array_type.get(type(value))
+
+
 def device_of(array):
-    """The device holding ``array``."""
+    """The device holding ``array``; TypeError for anything that is not a device array."""
     try:
         return _device_by_array_type[type(array)]
     except KeyError:

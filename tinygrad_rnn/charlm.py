@@ -73,6 +73,14 @@ def detach_state(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
+def _side_by_side(ids, batch_size, length):
+    """The first ``batch_size·length`` ids cut into ``batch_size`` contiguous streams, time-major
+    (length, batch_size), and the same streams shifted by one (the next-character targets)."""
+    inputs = ids[:batch_size * length].reshape(batch_size, length).T
+    targets = ids[1:batch_size * length + 1].reshape(batch_size, length).T
+    return inputs, targets
+
+
 def _stream_chunks(ids, batch_size, seq_len):
     """Endless (inputs, targets, restart) chunks of ``batch_size`` parallel streams, time-major;
     ``restart`` is True when the streams wrap around (the carried state must be reset)."""
@@ -80,8 +88,7 @@ def _stream_chunks(ids, batch_size, seq_len):
     if length < seq_len + 1:
         raise ValueError(f"train-charlm: the training text ({len(ids)} characters) is too short for "
                          f"{batch_size} streams of seq_len {seq_len}")
-    inputs = ids[:batch_size * length].reshape(batch_size, length).T
-    targets = ids[1:batch_size * length + 1].reshape(batch_size, length).T
+    inputs, targets = _side_by_side(ids, batch_size, length)
     while True:
         for start in range(0, length - seq_len + 1, seq_len):
             yield inputs[start:start + seq_len], targets[start:start + seq_len], start == 0
@@ -98,8 +105,7 @@ def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):
     model.eval()
     length = (len(ids) - 1) // batch_size
     batch_size, length = (1, len(ids) - 1) if length < 1 else (batch_size, length)
-    inputs = ids[:batch_size * length].reshape(batch_size, length).T
-    targets = ids[1:batch_size * length + 1].reshape(batch_size, length).T
+    inputs, targets = _side_by_side(ids, batch_size, length)
     total, state = 0.0, None
     with no_grad():
         for start in range(0, length, seq_len):
@@ -252,7 +258,7 @@ def load_checkpoint(path, device="cpu"):
     """(model, vocab, checkpoint dict) from a file written by :func:`train`."""
     checkpoint = load(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"sample: {path} is a tinygrad_rnn checkpoint but not a char-LM one "
+        raise ValueError(f"charlm.load_checkpoint: {path} is a tinygrad_rnn checkpoint but not a char-LM one "
                          f"(kind {checkpoint.get('kind') if isinstance(checkpoint, dict) else None!r})")
     known = {f.name for f in fields(CharLMConfig)}
     config = CharLMConfig(**{k: v for k, v in checkpoint["config"].items() if k in known})

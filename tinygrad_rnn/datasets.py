@@ -221,6 +221,7 @@ def bucket_batches(sequences, batch_size, labels=None, max_len=None, shuffle=Tru
         batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
     if shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
+    labels = None if labels is None else np.asarray(labels)  # converted once, not per batch
     for indices in batches:
         batch, batch_lengths = pad([sequences[i] for i in indices], max_len)
-        yield batch, batch_lengths, (None if labels is None else np.asarray(labels)[indices]), indices
+        yield batch, batch_lengths, (None if labels is None else labels[indices]), indices

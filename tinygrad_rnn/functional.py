@@ -52,12 +52,23 @@ def take(x, indices, axis=0):
 
 
 def embedding(indices, weight, padding_idx=None):
-    """Rows of ``weight`` (num_embeddings, dim) at ``indices`` (any integer shape). Rows at
-    ``padding_idx`` get no gradient, as in PyTorch."""
-    out = take(weight, indices, 0)
+    """Rows of ``weight`` (num_embeddings, dim) at ``indices`` (any integer shape), as
+    ``torch.nn.functional.embedding``: ids outside [0, num_embeddings) raise (no wrap-around of
+    negative ids), and rows at ``padding_idx`` (negative counts from the end) get no gradient."""
+    data = _integer_indices(indices, weight, "embedding")
+    rows = weight.shape[0]
+    if data.size:
+        low, high = int(data.min()), int(data.max())
+        if low < 0 or high >= rows:
+            raise IndexError(f"embedding: index out of range: ids must be in [0, {rows}), got values from "
+                             f"{low} to {high} (weight of shape {weight.shape})")
+    out = weight[data]
     if padding_idx is None:
         return out
-    keep = _integer_indices(indices, weight, "embedding") != padding_idx
+    if not -rows <= padding_idx < rows:
+        raise ValueError(f"embedding: padding_idx {padding_idx} is outside [-{rows}, {rows}) for a weight "
+                         f"of shape {weight.shape}")
+    keep = data != padding_idx % rows
     return where(Tensor._from_op(keep[..., None], None), out, out.detach())
 
 
@@ -87,9 +98,10 @@ def _integer_indices(indices, like, op, device=None):
     device = device or like.device
     data = indices.data if isinstance(indices, Tensor) else device.asarray(indices)
     if type(data) is not device.array_type:
-        raise RuntimeError(f"{op}: indices are on device {backend.device_of(data).name} but the tensor is on {device.name}")
+        raise RuntimeError(f"{op}: indices are on device '{backend.device_of(data).name}' but the tensor "
+                           f"is on '{device.name}'")
     if data.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be integers, got {data.dtype}")
+        raise TypeError(f"{op}: indices must be integers, got dtype {data.dtype}")
     return data
 
 

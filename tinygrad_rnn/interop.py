@@ -21,7 +21,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .tensor import Tensor
+from . import backend
+from .tensor import Tensor, as_device_array
 
 
 def _torch():
@@ -40,9 +41,9 @@ def to_torch_state_dict(module_or_state):
     """
     torch = _torch()
     state = module_or_state.state_dict() if hasattr(module_or_state, "state_dict") else module_or_state
-    out = OrderedDict()
+    cpu, out = backend.get_device("cpu"), OrderedDict()
     for key, value in state.items():
-        array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        array = as_device_array(value, cpu, f"to_torch_state_dict: value for '{key}'")  # GPU arrays too
         out[key] = torch.from_numpy(array.copy())
     return out
 
@@ -72,6 +73,7 @@ def _converted(kernel, recurrent_kernel, bias_ih, bias_hh, order, hidden_size, l
     if recurrent_kernel.shape != (hidden_size, len(order) * hidden_size) or kernel.ndim != 2:
         raise ValueError(f"{layer}: expected kernel (I, {len(order)}H) and recurrent_kernel (H, {len(order)}H) "
                          f"with H = {hidden_size}; got {kernel.shape} and {recurrent_kernel.shape}")
+
     def reordered(array, what):
         return _reorder_gates(array, order, hidden_size, f"{layer} {what}")
 

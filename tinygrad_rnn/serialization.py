@@ -114,7 +114,7 @@ def _encode(value, arrays, where):
         return {"array": _add_array(value, arrays, where)}
     if isinstance(value, np.generic):
         return {"scalar": _add_array(np.asarray(value), arrays, where)}
-    device = backend._device_by_array_type.get(type(value))
+    device = backend.find_device(value)
     if device is not None:  # a CuPy (or strict) array: stored as its host copy
         return {"array": _add_array(device.to_numpy(value), arrays, where)}
     raise TypeError(f"save: cannot store a {type(value).__name__} at {where}; checkpoints hold "

@@ -31,7 +31,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         target = backend.get_device(device) if device is not None else None
-        source = backend._device_by_array_type.get(type(data))
+        source = backend.find_device(data)
         if source is None:
             data = (target or backend.get_device("cpu")).asarray(_host_array(data, dtype))
         elif target is not None and target is not source:
@@ -269,6 +269,22 @@ class Tensor:
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+
+def as_device_array(value, device, what):
+    """A stored value (our Tensor, a NumPy, CuPy or strict array, a NumPy scalar or a torch
+    tensor) as an array on ``device``, copied across devices when needed; ``what`` names the
+    value in the TypeError raised for anything else (e.g. a list)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    elif type(value).__module__.startswith("torch"):
+        value = value.detach().cpu().numpy()
+    source = backend.find_device(value)
+    if source is None:
+        if not isinstance(value, (np.ndarray, np.generic)):
+            raise TypeError(f"{what} is a {type(value).__name__}, not an array or tensor")
+        return device.asarray(value)
+    return value if source is device else device.asarray(source.to_numpy(value))
 
 
 def _axis(axis, dim):

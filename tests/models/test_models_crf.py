@@ -98,6 +98,17 @@ def test_batch_first_and_time_first_agree():
         tg.Tensor(emissions.transpose(1, 0, 2)), lengths)[0]
 
 
+def test_tags_and_lengths_may_be_tensors_or_device_arrays():
+    crf, rng = make_crf(3, 4, 1.0, device="strict")
+    device = crf.transitions.device
+    emissions = tg.Tensor(rng.standard_normal((2, 4, 3)), device="strict")
+    tags, lengths = np.array([[0, 1, 2, 0], [2, 2, 0, 0]]), np.array([4, 2])
+    expected = crf(emissions, tags.tolist(), lengths.tolist(), reduction="none").numpy()
+    for as_input in (lambda a: tg.Tensor(a, device="strict"), device.asarray):
+        got = crf(emissions, as_input(tags), as_input(lengths), reduction="none").numpy()
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_padded_tags_may_hold_anything():
     crf, rng = make_crf(3, 3, 1.0)
     emissions = tg.Tensor(rng.standard_normal((2, 4, 3)))

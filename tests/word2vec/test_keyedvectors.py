@@ -112,4 +112,5 @@ def test_evaluations_agree_with_gensim():
     theirs.add_vectors(words, random)
     pairs = ours.evaluate_word_pairs(wordsim)
     (pearson, _), (spearman, _), oov = theirs.evaluate_word_pairs(str(wordsim))
-    assert (pairs.pearson, pairs.spearman, pairs.oov_percent) == pytest.approx((pearson, spearman, oov), abs=1e-6)
+    expected = (pearson, spearman, oov)
+    assert (pairs.pearson, pairs.spearman, pairs.oov_percent) == pytest.approx(expected, abs=1e-6)

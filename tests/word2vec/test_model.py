@@ -92,3 +92,8 @@ def test_bad_corpora(tmp_path):
         Word2Vec(corpus_file=tmp_path / "missing.txt", **FAST)
     with pytest.raises(RuntimeError, match="build_vocab first"):
         Word2Vec(progress=False).train([["a"]])
+
+
+def test_max_vocab_size_bounds_the_vocabulary(topic_corpus):
+    model = Word2Vec(topic_corpus(50) + [[f"rare{i}" for i in range(40)]], max_vocab_size=20, **FAST)
+    assert len(model.wv) <= 20 and not any(w.startswith("rare") for w in model.wv.index_to_key)

@@ -50,6 +50,14 @@ def crf_path_score(emissions, tags, mask, transitions, start, end):
             + (moved * weights[:, 1:]).sum(axis=1) + end[last])
 
 
+def _host_array(values):
+    """Integer inputs (tags, lengths) on the host: from a Tensor, a device array or Python data."""
+    if isinstance(values, Tensor):
+        return values.numpy()
+    device = backend._device_by_array_type.get(type(values))
+    return device.to_numpy(values) if device is not None else np.asarray(values)
+
+
 class LinearChainCRF(Module):
     """A linear-chain CRF over ``num_tags`` tags (the interface of pytorch-crf).
 
@@ -99,7 +107,7 @@ class LinearChainCRF(Module):
         """lengths -> (B, L) bool mask on ``device``, after checking 1 <= lengths <= L."""
         if lengths is None:
             return device.xp.ones((batch, length), dtype=bool)
-        host = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
+        host = _host_array(lengths)
         if host.dtype.kind not in "iu":
             raise TypeError(f"LinearChainCRF: lengths must be integers, got {host.dtype}")
         if host.shape != (batch,):
@@ -112,7 +120,7 @@ class LinearChainCRF(Module):
 
     def _tags(self, tags, batch, length, mask, device):
         """tags -> (B, L) int64 device array; out-of-length positions replaced by 0."""
-        host = tags.numpy() if isinstance(tags, Tensor) else np.asarray(tags)
+        host = _host_array(tags)
         if host.dtype.kind not in "iu":
             raise TypeError(f"LinearChainCRF: tags must be integers, got {host.dtype}")
         expected = (batch, length) if self.batch_first else (length, batch)

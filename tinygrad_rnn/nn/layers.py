@@ -110,16 +110,7 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices):
-        data = indices.data if isinstance(indices, Tensor) else self.weight.device.asarray(indices)
-        if type(data) is not self.weight.device.array_type:
-            raise RuntimeError(f"{self}: the indices are on device '{backend.device_of(data).name}' but "
-                               f"the weight is on '{self.weight.device.name}'")
-        if data.dtype.kind not in "iu":
-            raise TypeError(f"{self}: indices must be integers, got dtype {data.dtype}")
-        if data.size and (int(data.min()) < 0 or int(data.max()) >= self.num_embeddings):
-            raise IndexError(f"{self}: index out of range: ids must be in [0, {self.num_embeddings}), "
-                             f"got values from {int(data.min())} to {int(data.max())}")
-        return F.embedding(Tensor._from_op(data, None), self.weight, self.padding_idx)
+        return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self):
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

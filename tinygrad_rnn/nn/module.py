@@ -1,10 +1,8 @@
 """Module and Parameter: the containers that hold a model's weights and sub-models."""
 from collections import OrderedDict
 
-import numpy as np
-
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, as_device_array
 
 
 class Parameter(Tensor):
@@ -18,20 +16,6 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
-
-
-def _as_array(value, key, device):
-    """A state_dict value (our Tensor, NumPy, CuPy or torch tensor) as an array on ``device``."""
-    if isinstance(value, Tensor):
-        value = value.data
-    elif type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
-    source = backend._device_by_array_type.get(type(value))
-    if source is None:
-        if not isinstance(value, (np.ndarray, np.generic)):
-            raise TypeError(f"load_state_dict: value for '{key}' is a {type(value).__name__}, not an array or tensor")
-        return device.asarray(value)
-    return value if source is device else device.asarray(source.to_numpy(value))
 
 
 class Module:
@@ -177,7 +161,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            array = _as_array(state_dict[key], key, target.device)
+            array = as_device_array(state_dict[key], target.device, f"load_state_dict: value for '{key}'")
             if tuple(array.shape) != target.shape:
                 raise ValueError(f"load_state_dict: shape mismatch for '{key}': the module has "
                                  f"{target.shape}, the state_dict has {tuple(array.shape)}")

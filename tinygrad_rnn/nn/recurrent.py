@@ -74,13 +74,13 @@ def _fused_direction(mode, device, dtype):
     return fused.fused_direction if fused.fused_supported(mode, device.name, dtype) else None
 
 
-def _host_lengths(lengths):
+def host_lengths(lengths):
+    """Sequence lengths (a Tensor, a device array, a list, a tuple or a torch CPU tensor) as a
+    host NumPy array: they steer the Python loop over time steps, so they live on the host."""
     if isinstance(lengths, Tensor):
         return lengths.numpy()
-    try:
-        return backend.device_of(lengths).to_numpy(lengths)
-    except TypeError:  # a list, tuple or torch tensor
-        return np.asarray(lengths)
+    device = backend.find_device(lengths)
+    return np.asarray(lengths) if device is None else device.to_numpy(lengths)
 
 
 class _RecurrentLayer(Module):
@@ -151,7 +151,7 @@ class _RecurrentLayer(Module):
             return None
         if not batched:
             raise ValueError(f"{name}: lengths= needs a batched input (an unbatched input is one full sequence)")
-        host = _host_lengths(lengths)
+        host = host_lengths(lengths)
         if host.ndim != 1 or host.dtype.kind not in "iu":
             raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} "
                              f"of shape {host.shape}")

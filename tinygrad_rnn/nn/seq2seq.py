@@ -23,7 +23,7 @@ from ..tensor import Tensor, zeros
 from .attention import LuongAttention
 from .layers import Embedding, Linear
 from .module import Module
-from .recurrent import GRU, LSTM, _host_lengths
+from .recurrent import GRU, LSTM, host_lengths
 
 CELLS = {"lstm": LSTM, "gru": GRU}
 
@@ -222,7 +222,7 @@ class Seq2Seq(Module):
         return data
 
     def _lengths(self, op, lengths, src):
-        host = _host_lengths(lengths)
+        host = host_lengths(lengths)
         batch, steps = src.shape
         if host.shape != (batch,) or host.dtype.kind not in "iu":
             raise ValueError(f"Seq2Seq.{op}: src_lengths must be ({batch},) integers for src of shape "

@@ -241,7 +241,6 @@ def split(a, split_size_or_sections, axis=0):
     return tuple(chunks)
 
 
-
 def pad(a, widths, value=0.0):
     """Constant padding. ``widths`` is PyTorch-style (last axis first: (left, right, top,
     bottom, ...)) or NumPy-style (a pair per axis, in axis order)."""

@@ -58,11 +58,15 @@ class _Extreme(Reduction):
 
 
 class Max(_Extreme):
+    """y = max_axes a;  dy/da = [a = y] / #ties."""
+
     def reduce(self, a, axes, keepdims):
         return a.max(axis=axes, keepdims=keepdims)
 
 
 class Min(_Extreme):
+    """y = min_axes a;  dy/da = [a = y] / #ties."""
+
     def reduce(self, a, axes, keepdims):
         return a.min(axis=axes, keepdims=keepdims)
 
@@ -104,7 +108,7 @@ def _reduce(function, op):
             raise ValueError(f"{op}: cannot reduce over an empty axis of a tensor of shape {a.shape}")
         return function.apply(a, axes=axes, keepdims=keepdims)
     reduction.__name__ = op
-    reduction.__doc__ = f"{function.__doc__.splitlines()[0] if function.__doc__ else op} over ``axis``."
+    reduction.__doc__ = f"{op}(a, axis=None, keepdims=False): {function.__doc__.splitlines()[0]}"
     return reduction
 
 

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019)."""
 import math
 
-from .optimizer import Optimizer, _require, lerp, xp_of
+from .optimizer import Optimizer, lerp, xp_of
 
 
 class Adam(Optimizer):
@@ -25,8 +25,8 @@ class Adam(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        _require(self, group, "betas", len(group["betas"]) == 2 and all(0 <= b < 1 for b in group["betas"]),
-                 "two numbers in [0, 1)")
+        self._require(group, "betas", len(group["betas"]) == 2 and all(0 <= b < 1 for b in group["betas"]),
+                      "two numbers in [0, 1)")
 
     def _initial_state(self, param, group):
         xp = xp_of(param)

@@ -8,8 +8,7 @@ a state_dict handed out earlier stays a snapshot.
 """
 from .. import backend
 from ..autograd import enable_grad, no_grad
-from ..nn.module import _as_array
-from ..tensor import Tensor
+from ..tensor import Tensor, as_device_array
 
 
 def xp_of(array):
@@ -70,7 +69,13 @@ class Optimizer:
     def _validate(self, group):
         """Raise ValueError for hyperparameters out of range (subclasses add other checks)."""
         for key in self.non_negative:
-            _require(self, group, key, group[key] >= 0, "non-negative")
+            self._require(group, key, group[key] >= 0, "non-negative")
+
+    def _require(self, group, key, condition, expectation):
+        """The ValueError of ``_validate`` when ``condition`` fails: names the optimizer, the
+        hyperparameter, what it must be and the value given."""
+        if not condition:
+            raise ValueError(f"{type(self).__name__}: {key} must be {expectation}, got {group[key]!r}")
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients (or replace them by zeros with ``set_to_none=False``)."""
@@ -152,17 +157,12 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
-def _require(optimizer, group, key, condition, expectation):
-    if not condition:
-        raise ValueError(f"{type(optimizer).__name__}: {key} must be {expectation}, got {group[key]!r}")
-
-
 def _state_value(value, param, key, where):
     """A saved state entry for ``param``: numbers stay numbers ("step", a tensor in PyTorch, an
     int), arrays go to the parameter's device and floating dtype and must have its shape."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    array = _as_array(value, where, param.device)
+    array = as_device_array(value, param.device, where)
     if key == "step":
         return int(float(array))
     if array.ndim and tuple(array.shape) != param.shape:

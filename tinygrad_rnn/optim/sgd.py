@@ -1,5 +1,5 @@
 """Stochastic gradient descent with momentum (Polyak; Nesterov as in Sutskever et al. 2013)."""
-from .optimizer import Optimizer, _require
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -21,8 +21,8 @@ class SGD(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        _require(self, group, "nesterov", not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
-                 "False unless momentum > 0 and dampening == 0")
+        self._require(group, "nesterov", not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
+                      "False unless momentum > 0 and dampening == 0")
 
     def _update(self, param, grad, state, group):
         if group["weight_decay"]:

@@ -5,7 +5,11 @@ Two embedding tables: ``input`` (the word vectors, word2vec.c's syn0) and ``outp
 words ``k`` drawn from the unigram distribution to the power 3/4:
 
 * skip-gram: ``h = input[w_j]`` for a context word ``w_j``, target the centre word ``w_i``;
-* CBOW: ``h`` = mean (or sum) of ``input[w_j]`` over the context, target ``w_i``.
+* CBOW: ``h`` = mean (or sum) of ``input[w_j]`` over the context, target ``w_i``.  For the mean,
+  word2vec.c (and gensim, and our kernel) give every context vector the whole error rather than
+  its gradient (the error divided by the number ``C`` of context words): the same direction with
+  a ``C`` times larger step, which trains much better vectors.  ``hidden`` writes that as a mean
+  whose backward is the sum's.
 
 The scores are a batched dot product ``s_d = h . output[d]`` for ``d`` in ``(c, k_1..k_K)``
 and the loss is the negative log-likelihood of "c is real, the k are noise":
@@ -53,7 +57,8 @@ class Word2VecNet(nn.Module):
     @classmethod
     def from_arrays(cls, syn0: np.ndarray, syn1neg: np.ndarray, sg: int = 1, cbow_mean: bool = True):
         """A net holding copies of given input and output vectors (dtype kept)."""
-        net = cls(*syn0.shape, sg=sg, cbow_mean=cbow_mean, dtype=tg.float64 if syn0.dtype == np.float64 else None)
+        dtype = tg.float64 if syn0.dtype == np.float64 else None
+        net = cls(*syn0.shape, sg=sg, cbow_mean=cbow_mean, dtype=dtype)
         net.input.weight.data[...] = syn0
         net.output.weight.data[...] = syn1neg
         return net
@@ -66,7 +71,10 @@ class Word2VecNet(nn.Module):
             return vectors
         mask = tg.Tensor(context_mask, dtype=vectors.dtype)
         summed = (vectors * mask.unsqueeze(-1)).sum(axis=1)
-        return summed / mask.sum(axis=1, keepdims=True) if self.cbow_mean else summed
+        if not self.cbow_mean:
+            return summed
+        # the value of the mean; the gradient of the sum (word2vec.c's update, see the docstring)
+        return summed + (summed / mask.sum(axis=1, keepdims=True) - summed).detach()
 
     def forward(self, inputs, targets: np.ndarray, context_mask=None) -> tg.Tensor:
         """Scores (B, 1 + K): ``targets[:, 0]`` the true target, ``targets[:, 1:]`` negatives."""
