@@ -217,3 +217,17 @@ def test_runs_on_every_device_like_on_cpu(device):
         results.append([loss.numpy(), model.encoder.embedding.weight.grad.numpy(), *(o.numpy() for o in out)])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_token_ids_given_as_device_arrays(device):
+    """Raw backend arrays of ids work: on the model's device they give the same loss as NumPy
+    ids; another device's arrays raise naming both devices (never a NumPy conversion error)."""
+    src, lengths, tgt = make_batch()
+    model = make_model(device=device)
+    on_device = tg.backend.get_device(device)
+    expected = model.loss(model(src, lengths, tgt), tgt).numpy()
+    raw = model.loss(model(on_device.asarray(src), lengths, on_device.asarray(tgt)), on_device.asarray(tgt))
+    np.testing.assert_array_equal(raw.numpy(), expected)
+    if device != "strict":  # NumPy arrays are host data for every device; strict arrays are not
+        with pytest.raises(RuntimeError, match=f"src is on device 'strict' but the model is on '{device}'"):
+            model(tg.backend.get_device("strict").asarray(src), lengths, tgt)

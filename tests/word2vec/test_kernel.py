@@ -91,3 +91,17 @@ def test_alpha_zero_changes_nothing():
         _, syn0_start, _ = _train([0], [1], keep, sg=sg)
         assert np.array_equal(syn0, syn0_start) and not syn1.any()
 
+
+
+def test_loss_sum_is_float64_and_does_not_saturate():
+    # window 1 gives exactly 2 (n - 1) pairs; the hand-made table never draws word 0 (the target),
+    # so each pair has 1 + 5 targets, each costing log 2 with zero output vectors and alpha 0.
+    # 2.4M terms summing to 1.7M: a float32 running sum (gensim's) ends 2.5% high.
+    n = 200_000
+    cum = np.array([0, 2**31 - 1], np.uint32)
+    syn0 = np.full((2, 4), 0.1, np.float32)
+    syn1 = np.zeros_like(syn0)
+    _, loss = kernel.train_batch(syn0, syn1, np.zeros(n, np.int32), np.array([n]),
+                                 np.full(2, 2**32 - 1, np.uint32), cum, guide_table(cum), 1, 1, 5,
+                                 True, 0.0, 0.0, 11, True)
+    assert loss == pytest.approx(2 * (n - 1) * 6 * np.log(2), rel=1e-9)  # float64 rounding: ~n * 1e-16

@@ -97,3 +97,17 @@ def test_bad_corpora(tmp_path):
 def test_max_vocab_size_bounds_the_vocabulary(topic_corpus):
     model = Word2Vec(topic_corpus(50) + [[f"rare{i}" for i in range(40)]], max_vocab_size=20, **FAST)
     assert len(model.wv) <= 20 and not any(w.startswith("rare") for w in model.wv.index_to_key)
+
+
+def test_a_corpus_error_during_training_reaches_the_caller(topic_corpus):
+    class FailsOnSecondPass:
+        passes = 0
+
+        def __iter__(self):
+            self.passes += 1
+            if self.passes > 1:
+                raise OSError("disk gone")
+            return iter(topic_corpus(50))
+
+    with pytest.raises(OSError, match="disk gone"):
+        Word2Vec(FailsOnSecondPass(), workers=2, **FAST)
