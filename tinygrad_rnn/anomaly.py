@@ -5,7 +5,8 @@ backward returns is checked; the first that holds a non-finite value raises
 :class:`AnomalyError` naming the op, the shapes of its inputs and the pass (forward or
 backward). Ops run inside a backward (the Tensor ops a ``backward`` is written in) are
 reported as that backward. Deliberate infinities (e.g. ``-inf`` attention masks) trigger it
-too: it is a debugging tool. Off, it costs one global read per op (``autograd._anomaly``).
+too: it is a debugging tool. Off, it costs one global read per op (see
+``autograd.set_anomaly_checker``).
 """
 import contextlib
 
@@ -51,8 +52,8 @@ class _Checker:
 @contextlib.contextmanager
 def detect_anomaly():
     """Raise at the first op whose forward output or backward gradient holds NaN or Inf."""
-    previous, autograd._anomaly = autograd._anomaly, _Checker()
+    previous = autograd.set_anomaly_checker(_Checker())
     try:
         yield
     finally:
-        autograd._anomaly = previous
+        autograd.set_anomaly_checker(previous)

@@ -10,7 +10,7 @@ node's ``backward`` and reduces the gradient to the input's shape and dtype in o
 (``create_graph=True``) yields differentiable gradients: Hessian-vector products and
 gradient penalties come for free; without it nothing is recorded, so the backward stays cheap.
 ``tinygrad_rnn.anomaly.detect_anomaly`` plugs a NaN/Inf check into ``apply`` and the
-backward walk through the ``_anomaly`` global (None, i.e. one read per op, when off).
+backward walk with :func:`set_anomaly_checker` (None, i.e. one global read per op, when off).
 """
 import contextlib
 import weakref
@@ -22,6 +22,15 @@ _grad_enabled = True
 # The NaN/Inf checker of tinygrad_rnn.anomaly.detect_anomaly while it is active, else None:
 # one global read per op, so anomaly detection costs nothing when off.
 _anomaly = None
+
+
+def set_anomaly_checker(checker):
+    """Install ``checker`` (an object with ``check_forward(node, inputs, data)`` and
+    ``run_backward(node, grad_output)``, or None to switch checking off); returns the previous
+    one so that :func:`tinygrad_rnn.anomaly.detect_anomaly` can restore it."""
+    global _anomaly
+    previous, _anomaly = _anomaly, checker
+    return previous
 
 
 def is_grad_enabled():

@@ -62,11 +62,11 @@ class StrictDevice(Device):
 
     def asarray(self, host_or_device_array, dtype=None):
         if type(host_or_device_array) is strict.StrictArray:
-            host_or_device_array = host_or_device_array._array
+            host_or_device_array = strict.unwrap(host_or_device_array)
         return strict.StrictArray(np.asarray(host_or_device_array, dtype=dtype))
 
     def to_numpy(self, array):
-        return array._array.copy()
+        return strict.unwrap(array).copy()
 
     def standard_normal(self, shape, dtype):
         return strict.StrictArray(super().standard_normal(shape, dtype))
@@ -78,7 +78,7 @@ class StrictDevice(Device):
         return strict.StrictArray(np.asarray(super().integers(low, high, shape)))
 
     def index_add(self, target, index, values):
-        np.add.at(target._array, strict._unwrap(index), values._array)
+        np.add.at(strict.unwrap(target), strict.unwrap(index), strict.unwrap(values))
 
 
 class CudaDevice(Device):

@@ -18,13 +18,15 @@ _NOT_A_NUMPY_INPUT = (
 )
 
 
-def _unwrap(value):
+def unwrap(value):
+    """The NumPy data inside a StrictArray (inside lists and tuples too); other values pass
+    through, but a bare NumPy array raises: mixing the two is the bug this backend catches."""
     if type(value) is StrictArray:
         return value._array
     if isinstance(value, np.ndarray):
         raise TypeError(_NOT_A_NUMPY_INPUT.format(what="a NumPy array was mixed with a StrictArray"))
     if isinstance(value, (list, tuple)):
-        return type(value)(_unwrap(v) for v in value)
+        return type(value)(unwrap(v) for v in value)
     return value
 
 
@@ -40,8 +42,8 @@ def _wrap(value):
 
 def _wrap_callable(function):
     def strict_call(*args, **kwargs):
-        args = tuple(_unwrap(a) for a in args)
-        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        args = tuple(unwrap(a) for a in args)
+        kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         return _wrap(function(*args, **kwargs))
 
     strict_call.__name__ = getattr(function, "__name__", "strict_call")
@@ -78,10 +80,10 @@ class StrictArray:
         return _wrap_callable(attribute) if callable(attribute) else _wrap(attribute)
 
     def __getitem__(self, index):
-        return _wrap(self._array[_unwrap(index)])
+        return _wrap(self._array[unwrap(index)])
 
     def __setitem__(self, index, value):
-        self._array[_unwrap(index)] = _unwrap(value)
+        self._array[unwrap(index)] = unwrap(value)
 
     def __len__(self):
         return len(self._array)
@@ -107,8 +109,8 @@ class StrictArray:
 
 def _binary(name):
     op = getattr(operator, name)
-    return (lambda self, other: _wrap(op(self._array, _unwrap(other))),
-            lambda self, other: _wrap(op(_unwrap(other), self._array)))
+    return (lambda self, other: _wrap(op(self._array, unwrap(other))),
+            lambda self, other: _wrap(op(unwrap(other), self._array)))
 
 
 for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",

@@ -185,6 +185,12 @@ def test_bad_input_names_what_is_wrong(kind):
         module(tg.randn(2, 5, dtype=np.float64), keys)
     with pytest.raises(ValueError, match=rf"{name}: values must be"):
         module(query, keys, tg.randn(2, 3, 3, dtype=np.float64))
+    with pytest.raises(TypeError, match=rf"{name}: query has dtype float32 but the parameters have float64"):
+        module(tg.randn(2, 3), keys)  # no silent promotion to float64
+    with pytest.raises(TypeError, match=rf"{name}: values has dtype float32"):
+        module(query, keys, tg.randn(2, 4, 3))
+    with pytest.raises(RuntimeError, match=rf"{name}: keys is on device 'strict' but the parameters are on 'cpu'"):
+        module(query, keys.to("strict"))
 
 
 def test_unknown_luong_score():

@@ -71,6 +71,26 @@ def test_target_shape_mismatch_in_losses():
         F.cross_entropy(tg.ones(2, 4), tg.Tensor([0, 4]))
 
 
+def test_split_refuses_negative_sizes_that_add_up():
+    with pytest.raises(ValueError, match=r"split: sizes \[3, -1\] must be non-negative"):
+        tg.ones(2).split([3, -1])
+
+
+def test_embedding_refuses_negative_ids_like_pytorch():
+    weight = tg.Tensor(np.arange(6.0).reshape(3, 2))
+    with pytest.raises(IndexError, match=r"embedding: index out of range: ids must be in \[0, 3\), "
+                                         r"got values from -1 to 1 \(weight of shape \(3, 2\)\)"):
+        F.embedding(tg.Tensor([-1, 1]), weight)
+    with pytest.raises(ValueError, match=r"embedding: padding_idx 3 is outside \[-3, 3\)"):
+        F.embedding(tg.Tensor([0]), weight, padding_idx=3)
+
+
+def test_embedding_negative_padding_idx_counts_from_the_end():
+    weight = tg.Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    F.embedding(tg.Tensor([0, 2, 2]), weight, padding_idx=-1).sum().backward()
+    np.testing.assert_array_equal(weight.grad.numpy(), [[1, 1], [0, 0], [0, 0]])
+
+
 # ----- dtypes (the rules in tinygrad_rnn/dtypes.py) ------------------------------------------
 PROMOTIONS = [
     ("float32 * python int keeps float32", lambda: tg.ones(2) * 2, np.float32),

@@ -45,6 +45,16 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
         np.testing.assert_array_equal(p.grad.numpy(), g)
 
 
+def test_clip_grad_norm_with_mixed_dtypes_uses_the_widest():
+    """float32 and float64 gradients (GRADS are exact in float32): the total is float64, each
+    gradient keeps its dtype."""
+    params = _params_with_grads(grads=[GRADS[0].astype(np.float32), GRADS[1]])
+    total = clip_grad_norm_(params, max_norm=1.5)
+    assert total.dtype == np.float64
+    np.testing.assert_allclose(total.item(), _total(2), rtol=1e-7)  # one float32 norm rounds once
+    assert [p.grad.dtype for p in params] == [np.float32, np.float64]
+
+
 def test_clipping_replaces_gradients_instead_of_writing_into_them():
     params = _params_with_grads()
     arrays = [p.grad.data for p in params]

@@ -54,7 +54,7 @@ def _host_array(values):
     """Integer inputs (tags, lengths) on the host: from a Tensor, a device array or Python data."""
     if isinstance(values, Tensor):
         return values.numpy()
-    device = backend._device_by_array_type.get(type(values))
+    device = backend.find_device(values)
     return device.to_numpy(values) if device is not None else np.asarray(values)
 
 

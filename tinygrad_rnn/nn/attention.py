@@ -20,7 +20,7 @@ from ..autograd import Function
 from ..ops.movement import concatenate
 from ..tensor import Tensor, zeros
 from . import init
-from .layers import Linear
+from .layers import Linear, check_same_kind
 from .module import Module, Parameter
 
 
@@ -81,13 +81,16 @@ class _Inputs(NamedTuple):
     single_step: bool  # the query was (N, Hq): squeeze Tq from the results
 
 
-def _check_inputs(layer, query, keys, values, mask, query_size, key_size):
-    """Validate the shapes (naming ``layer``) and bring the query to (N, Tq, Hq)."""
+def _check_inputs(layer, query, keys, values, mask, query_size, key_size, parameter):
+    """Validate the shapes, dtypes and devices (naming ``layer``; ``parameter`` is one of its
+    weights) and bring the query to (N, Tq, Hq)."""
+    values = keys if values is None else values
+    for what, tensor in (("query", query), ("keys", keys), ("values", values)):
+        check_same_kind(layer, what, tensor, parameter)
     if query.ndim not in (2, 3):
         raise ValueError(f"{layer}: query must be (N, {query_size}) or (N, Tq, {query_size}), got shape {query.shape}")
     if keys.ndim != 3:
         raise ValueError(f"{layer}: keys must be (N, Ts, {key_size}), got shape {keys.shape}")
-    values = keys if values is None else values
     batch, source_length = keys.shape[:2]
     if query.shape[0] != batch:
         raise ValueError(f"{layer}: batch sizes differ: query {query.shape} has {query.shape[0]}, "
@@ -175,7 +178,7 @@ class LuongAttention(Module):
 
     def forward(self, query, keys, values=None, mask=None):
         size = self.hidden_size
-        inputs = _check_inputs("LuongAttention", query, keys, values, mask, size, size)
+        inputs = _check_inputs("LuongAttention", query, keys, values, mask, size, size, self.linear_c.weight)
         if inputs.values.shape[-1] != size:
             raise ValueError(f"LuongAttention: values have {inputs.values.shape[-1]} features "
                              f"(shape {inputs.values.shape}), expected {size}")
@@ -210,7 +213,8 @@ class BahdanauAttention(Module):
         self.v_a = _score_vector(hidden_size, device, dtype)
 
     def forward(self, query, keys, values=None, mask=None):
-        inputs = _check_inputs("BahdanauAttention", query, keys, values, mask, self.query_size, self.key_size)
+        inputs = _check_inputs("BahdanauAttention", query, keys, values, mask, self.query_size, self.key_size,
+                               self.v_a)
         scores = _additive_scores(inputs.query, keys, self.linear_query.weight, self.linear_key.weight, self.v_a)
         return Attention(*_attend(scores, inputs))
 

@@ -21,6 +21,7 @@ import numbers
 from .. import backend
 from ..functional import split
 from ..tensor import rand, zeros
+from .layers import check_same_kind
 from .module import Module, Parameter
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -103,15 +104,6 @@ def rnn_mode(layer, nonlinearity):
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{layer}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
     return "rnn_" + nonlinearity
-
-
-def check_same_kind(layer, what, tensor, parameter):
-    """Inputs and states must share the parameters' dtype and device (no silent casts)."""
-    if tensor.dtype != parameter.dtype:
-        raise TypeError(f"{layer}: {what} has dtype {tensor.dtype} but the parameters have {parameter.dtype}")
-    if tensor.device is not parameter.device:
-        raise RuntimeError(f"{layer}: {what} is on device '{tensor.device.name}' but the parameters "
-                           f"are on '{parameter.device.name}'")
 
 
 class _Cell(Module):

@@ -24,15 +24,16 @@ def _check_size(layer, name, value, minimum=0):
         raise ValueError(f"{layer}: {name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _check_input(layer, x, weight):
-    """The input of a layer: a Tensor of the weight's floating dtype, on the weight's device."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}")
-    if x.device is not weight.device:
-        raise RuntimeError(f"{layer}: the input is on device '{x.device.name}' but the parameters "
-                           f"are on '{weight.device.name}'")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{layer}: the input has dtype {x.dtype} but the parameters have {weight.dtype} "
+def check_same_kind(layer, what, tensor, parameter):
+    """``tensor`` (the ``what`` of ``layer``: "input", "h0", "query", ...) must be a Tensor on
+    the parameters' device and of their dtype: layers never cast or move inputs silently."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{layer}: expected a Tensor {what}, got {type(tensor).__name__}")
+    if tensor.device is not parameter.device:
+        raise RuntimeError(f"{layer}: {what} is on device '{tensor.device.name}' but the parameters "
+                           f"are on '{parameter.device.name}'")
+    if tensor.dtype != parameter.dtype:
+        raise TypeError(f"{layer}: {what} has dtype {tensor.dtype} but the parameters have {parameter.dtype} "
                         "(convert one with .to(dtype))")
 
 
@@ -59,7 +60,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        _check_input(self, x, self.weight)
+        check_same_kind(self, "input", x, self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self}: expected input with {self.in_features} features in the last axis, "
                              f"got shape {x.shape}")
@@ -163,7 +164,7 @@ class LayerNorm(Module):
 
     def forward(self, x):
         if self.weight is not None:
-            _check_input(self, x, self.weight)
+            check_same_kind(self, "input", x, self.weight)
         n = len(self.normalized_shape)
         if x.shape[x.ndim - n:] != self.normalized_shape or x.ndim < n:
             raise ValueError(f"{self}: expected input whose last {n} axes are {self.normalized_shape}, "

@@ -25,7 +25,8 @@ import numpy as np
 from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
-from .cells import STEPS, add_parameters, check_same_kind, parameters_of, positive_integer, rnn_mode, sizes
+from .cells import STEPS, add_parameters, parameters_of, positive_integer, rnn_mode, sizes
+from .layers import check_same_kind
 from .module import Module
 
 IMPLS = ("fused", "reference")

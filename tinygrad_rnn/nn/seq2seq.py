@@ -206,7 +206,7 @@ class Seq2Seq(Module):
         return self.decoder.output.weight.device
 
     # ----- checks ---------------------------------------------------------------------------
-    def _array(self, values):
+    def _backend_ids(self, values):
         """Token ids as a backend array: host data (NumPy, lists) placed on the model's device, a
         Tensor's data or another device's array as they are, so that ``_ids`` reports a device
         mismatch instead of NumPy failing to convert a GPU array."""
@@ -218,7 +218,7 @@ class Seq2Seq(Module):
 
     def _ids(self, op, name, ids, vocab_size):
         """Token ids (N, T) as an integer array on the model's device, all inside the vocabulary."""
-        data = self._array(ids)
+        data = self._backend_ids(ids)
         if type(data) is not self.device.array_type:
             raise RuntimeError(f"Seq2Seq.{op}: {name} is on device '{backend.device_of(data).name}' "
                                f"but the model is on '{self.device.name}'")
@@ -266,7 +266,7 @@ class Seq2Seq(Module):
 
     def loss(self, logits, tgt):
         """Mean cross-entropy of ``logits`` (N, Tt, V) against ``tgt`` (N, Tt) over non-pad tokens."""
-        tgt = self._array(tgt)
+        tgt = self._backend_ids(tgt)
         return cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=self.pad_id)
 
     # ----- decoding ---------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 Both functions replace ``p.grad`` by a new tensor rather than writing into its array: the
 engine may share one gradient array between several tensors.
 """
+import functools
 import math
 
 from ..autograd import no_grad
+from ..dtypes import promote
 from ..ops.movement import stack
 from ..tensor import Tensor
 
@@ -39,8 +41,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not with_grads:
         return Tensor(0.0)
     device = with_grads[0].grad.device
+    dtype = functools.reduce(promote, (p.grad.dtype for p in with_grads))  # mixed precision: the widest
     with no_grad():
-        norms = stack([_norm(p.grad, norm_type).to(device) for p in with_grads])
+        norms = stack([_norm(p.grad, norm_type).to(device, dtype) for p in with_grads])
         total = _norm(norms, norm_type)
         if error_if_nonfinite and not math.isfinite(total.item()):
             raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "

@@ -232,6 +232,8 @@ def split(a, split_size_or_sections, axis=0):
         sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
     else:
         sizes = list(split_size_or_sections)
+        if any(size < 0 for size in sizes):  # [3, -1] adds up too, but would slice past the end
+            raise ValueError(f"split: sizes {sizes} must be non-negative")
         if sum(sizes) != length:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
     chunks, start = [], 0
