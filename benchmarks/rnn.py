@@ -8,9 +8,10 @@ shards, and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all
 SciPy's OpenBLAS, called from the Numba kernels).
 Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
 parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
-Times are medians over ``--repeats`` timed runs after a warm-up call (the reference path,
-which records ~15 engine ops per step, gets ``--reference-repeats``), the libraries timed in
-turn so that changes of the machine's load hit them alike; ratio = fused / torch, lower is
+Times are medians over ``--repeats`` rounds (the reference path, which records ~15 engine ops
+per step, gets ``--reference-repeats``); each round runs every library twice in a row after a
+0.3 s pause and times the second call, so that load changes hit all alike and each is timed
+warm, as inside a training loop, not against another library's spinning idle threads; ratio = fused / torch, lower is
 better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
 Peak memory (MiB) is the peak resident set during one train step above the resident set just
 before it, in a fresh process per cell after a warm-up on a tiny problem (so every library's
@@ -67,15 +68,22 @@ def median_seconds(step, repeats, warmup=2):
     return statistics.median(times)
 
 
+SETTLE = 0.3   # s: OpenBLAS's idle threads spin ~0.1 s after a call before they sleep
+
+
 def interleaved_medians(steps):
-    """{name: median seconds} for ``steps`` = {name: (callable, repeats)}, timed in turn (one
-    call of each per round) so that a change of the machine's load hits every library alike."""
-    for step, _ in steps.values():
-        step()   # warm-up: compilation, allocator pools
+    """{name: median seconds} for ``steps`` = {name: (callable, repeats)}, in rounds: each round
+    runs every library twice in a row, after a pause, and times the second call. Interleaving
+    makes a change of the machine's load hit every library alike; the pause lets the previous
+    library's idle threads stop spinning (measured: right after our reference path, NumPy's
+    spinning OpenBLAS threads made the next fused LSTM call 2x slower), and the untimed call
+    wakes the library's own threads, as between the steps of a training loop."""
     times = {name: [] for name in steps}
     for round_ in range(max(repeats for _, repeats in steps.values())):
         for name, (step, repeats) in steps.items():
             if round_ < repeats:
+                time.sleep(SETTLE)
+                step()
                 start = time.perf_counter()
                 step()
                 times[name].append(time.perf_counter() - start)
