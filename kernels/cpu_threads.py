@@ -12,6 +12,7 @@ While shards run, BLAS is limited to one thread (through threadpoolctl, for the 
 call) so that the threads do not oversubscribe the cores; without threadpoolctl installed,
 kernels run as a single shard with BLAS's own threading.
 """
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,8 +55,19 @@ def run(function, parts):
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads, thread_name_prefix="tinygrad_rnn-kernel")
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with blas_threads(parts):
         return list(_pool.map(function, parts))
+
+
+@contextlib.contextmanager
+def blas_threads(parts):
+    """The BLAS threading that :func:`run` gives ``parts``: one thread when there are several
+    shards, BLAS's own setting for one (also for timing BLAS calls the way the shards make them)."""
+    if len(parts) == 1:
+        yield
+    else:
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            yield
 
 
 def _blas_controller():

@@ -20,66 +20,86 @@ da is 0. Gradients of the weights are GEMMs over all steps after the loop (numba
 Each row is processed in several short loops rather than one: a loop that stores into many
 arrays, or reads one array at an offset it also writes, makes LLVM give up vectorizing (its
 runtime alias checks hit their limit), and the transcendentals then cost 8x more (measured: one
-fused loop 2.6 ms, these passes 0.5 ms for B=32, T=50, H=128 in float32).
+fused loop 2.6 ms, these passes 0.5 ms for B=32, T=50, H=128 in float32). Forward first adds
+h W_hh^T into ``gates[t]`` in one pass, then applies each gate's nonlinearity in place, through
+views named after the gates (measured, gate arithmetic alone, one thread, B=32, T=100, H=256:
+3.5 ms when each gate's pass also summed the two pre-activation arrays into a separate ``acts``,
+2.0 ms this way); row copies are explicit loops (measured a little faster than slice
+assignment). Backward computes in the dtype of ``acts``: a literal 1 in ``1 - o`` would make
+Numba compute in float64 for float32 arrays.
 """
 import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
+from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_loop(gates, whh_t, peephole, lengths, reverse, h, c, out, acts, h_prev, c_prev,
-                      tanh_c):
-    """Run all steps. ``gates`` (T, B, 4H) holds the hoisted pre-activations; ``h``, ``c`` (B, H)
-    hold the initial state and end as the final one; ``peephole`` (3, H). ``acts`` (T, B, 4H)
-    receives i, f, g, o and ``h_prev``, ``c_prev``, ``tanh_c`` (T, B, H) the states, for
-    backward; for inference they have length 1 in time and are scratch."""
+def lstm_forward_loop(gates, whh_t_parts, rows, peephole, lengths, reverse, h, c, out, h_prev,
+                      c_prev, tanh_c):
+    """Run all steps. ``gates`` (T, B, 4H) holds the hoisted pre-activations and receives i, f,
+    g, o over them (rows past their length keep theirs); ``h``, ``c`` (B, H) hold the initial
+    state and end as the final one; ``peephole`` (3, H). ``h_prev``, ``c_prev``, ``tanh_c``
+    (T, B, H) receive the states, for backward; for inference they have length 1 in time and are
+    scratch. ``whh_t_parts`` is W_hh^T in column blocks, multiplied ``rows`` rows at a time
+    (numba_tiles)."""
     steps, batch, hidden = out.shape
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
-    recurrent = np.empty((batch, 4 * hidden), dtype=gates.dtype)
+    parts, _, width = whh_t_parts.shape
+    recurrent = np.empty((parts, batch, width), dtype=gates.dtype)
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        np.dot(h, whh_t, recurrent)
-        ts = min(t, acts.shape[0] - 1)
+        tiled_matmul(h, whh_t_parts, recurrent, rows)
+        ts = min(t, h_prev.shape[0] - 1)
         for b in range(batch):
-            hb, cb, ob, ab, rb = h[b], c[b], out[t, b], gates[t, b], recurrent[b]
-            sb, tcb = acts[ts, b], tanh_c[ts, b]
-            h_prev[ts, b] = hb
-            c_prev[ts, b] = cb
+            hb, cb, ob, sb = h[b], c[b], out[t, b], gates[t, b]
+            tcb, hpb, cpb = tanh_c[ts, b], h_prev[ts, b], c_prev[ts, b]
+            for j in range(hidden):
+                hpb[j] = hb[j]
+            for j in range(hidden):
+                cpb[j] = cb[j]
             if t >= lengths[b]:
                 ob[:] = 0
                 continue
+            for p in range(parts):
+                rb, zb = recurrent[p, b], sb[p * width:(p + 1) * width]
+                for k in range(width):
+                    zb[k] += rb[k]
+            i, f = sb[:hidden], sb[hidden:2 * hidden]
+            g, o = sb[2 * hidden:3 * hidden], sb[3 * hidden:]
             for j in range(hidden):
-                sb[j] = sigmoid(ab[j] + rb[j] + w_ci[j] * cb[j])
+                i[j] = sigmoid(i[j] + w_ci[j] * cb[j])
             for j in range(hidden):
-                k = hidden + j
-                sb[k] = sigmoid(ab[k] + rb[k] + w_cf[j] * cb[j])
-            for k in range(2 * hidden, 3 * hidden):
-                sb[k] = tanh(ab[k] + rb[k])
+                f[j] = sigmoid(f[j] + w_cf[j] * cb[j])
             for j in range(hidden):
-                cb[j] = sb[hidden + j] * cb[j] + sb[j] * sb[2 * hidden + j]
+                g[j] = tanh(g[j])
             for j in range(hidden):
-                k = 3 * hidden + j
-                sb[k] = sigmoid(ab[k] + rb[k] + w_co[j] * cb[j])
+                cb[j] = f[j] * cb[j] + i[j] * g[j]
+            for j in range(hidden):
+                o[j] = sigmoid(o[j] + w_co[j] * cb[j])
             for j in range(hidden):
                 tcb[j] = tanh(cb[j])
             for j in range(hidden):
-                hb[j] = sb[3 * hidden + j] * tcb[j]
-            ob[:] = hb
+                hb[j] = o[j] * tcb[j]
+            for j in range(hidden):
+                ob[j] = hb[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_loop(acts, whh, peephole, lengths, reverse, c_prev, tanh_c, d_out, dh, dc,
-                       d_gates, d_peephole):
+def lstm_backward_loop(acts, whh_parts, rows, peephole, lengths, reverse, c_prev, tanh_c, d_out,
+                       dh, dc, d_gates, d_peephole):
     """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``dh``, ``dc`` (B, H)
     hold the gradients of the final state and end as those of the initial state; ``d_gates``
     (T, B, 4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty
-    (plain LSTM: ``peephole`` is then zero)."""
+    (plain LSTM: ``peephole`` is then zero). ``whh_parts`` is W_hh in column blocks, multiplied
+    ``rows`` rows at a time (numba_tiles)."""
     steps, batch, hidden = d_out.shape
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
-    back = np.empty((batch, hidden), dtype=acts.dtype)
+    parts, _, width = whh_parts.shape
+    back = np.empty((parts, batch, width), dtype=acts.dtype)
+    one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         for b in range(batch):
@@ -89,32 +109,34 @@ def lstm_backward_loop(acts, whh, peephole, lengths, reverse, c_prev, tanh_c, d_
                 continue
             ab, dhb, dcb, dob = acts[t, b], dh[b], dc[b], d_out[t, b]
             cpb, tcb = c_prev[t, b], tanh_c[t, b]
+            i, f = ab[:hidden], ab[hidden:2 * hidden]
+            g, o = ab[2 * hidden:3 * hidden], ab[3 * hidden:]
+            di, df = db[:hidden], db[hidden:2 * hidden]
+            dg, do = db[2 * hidden:3 * hidden], db[3 * hidden:]
             for j in range(hidden):
                 dhb[j] += dob[j]
             for j in range(hidden):
-                o = ab[3 * hidden + j]
-                db[3 * hidden + j] = dhb[j] * tcb[j] * o * (1 - o)
+                do[j] = dhb[j] * tcb[j] * o[j] * (one - o[j])
             for j in range(hidden):
-                o, tc = ab[3 * hidden + j], tcb[j]
-                dcb[j] += dhb[j] * o * (1 - tc * tc) + w_co[j] * db[3 * hidden + j]
+                dcb[j] += dhb[j] * o[j] * (one - tcb[j] * tcb[j]) + w_co[j] * do[j]
             for j in range(hidden):
-                i, g = ab[j], ab[2 * hidden + j]
-                db[j] = dcb[j] * g * i * (1 - i)
+                di[j] = dcb[j] * g[j] * i[j] * (one - i[j])
             for j in range(hidden):
-                f = ab[hidden + j]
-                db[hidden + j] = dcb[j] * cpb[j] * f * (1 - f)
+                df[j] = dcb[j] * cpb[j] * f[j] * (one - f[j])
             for j in range(hidden):
-                i, g = ab[j], ab[2 * hidden + j]
-                db[2 * hidden + j] = dcb[j] * i * (1 - g * g)
+                dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
             for j in range(hidden):
-                dcb[j] = dcb[j] * ab[hidden + j] + w_ci[j] * db[j] + w_cf[j] * db[hidden + j]
+                dcb[j] = dcb[j] * f[j] + w_ci[j] * di[j] + w_cf[j] * df[j]
             if want_peephole:
                 for j in range(hidden):
-                    c_new = ab[hidden + j] * cpb[j] + ab[j] * ab[2 * hidden + j]
-                    d_peephole[0, j] += db[j] * cpb[j]
-                    d_peephole[1, j] += db[hidden + j] * cpb[j]
-                    d_peephole[2, j] += db[3 * hidden + j] * c_new
-        np.dot(d_gates[t], whh, back)
+                    c_new = f[j] * cpb[j] + i[j] * g[j]
+                    d_peephole[0, j] += di[j] * cpb[j]
+                    d_peephole[1, j] += df[j] * cpb[j]
+                    d_peephole[2, j] += do[j] * c_new
+        tiled_matmul(d_gates[t], whh_parts, back, rows)
         for b in range(batch):
             if t < lengths[b]:
-                dh[b] = back[b]
+                for p in range(parts):
+                    dhb, bb = dh[b, p * width:(p + 1) * width], back[p, b]
+                    for j in range(width):
+                        dhb[j] = bb[j]

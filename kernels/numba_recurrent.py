@@ -4,8 +4,9 @@ One layer, one direction. ``forward`` does, for the whole sequence:
 
 1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T`` plus the biases;
 2. one call of the mode's jitted time loop (numba_rnn, numba_lstm, numba_gru), which per step
-   calls BLAS for ``h @ W_hh^T`` and does all gate arithmetic, the state update and the saving
-   of what backward needs in vectorized passes over (B, G*H);
+   calls BLAS for ``h @ W_hh^T`` (LSTM: cut into the calls that numba_tiles measured fastest for
+   the shape) and does all gate arithmetic, the state update and the saving of what backward
+   needs in vectorized passes over (B, G*H);
 
 ``backward`` does one call of the jitted BPTT loop (one BLAS call per step for ``da @ W_hh``)
 and then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import cpu_threads, numba_gru, numba_lstm, numba_rnn
+from . import cpu_threads, numba_gru, numba_lstm, numba_rnn, numba_tiles
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -47,6 +48,7 @@ class Weights:
     peephole: np.ndarray      # LSTM: (3, H), zero for a plain LSTM
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
+    tiles: tuple = ()         # LSTM: (W_hh^T blocks, rows per call, W_hh blocks, rows per call)
 
 
 @dataclass
@@ -84,19 +86,20 @@ class NumbaRecurrent:
         hidden = h0.shape[1]
         self._check_shapes(x.shape, hidden, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole)
         lengths = _lengths(lengths, steps, batch, self)
-        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole)
+        flops_per_row = 2 * steps * self.gates * hidden * (x.shape[2] + hidden)
+        shards = cpu_threads.shards(batch, flops_per_row)
+        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards)
 
         def run_shard(rows):
             return self._forward_shard(x[:, rows], h0[rows], None if c0 is None else c0[rows],
                                        weights, lengths[rows], reverse, save, rows)
 
-        flops_per_row = 2 * steps * self.gates * hidden * (x.shape[2] + hidden)
-        parts = cpu_threads.run(run_shard, cpu_threads.shards(batch, flops_per_row))
+        parts = cpu_threads.run(run_shard, shards)
         out, h, c = (_join([p[k] for p in parts], axis) for k, axis in ((0, 1), (1, 0), (2, 0)))
         saved = (weights, reverse, [p[3] for p in parts]) if save else None
         return out, h, c, saved
 
-    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole):
+    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards):
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -108,8 +111,16 @@ class NumbaRecurrent:
         # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
         peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
         w_hh = np.ascontiguousarray(w_hh)
-        return Weights(np.ascontiguousarray(w_ih), w_hh, np.ascontiguousarray(w_hh.T), bias, b_hn,
-                       peep, (b_ih is not None, b_hh is not None), peephole is not None)
+        whh_t = np.ascontiguousarray(w_hh.T)
+        tiles = ()
+        if self.mode == "lstm":   # the per-step products, cut as measured fastest (numba_tiles)
+            shard_rows = max(s.stop - s.start for s in shards)
+            for w in (whh_t, w_hh):
+                with cpu_threads.blas_threads(shards):
+                    parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape)
+                tiles += (numba_tiles.split_columns(w, parts), rows)
+        return Weights(np.ascontiguousarray(w_ih), w_hh, whh_t, bias, b_hn, peep,
+                       (b_ih is not None, b_hh is not None), peephole is not None, tiles)
 
     def _forward_shard(self, x, h0, c0, weights, lengths, reverse, save, rows):
         x = np.ascontiguousarray(x)
@@ -121,23 +132,23 @@ class NumbaRecurrent:
         out = np.empty((steps, batch, hidden), dtype)
         kept = steps if save else 1   # inference: the loops write their saves into scratch
         h_prev = np.empty((kept, batch, hidden), dtype)
-        acts = np.empty((kept, batch, self.gates * hidden), dtype)
+        acts = gates   # lstm, rnn: the loops write the activations over the pre-activations
         c = None
         if self.mode == "lstm":
             c = np.array(c0, dtype=dtype, order="C")
             c_prev, tanh_c = np.empty_like(h_prev), np.empty_like(h_prev)
-            numba_lstm.lstm_forward_loop(gates, weights.whh_t, weights.peephole, lengths, reverse,
-                                         h, c, out, acts, h_prev, c_prev, tanh_c)
+            whh_t_parts, per_call = weights.tiles[:2]
+            numba_lstm.lstm_forward_loop(gates, whh_t_parts, per_call, weights.peephole, lengths,
+                                         reverse, h, c, out, h_prev, c_prev, tanh_c)
             extra = (c_prev, tanh_c)
         elif self.mode == "gru":
-            m = np.empty_like(h_prev)
+            acts, m = np.empty((kept, batch, 3 * hidden), dtype), np.empty_like(h_prev)
             numba_gru.gru_forward_loop(gates, weights.whh_t, weights.b_hn, lengths, reverse, h, out,
                                        acts, h_prev, m)
             extra = (m,)
         else:
             numba_rnn.rnn_forward_loop(gates, weights.whh_t, self.mode == "rnn_relu", lengths,
                                        reverse, h, out, h_prev)
-            acts = gates   # the loop wrote h' over the pre-activations (same index: vectorizes)
             extra = ()
         return out, h, c, Saved(rows, x, acts, h_prev, extra, lengths) if save else None
 
@@ -178,8 +189,10 @@ class NumbaRecurrent:
             dc = np.zeros((batch, hidden), dtype) if d_cn is None else np.array(d_cn, dtype, order="C")
             d_gi = np.empty_like(saved.acts)
             d_peep = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-            numba_lstm.lstm_backward_loop(saved.acts, weights.w_hh, weights.peephole, saved.lengths,
-                                          reverse, c_prev, tanh_c, d_out, dh, dc, d_gi, d_peep)
+            whh_parts, per_call = weights.tiles[2:]
+            numba_lstm.lstm_backward_loop(saved.acts, whh_parts, per_call, weights.peephole,
+                                          saved.lengths, reverse, c_prev, tanh_c, d_out, dh, dc,
+                                          d_gi, d_peep)
             d_gh = d_gi
             grads["c0"] = dc
             if weights.has_peephole:
@@ -204,8 +217,9 @@ class NumbaRecurrent:
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):
-            grads["bias_hh"] = d_gh2.sum(axis=0)
+        if has_hh and want("bias_hh"):   # rnn, lstm: the same sum as bias_ih
+            same = d_gh is d_gi and "bias_ih" in grads
+            grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         return {name: grad for name, grad in grads.items() if want(name)}
 
     # ----- checks ----------------------------------------------------------------------------
