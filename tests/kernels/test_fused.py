@@ -56,7 +56,9 @@ def assert_same(got, want, rtol):
 @settings(max_examples=60, deadline=None)
 @given(case=directions())
 def test_fused_equals_reference_in_float64(case):
-    assert_same(run(fused_direction, case, np.float64), run(reference_direction, case, np.float64), 1e-10)
+    # float64 with library tanh/exp on both paths: only the summation order differs (measured
+    # worst over 400 cases: 1.2e-14 of the largest magnitude)
+    assert_same(run(fused_direction, case, np.float64), run(reference_direction, case, np.float64), 1e-12)
 
 
 @settings(max_examples=20, deadline=None)
@@ -108,7 +110,7 @@ def run_layer(case, impl):
 @settings(max_examples=25, deadline=None)
 @given(case=layers())
 def test_stacked_bidirectional_layers_fused_equal_reference(case):
-    assert_same(run_layer(case, "fused"), run_layer(case, "reference"), 1e-10)
+    assert_same(run_layer(case, "fused"), run_layer(case, "reference"), 1e-12)  # measured: <= 4e-14
 
 
 def test_under_no_grad_nothing_is_saved_and_outputs_are_equal(monkeypatch):
@@ -137,7 +139,7 @@ def test_gradients_only_for_inputs_that_require_them():
     out, h_n, _ = reference_direction("gru", x, h0, None, *ref)
     (out.sum() + h_n.sum()).backward()
     for w, r in zip(weights, ref):
-        assert_close(w.grad.numpy(), r.grad.numpy(), 1e-10)
+        assert_close(w.grad.numpy(), r.grad.numpy(), 1e-12)
 
 
 def test_double_backward_through_a_fused_layer_raises():
@@ -155,7 +157,7 @@ TORCH_LAYERS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN
 
 
 @pytest.mark.parametrize("mode", sorted(GATES))
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_fused_equals_torch_single_layer(mode, dtype, rtol):
     torch = pytest.importorskip("torch")
     problem = make_problem(mode, 7, 3, 4, 5, dtype, seed=5)
@@ -190,7 +192,8 @@ def test_fused_equals_torch_single_layer(mode, dtype, rtol):
                                             ("lstm", True), ("gru", False)])
 def test_fused_equals_reference_on_larger_sharded_problems(mode, peephole):
     """Sizes where the batch is cut into shards on threads and hidden sizes are not multiples of
-    the vector width; float64, 1e-10."""
+    the vector width; float64, 1e-10: over 40 steps the tanh problem's gradients grow to ~4e5,
+    amplifying rounding differences as much (measured worst: 6.2e-11 of the largest magnitude)."""
     lengths = np.random.default_rng(7).integers(1, 41, 37)
     case = dict(mode=mode, sizes=dict(steps=40, batch=37, inputs=19, hidden=45), lengths=lengths,
                 reverse=True, bias=True, peephole=peephole, seed=11)

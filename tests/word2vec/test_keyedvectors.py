@@ -24,6 +24,13 @@ def test_lookup_and_unknown_words(kv):
             query()
 
 
+def test_bad_keys_and_shapes():
+    with pytest.raises(ValueError, match=r"duplicate keys, e.g. \['a'\]"):
+        KeyedVectors(["a", "b", "a"], np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"2 keys but vectors of shape \(3, 2\)"):
+        KeyedVectors(["a", "b"], np.zeros((3, 2)))
+
+
 def test_similarity_is_cosine(kv):
     assert kv.similarity("man", "woman") == pytest.approx(1 / np.sqrt(2))
     assert kv.similarity("king", "apple") == pytest.approx(-1 / np.sqrt(2))

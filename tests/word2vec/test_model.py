@@ -18,6 +18,7 @@ def test_learns_topics_and_the_loss_falls(sg, cbow_mean, topic_corpus):
     assert model.wv.most_similar("tool3", topn=5)[0][0].startswith("tool")
     losses = model.loss_history
     assert len(losses) == 3 and losses[-1] < losses[0] and np.isfinite(losses).all()
+    assert model.get_latest_training_loss() == losses[-1]
     effective, raw = model.last_report.effective_words, model.last_report.raw_words
     assert raw == 3 * 600 * 8 and effective == raw  # sample=0 keeps every word
 
@@ -92,6 +93,8 @@ def test_bad_corpora(tmp_path):
         Word2Vec(corpus_file=tmp_path / "missing.txt", **FAST)
     with pytest.raises(RuntimeError, match="build_vocab first"):
         Word2Vec(progress=False).train([["a"]])
+    with pytest.raises(RuntimeError, match="no loss recorded"):
+        Word2Vec(progress=False).get_latest_training_loss()
 
 
 def test_max_vocab_size_bounds_the_vocabulary(topic_corpus):

@@ -57,6 +57,16 @@ def test_keep_probability_formula():
     assert keep_thresholds(counts, 0).tolist() == [2**32 - 1] * 4
 
 
+def test_expected_training_words_is_sum_of_count_times_p_keep():
+    corpus = [["a"] * 50 + ["b"] * 5 + ["c"]]
+    assert Vocabulary(min_count=1, sample=0).scan(corpus).expected_training_words() == 56
+    vocab = Vocabulary(min_count=1, sample=1e-2).scan(corpus)
+    expected = (vocab.counts * keep_probability(vocab.counts, 1e-2)).sum()
+    # thresholds are rounded down to multiples of 2**-32
+    assert vocab.expected_training_words() == pytest.approx(expected, rel=1e-8)
+    assert vocab.expected_training_words() < 56
+
+
 def test_cumulative_table_matches_gensims_definition():
     counts = np.array([50, 20, 20, 7, 1])
     weights = counts**0.75

@@ -74,9 +74,12 @@ class HopfieldNetwork:
             raise ValueError(f"HopfieldNetwork.from_weights: weights must be square (N, N), got shape {weights.shape}")
         xp, w = weights.xp, weights.data
         if not bool(xp.allclose(w, w.T)):
-            raise ValueError("HopfieldNetwork.from_weights: weights must be symmetric (W == Wᵀ)")
-        if bool(xp.any(xp.diagonal(w) != 0)):
-            raise ValueError("HopfieldNetwork.from_weights: weights must have a zero diagonal")
+            raise ValueError(f"HopfieldNetwork.from_weights: weights {weights.shape} must be symmetric "
+                             f"(W == Wᵀ), got max |W - Wᵀ| = {float(xp.abs(w - w.T).max())}")
+        diagonal = xp.diagonal(w)
+        if bool(xp.any(diagonal != 0)):
+            raise ValueError(f"HopfieldNetwork.from_weights: weights {weights.shape} must have a zero "
+                             f"diagonal, got max |Wᵢᵢ| = {float(xp.abs(diagonal).max())}")
         network = cls(weights.shape[0], device=weights.device, dtype=weights.dtype)
         # (W + Wᵀ)/2 is exactly symmetric, which the energy argument needs, even when W was
         # symmetric only up to rounding

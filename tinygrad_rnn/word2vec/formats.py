@@ -10,6 +10,7 @@ Files ending in ``.gz`` are gzip-compressed.  A file that is truncated or malfor
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,8 @@ def load_word2vec_format(path, binary: bool = False) -> tuple[list[str], np.ndar
     body = (_parse_binary if binary else _parse_text)(path, data, newline + 1, count, dim)
     keys, vectors = body
     if len(set(keys)) != len(keys):
-        raise ValueError(f"load_word2vec_format: {path}: duplicate words in the file")
+        duplicates = [key for key, n in Counter(keys).items() if n > 1]
+        raise ValueError(f"load_word2vec_format: {path}: duplicate words in the file, e.g. {duplicates[:3]}")
     return keys, vectors
 
 

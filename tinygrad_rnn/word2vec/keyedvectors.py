@@ -7,6 +7,8 @@ Similarities are cosines, ``cos(u, v) = u . v / (|u| |v|)``; queries use unit ve
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from tinygrad_rnn.word2vec import evaluation, formats
@@ -22,7 +24,8 @@ class KeyedVectors:
         self.index_to_key = list(index_to_key)
         self.key_to_index = {key: i for i, key in enumerate(self.index_to_key)}
         if len(self.key_to_index) != len(self.index_to_key):
-            raise ValueError("KeyedVectors: duplicate keys")
+            duplicates = [key for key, n in Counter(self.index_to_key).items() if n > 1]
+            raise ValueError(f"KeyedVectors: duplicate keys, e.g. {duplicates[:3]}")
         self.vectors = vectors
 
     @property
