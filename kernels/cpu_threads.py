@@ -35,6 +35,7 @@ def set_num_threads(threads):
 
 
 def get_num_threads():
+    """Number of threads (batch shards) the CPU kernels may use (default: the usable cores)."""
     return _threads
 
 

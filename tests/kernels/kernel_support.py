@@ -70,8 +70,8 @@ def reference(mode, problem, lengths=None, reverse=False):
     return out, h, c
 
 
-def assert_close(got, want, rtol, name=""):
-    """Agreement within ``rtol`` relative to the largest magnitude of ``want``."""
+def assert_close(got, want, rtol, name="", scale=None):
+    """Agreement within ``rtol`` relative to ``scale`` (default: the largest magnitude of ``want``)."""
     assert got.shape == want.shape, f"{name}: shape {got.shape}, expected {want.shape}"
-    scale = max(np.abs(want).max(initial=0.0), np.finfo(np.float64).tiny)
+    scale = max(np.abs(want).max(initial=0.0) if scale is None else scale, np.finfo(np.float64).tiny)
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=name)

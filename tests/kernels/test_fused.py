@@ -48,9 +48,17 @@ def run(direction, case, dtype, requires_grad=True):
 
 
 def assert_same(got, want, rtol):
+    """Every array within ``rtol`` of its largest magnitude (float64); in float32 of the largest
+    magnitude of its group (outputs, or gradients). A float32 gradient that is a sum of terms
+    which nearly cancel carries the rounding error of its terms, not of its small result: found
+    by hypothesis, grad_weight_ci = -2.8050e-05 (reference) vs -2.8034e-05 (fused), both 8e-9
+    from the float64 value -2.8042e-05, on opposite sides."""
     assert sorted(got) == sorted(want)
+    float32 = any(a.dtype == np.float32 for a in want.values())
     for key in want:
-        assert_close(got[key], want[key], rtol, key)
+        group = [a for k, a in want.items() if k.startswith("grad_") == key.startswith("grad_")]
+        scale = max(np.abs(a).max(initial=0.0) for a in group) if float32 else None
+        assert_close(got[key], want[key], rtol, key, scale)
 
 
 @settings(max_examples=60, deadline=None)

@@ -92,7 +92,6 @@ def test_alpha_zero_changes_nothing():
         assert np.array_equal(syn0, syn0_start) and not syn1.any()
 
 
-
 def test_loss_sum_is_float64_and_does_not_saturate():
     # window 1 gives exactly 2 (n - 1) pairs; the hand-made table never draws word 0 (the target),
     # so each pair has 1 + 5 targets, each costing log 2 with zero output vectors and alpha 0.

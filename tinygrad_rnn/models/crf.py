@@ -183,4 +183,4 @@ class LinearChainCRF(Module):
             for t in range(int(lengths[b]) - 1, 0, -1):
                 path.append(int(pointers[t - 1][b, path[-1]]))
             paths.append(path[::-1])
-        return paths, Tensor._from_op(final.max(axis=1), None)
+        return paths, Tensor(final.max(axis=1))

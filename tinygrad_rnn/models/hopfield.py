@@ -83,7 +83,7 @@ class HopfieldNetwork:
         network = cls(weights.shape[0], device=weights.device, dtype=weights.dtype)
         # (W + Wᵀ)/2 is exactly symmetric, which the energy argument needs, even when W was
         # symmetric only up to rounding
-        network.weights = Tensor._from_op((w + w.T) / 2, None)
+        network.weights = Tensor((w + w.T) / 2)
         return network
 
     # ----- checks -----------------------------------------------------------------------
@@ -111,20 +111,20 @@ class HopfieldNetwork:
         xp = self.weights.xp
         update = patterns.T @ patterns / self.num_neurons
         update = update * (1 - xp.eye(self.num_neurons, dtype=update.dtype))
-        self.weights = Tensor._from_op(self.weights.data + update, None)
+        self.weights = Tensor(self.weights.data + update)
         self.num_patterns += patterns.shape[0]
         return self
 
     def local_field(self, states):
         """h = W s for each state (W is symmetric, so a batch is s @ W)."""
         states = self._states(states, "states")
-        return Tensor._from_op(states.data @ self.weights.data, None)
+        return Tensor(states.data @ self.weights.data)
 
     def energy(self, states):
         """E(s) = -½ sᵀ W s: a scalar Tensor for (N,), a (B,) Tensor for a batch."""
         states = self._states(states, "states")
         field = states.data @ self.weights.data
-        return Tensor._from_op(-0.5 * (field * states.data).sum(axis=-1), None)
+        return Tensor(-0.5 * (field * states.data).sum(axis=-1))
 
     # ----- dynamics -----------------------------------------------------------------------
     @staticmethod
@@ -136,7 +136,7 @@ class HopfieldNetwork:
         """All neurons at once: s ← sign(W s)."""
         states = self._states(states, "states")
         xp = states.xp
-        return Tensor._from_op(self._sign_keep(states.data @ self.weights.data, states.data, xp), None)
+        return Tensor(self._sign_keep(states.data @ self.weights.data, states.data, xp))
 
     def step_asynchronous(self, states, order=None, rng=None):
         """Neurons update one at a time, each seeing the already-updated states of those before
@@ -149,7 +149,7 @@ class HopfieldNetwork:
         s = states.data.reshape(-1, self.num_neurons).copy()
         for i in order:
             s[:, i] = self._sign_keep(s @ w[:, i], s[:, i], xp)
-        return Tensor._from_op(s.reshape(states.shape), None)
+        return Tensor(s.reshape(states.shape))
 
     def _order(self, order, rng):
         if order is None:
@@ -179,7 +179,7 @@ class HopfieldNetwork:
         steps = np.full(current.shape[0], max_steps, dtype=np.int64)
         for step in range(1, max_steps + 1):
             finished = status != 0
-            running = Tensor._from_op(current, None)
+            running = Tensor(current)
             updated = (self.step_synchronous(running) if mode == "synchronous"
                        else self.step_asynchronous(running, rng=rng)).data
             fixed = device.to_numpy(xp.all(updated == current, axis=1))
@@ -191,7 +191,7 @@ class HopfieldNetwork:
             previous, current = current, xp.where(device.asarray(finished[:, None]), current, updated)
             if (status != 0).all():
                 break
-        final = Tensor._from_op(current.reshape(probe.shape), None)
+        final = Tensor(current.reshape(probe.shape))
         names = tuple(STATUSES[s] for s in status)
         if probe.ndim == 1:
             return RecallResult(final, names[0], int(steps[0]))
