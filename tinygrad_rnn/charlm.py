@@ -22,6 +22,7 @@ from .backend import manual_seed
 from .datasets import Vocab
 from .serialization import load, save
 from .tensor import Tensor
+from .plotting import pyplot_or_none
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 CHECKPOINT_KIND = "tinygrad_rnn.charlm"
@@ -232,12 +233,8 @@ def _write_outputs(out_dir, model, optimizer, vocab, config, results, samples, l
 
 
 def _plot_loss(train_bpc, valid_bpc, path, log):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("train-charlm: matplotlib is not installed, so no loss.png (pip install matplotlib)")
+    plt = pyplot_or_none(log, "train-charlm: matplotlib is not installed, so no loss.png")
+    if plt is None:
         return None
     figure, axes = plt.subplots(figsize=(7, 4))
     steps = np.arange(1, len(train_bpc) + 1)

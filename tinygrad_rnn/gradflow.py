@@ -20,6 +20,7 @@ from .autograd import grad
 from .backend import manual_seed
 from .datasets import Vocab, pydoc_text
 from .tensor import Tensor
+from .plotting import pyplot_or_none
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
@@ -124,12 +125,8 @@ def format_table(results):
 
 def plot(results, path, forget_bias, log=print):
     """Log-scale plot of the relative norms against steps back; returns the path or None."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("gradflow: matplotlib is not installed, so no plot (pip install matplotlib)")
+    plt = pyplot_or_none(log, "gradflow: matplotlib is not installed, so no plot")
+    if plt is None:
         return None
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for index, (kind, entry) in enumerate(results.items()):
