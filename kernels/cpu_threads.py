@@ -50,14 +50,17 @@ def shards(batch, flops_per_row):
 
 
 def run(function, parts):
-    """``[function(part) for part in parts]``, in parallel threads when there are several."""
+    """``[function(part) for part in parts]``, in parallel threads when there are several (the
+    calling thread runs the first part itself rather than wait idle)."""
     if len(parts) == 1:
         return [function(parts[0])]
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(_threads, thread_name_prefix="tinygrad_rnn-kernel")
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="tinygrad_rnn-kernel")
     with blas_threads(parts):
-        return list(_pool.map(function, parts))
+        others = [_pool.submit(function, part) for part in parts[1:]]
+        first = function(parts[0])
+        return [first] + [other.result() for other in others]
 
 
 @contextlib.contextmanager

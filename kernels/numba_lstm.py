@@ -3,7 +3,7 @@
 Per step t (gate order i, f, g, o; ``a`` the pre-activations, ``p = (w_ci, w_cf, w_co)`` the
 peephole weights, zero for a plain LSTM):
 
-    a = [x_t W_ih^T + b_ih + b_hh] + h W_hh^T          (bracket: hoisted, ``gates[t]``)
+    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: hoisted, ``gates[t]``)
     i = sigma(a_i + w_ci c),  f = sigma(a_f + w_cf c),  g = tanh(a_g)
     c' = f c + i g,           o = sigma(a_o + w_co c'),  h' = o tanh(c')
 
@@ -17,14 +17,18 @@ and its derivative, with dh' and dc' the gradients reaching h' and c':
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
 da is 0. Gradients of the weights are GEMMs over all steps after the loop (numba_recurrent).
 
+The recurrent products are BLAS calls that add into arrays the loop already has (numba_blas):
+forward adds h W_hh^T straight into ``gates[t]``; backward zeroes dh for the rows it has used and
+adds da W_hh into it, so a masked row (da = 0) keeps its dh. The biases are added in the gates'
+own passes, not in a pass of their own.
+
 Each row is processed in several short loops rather than one: a loop that stores into many
 arrays, or reads one array at an offset it also writes, makes LLVM give up vectorizing (its
 runtime alias checks hit their limit), and the transcendentals then cost 8x more (measured: one
-fused loop 2.6 ms, these passes 0.5 ms for B=32, T=50, H=128 in float32). Forward first adds
-h W_hh^T into ``gates[t]`` in one pass, then applies each gate's nonlinearity in place, through
-views named after the gates (measured, gate arithmetic alone, one thread, B=32, T=100, H=256:
-3.5 ms when each gate's pass also summed the two pre-activation arrays into a separate ``acts``,
-2.0 ms this way); row copies are explicit loops (measured a little faster than slice
+fused loop 2.6 ms, these passes 0.5 ms for B=32, T=50, H=128 in float32). Forward applies each
+gate's nonlinearity in place over ``gates[t]``, through views named after the gates (measured,
+gate arithmetic alone, one thread, B=32, T=100, H=256: 3.5 ms when each gate's pass also summed
+the two pre-activation arrays into a separate ``acts``, 2.0 ms this way); row copies are explicit loops (measured a little faster than slice
 assignment). Backward computes in the dtype of ``acts``: a literal 1 in ``1 - o`` would make
 Numba compute in float64 for float32 arrays.
 """
@@ -36,48 +40,48 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_loop(gates, whh_t_parts, rows, peephole, lengths, reverse, h, c, out, h_prev,
-                      c_prev, tanh_c):
-    """Run all steps. ``gates`` (T, B, 4H) holds the hoisted pre-activations and receives i, f,
-    g, o over them (rows past their length keep theirs); ``h``, ``c`` (B, H) hold the initial
-    state and end as the final one; ``peephole`` (3, H). ``h_prev``, ``c_prev``, ``tanh_c``
-    (T, B, H) receive the states, for backward; for inference they have length 1 in time and are
-    scratch. ``whh_t_parts`` is W_hh^T in column blocks, multiplied ``rows`` rows at a time
-    (numba_tiles)."""
-    steps, batch, hidden = out.shape
+def lstm_forward_loop(gates, bias, whh_t, tiles, peephole, lengths, reverse, h, c, packed, first,
+                      h_prev, c_prev, tanh_c):
+    """Run all steps. ``gates`` (T, B, 4H) holds x W_ih^T and receives i, f, g, o over it (rows
+    past their length keep garbage); ``bias`` (4H,) is b_ih + b_hh; ``whh_t`` (H, 4H) is W_hh^T,
+    multiplied in the cut ``tiles`` = (parts, rows) (numba_tiles); ``peephole`` (3, H); ``h``,
+    ``c`` (B, H) hold the initial state and end as the final one. Outputs go to
+    ``packed[t, first + b]``. ``h_prev``, ``c_prev`` (T, B, H) receive the states entering each
+    step and ``tanh_c`` tanh(c'), for backward; for inference ``h_prev`` and ``c_prev`` have
+    length 0 in time and ``tanh_c`` length 1 (scratch)."""
+    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
+    saving = h_prev.shape[0] > 0
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
-    parts, _, width = whh_t_parts.shape
-    recurrent = np.empty((parts, batch, width), dtype=gates.dtype)
+    b_i, b_f = bias[:hidden], bias[hidden:2 * hidden]
+    b_g, b_o = bias[2 * hidden:3 * hidden], bias[3 * hidden:]
+    parts, rows = tiles
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t_parts, recurrent, rows)
-        ts = min(t, h_prev.shape[0] - 1)
+        tiled_matmul(h, whh_t, gates[t], True, parts, rows)
         for b in range(batch):
-            hb, cb, ob, sb = h[b], c[b], out[t, b], gates[t, b]
-            tcb, hpb, cpb = tanh_c[ts, b], h_prev[ts, b], c_prev[ts, b]
-            for j in range(hidden):
-                hpb[j] = hb[j]
-            for j in range(hidden):
-                cpb[j] = cb[j]
+            hb, cb, ob, sb = h[b], c[b], packed[t, first + b], gates[t, b]
+            tcb = tanh_c[t if saving else 0, b]
+            if saving:
+                hpb, cpb = h_prev[t, b], c_prev[t, b]
+                for j in range(hidden):
+                    hpb[j] = hb[j]
+                for j in range(hidden):
+                    cpb[j] = cb[j]
             if t >= lengths[b]:
                 ob[:] = 0
                 continue
-            for p in range(parts):
-                rb, zb = recurrent[p, b], sb[p * width:(p + 1) * width]
-                for k in range(width):
-                    zb[k] += rb[k]
             i, f = sb[:hidden], sb[hidden:2 * hidden]
             g, o = sb[2 * hidden:3 * hidden], sb[3 * hidden:]
             for j in range(hidden):
-                i[j] = sigmoid(i[j] + w_ci[j] * cb[j])
+                i[j] = sigmoid(i[j] + b_i[j] + w_ci[j] * cb[j])
             for j in range(hidden):
-                f[j] = sigmoid(f[j] + w_cf[j] * cb[j])
+                f[j] = sigmoid(f[j] + b_f[j] + w_cf[j] * cb[j])
             for j in range(hidden):
-                g[j] = tanh(g[j])
+                g[j] = tanh(g[j] + b_g[j])
             for j in range(hidden):
                 cb[j] = f[j] * cb[j] + i[j] * g[j]
             for j in range(hidden):
-                o[j] = sigmoid(o[j] + w_co[j] * cb[j])
+                o[j] = sigmoid(o[j] + b_o[j] + w_co[j] * cb[j])
             for j in range(hidden):
                 tcb[j] = tanh(cb[j])
             for j in range(hidden):
@@ -87,18 +91,17 @@ def lstm_forward_loop(gates, whh_t_parts, rows, peephole, lengths, reverse, h, c
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_loop(acts, whh_parts, rows, peephole, lengths, reverse, c_prev, tanh_c, d_out,
+def lstm_backward_loop(acts, w_hh, tiles, peephole, lengths, reverse, c_prev, tanh_c, d_out, first,
                        dh, dc, d_gates, d_peephole):
-    """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``dh``, ``dc`` (B, H)
-    hold the gradients of the final state and end as those of the initial state; ``d_gates``
-    (T, B, 4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty
-    (plain LSTM: ``peephole`` is then zero). ``whh_parts`` is W_hh in column blocks, multiplied
-    ``rows`` rows at a time (numba_tiles)."""
-    steps, batch, hidden = d_out.shape
+    """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``w_hh`` (4H, H),
+    multiplied in the cut ``tiles``; ``d_out[t, first + b]`` the gradient of the output; ``dh``,
+    ``dc`` (B, H) hold the gradients of the final state and end as those of the initial state;
+    ``d_gates`` (T, B, 4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients,
+    or is empty (plain LSTM: ``peephole`` is then zero)."""
+    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
-    parts, _, width = whh_parts.shape
-    back = np.empty((parts, batch, width), dtype=acts.dtype)
+    parts, rows = tiles
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
     for s in range(steps):
         t = s if reverse else steps - 1 - s
@@ -107,7 +110,7 @@ def lstm_backward_loop(acts, whh_parts, rows, peephole, lengths, reverse, c_prev
             if t >= lengths[b]:
                 db[:] = 0
                 continue
-            ab, dhb, dcb, dob = acts[t, b], dh[b], dc[b], d_out[t, b]
+            ab, dhb, dcb, dob = acts[t, b], dh[b], dc[b], d_out[t, first + b]
             cpb, tcb = c_prev[t, b], tanh_c[t, b]
             i, f = ab[:hidden], ab[hidden:2 * hidden]
             g, o = ab[2 * hidden:3 * hidden], ab[3 * hidden:]
@@ -127,16 +130,11 @@ def lstm_backward_loop(acts, whh_parts, rows, peephole, lengths, reverse, c_prev
                 dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
             for j in range(hidden):
                 dcb[j] = dcb[j] * f[j] + w_ci[j] * di[j] + w_cf[j] * df[j]
+            dhb[:] = 0   # the product below adds this step's dh into it
             if want_peephole:
                 for j in range(hidden):
                     c_new = f[j] * cpb[j] + i[j] * g[j]
                     d_peephole[0, j] += di[j] * cpb[j]
                     d_peephole[1, j] += df[j] * cpb[j]
                     d_peephole[2, j] += do[j] * c_new
-        tiled_matmul(d_gates[t], whh_parts, back, rows)
-        for b in range(batch):
-            if t < lengths[b]:
-                for p in range(parts):
-                    dhb, bb = dh[b, p * width:(p + 1) * width], back[p, b]
-                    for j in range(width):
-                        dhb[j] = bb[j]
+        tiled_matmul(d_gates[t], w_hh, dh, True, parts, rows)

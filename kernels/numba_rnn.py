@@ -1,8 +1,9 @@
 """The Elman RNN's time loop (tanh or relu), forward and BPTT, as Numba kernels.
 
-Per step t:  h' = act(a),  a = [x_t W_ih^T + b_ih + b_hh] + h W_hh^T  (bracket hoisted);
+Per step t:  h' = act(a),  a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh  (bracket hoisted);
 backward:    da = dh' act'(a)  with act' = 1 - h'^2 (tanh) or [h' > 0] (relu, as PyTorch),
              dh = da W_hh      (one GEMM per step).
+As in the LSTM (numba_lstm), the products add into ``gates[t]`` and into dh.
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
 da is 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm).
 """
@@ -10,41 +11,53 @@ import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, tanh
+from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def rnn_forward_loop(gates, whh_t, relu, lengths, reverse, h, out, h_prev):
-    """Run all steps. ``gates`` (T, B, H) holds the hoisted pre-activations and is overwritten
-    with h' (what backward needs); ``h`` (B, H) holds the initial state and ends as the final
-    one; ``h_prev`` (T, B, H) receives the states for backward, or has length 1 in time and is
-    scratch (inference)."""
-    steps, batch, hidden = out.shape
-    recurrent = np.empty((batch, hidden), dtype=gates.dtype)
+def rnn_forward_loop(gates, bias, whh_t, tiles, relu, lengths, reverse, h, packed, first, h_prev):
+    """Run all steps. ``gates`` (T, B, H) holds x W_ih^T and receives h' over it (what backward
+    needs); ``bias`` (H,) is b_ih + b_hh; ``whh_t`` (H, H) is W_hh^T, multiplied in the cut
+    ``tiles`` (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one.
+    Outputs go to ``packed[t, first + b]``; ``h_prev`` (T, B, H) receives the states for
+    backward, or has length 0 in time (inference)."""
+    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
+    saving = h_prev.shape[0] > 0
+    parts, rows = tiles
+    zero = np.zeros(1, dtype=gates.dtype)[0]
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        np.dot(h, whh_t, recurrent)
+        tiled_matmul(h, whh_t, gates[t], True, parts, rows)
         for b in range(batch):
-            hb, ob, ab, rb = h[b], out[t, b], gates[t, b], recurrent[b]
-            h_prev[min(t, h_prev.shape[0] - 1), b] = hb
+            hb, ob, ab = h[b], packed[t, first + b], gates[t, b]
+            if saving:
+                hpb = h_prev[t, b]
+                for j in range(hidden):
+                    hpb[j] = hb[j]
             if t >= lengths[b]:
                 ob[:] = 0
                 continue
             if relu:
                 for j in range(hidden):
-                    ab[j] = max(ab[j] + rb[j], 0.0)
+                    ab[j] = max(ab[j] + bias[j], zero)
             else:
                 for j in range(hidden):
-                    ab[j] = tanh(ab[j] + rb[j])
-            hb[:] = ab
-            ob[:] = ab
+                    ab[j] = tanh(ab[j] + bias[j])
+            for j in range(hidden):
+                hb[j] = ab[j]
+            for j in range(hidden):
+                ob[j] = ab[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def rnn_backward_loop(acts, whh, relu, lengths, reverse, d_out, dh, d_gates):
-    """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``dh`` (B, H) holds the gradient
-    of the final state and ends as that of the initial state; ``d_gates`` receives da."""
-    steps, batch, hidden = d_out.shape
-    back = np.empty((batch, hidden), dtype=acts.dtype)
+def rnn_backward_loop(acts, w_hh, tiles, relu, lengths, reverse, d_out, first, dh, d_gates):
+    """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``w_hh`` (H, H), multiplied in
+    the cut ``tiles``; ``d_out[t, first + b]`` the gradient of the output; ``dh`` (B, H) holds the
+    gradient of the final state and ends as that of the initial state; ``d_gates`` receives
+    da."""
+    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
+    parts, rows = tiles
+    one, zero = np.ones(1, dtype=acts.dtype)[0], np.zeros(1, dtype=acts.dtype)[0]
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         for b in range(batch):
@@ -52,14 +65,12 @@ def rnn_backward_loop(acts, whh, relu, lengths, reverse, d_out, dh, d_gates):
             if t >= lengths[b]:
                 db[:] = 0
                 continue
-            ab, dhb, dob = acts[t, b], dh[b], d_out[t, b]
+            ab, dhb, dob = acts[t, b], dh[b], d_out[t, first + b]
             if relu:
                 for j in range(hidden):
-                    db[j] = (dhb[j] + dob[j]) * (ab[j] > 0)
+                    db[j] = (dhb[j] + dob[j]) * (one if ab[j] > zero else zero)
             else:
                 for j in range(hidden):
-                    db[j] = (dhb[j] + dob[j]) * (1 - ab[j] * ab[j])
-        np.dot(d_gates[t], whh, back)
-        for b in range(batch):
-            if t < lengths[b]:
-                dh[b] = back[b]
+                    db[j] = (dhb[j] + dob[j]) * (one - ab[j] * ab[j])
+            dhb[:] = 0   # the product below adds this step's dh into it
+        tiled_matmul(d_gates[t], w_hh, dh, True, parts, rows)

@@ -16,15 +16,18 @@ a @ w                  one call     best cut
 while OpenBLAS's Haswell kernels (no small-matrix kernel) are fastest with one call, and
 slowest with 4 rows (4x). So the cut is measured once per shape and process (:func:`tiling`,
 a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
-``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)``, the product lands in
-``out_parts (parts, B, N / parts)``, and each block is computed ``rows`` rows of ``a`` at a time:
+``parts`` blocks, and each block is computed ``rows`` rows of ``a`` at a time, each call a GEMM
+on views of the whole arrays (numba_blas), adding into ``out`` or overwriting it:
 
-    out_parts[p, r:r + rows] = a[r:r + rows] @ w_parts[p]
+    out[r:r + rows, block p] (+)= a[r:r + rows] @ w[:, block p]
 """
+import contextlib
 import time
 
 import numpy as np
 from numba import njit
+
+from .numba_blas import gemm
 
 PARTS = (1, 2, 4)
 ROWS = (None, 16, 8, 4)   # None: all rows in one call
@@ -32,44 +35,46 @@ _tilings = {}
 
 
 @njit(cache=True, nogil=True)
-def tiled_matmul(a, w_parts, out_parts, rows):
-    """``out_parts[p] = a @ w_parts[p]`` for every block p, ``rows`` rows of ``a`` per call."""
-    for p in range(w_parts.shape[0]):
+def tiled_matmul(a, w, out, accumulate, parts, rows):
+    """``out = a @ w`` (``out += a @ w`` when ``accumulate``) in ``parts`` column blocks of
+    ``w``, ``rows`` rows of ``a`` per call."""
+    width = w.shape[1] // parts
+    for p in range(parts):
+        cols = slice(p * width, (p + 1) * width)
         for r in range(0, a.shape[0], rows):
-            np.dot(a[r:r + rows], w_parts[p], out_parts[p, r:r + rows])
+            gemm(a[r:r + rows], w[:, cols], out[r:r + rows, cols], accumulate)
 
 
-def split_columns(w, parts):
-    """``w (K, N)`` as ``(parts, K, N / parts)``, each block contiguous."""
-    k, n = w.shape
-    return np.ascontiguousarray(w.reshape(k, parts, n // parts).transpose(1, 0, 2))
-
-
-def tiling(dtype, rows, k, n, repeats=5):
+def tiling(dtype, rows, k, n, measuring=contextlib.nullcontext, repeats=5):
     """The fastest ``(parts, rows per call)`` for ``(rows, k) @ (k, n)`` in ``dtype``, measured
-    on the first request for the shape (best of 3 rounds of ``repeats`` calls per candidate)."""
+    on the first request for the shape (best of 3 rounds of ``repeats`` calls per candidate),
+    inside the context ``measuring()`` (e.g. the BLAS threading the calls will have)."""
     key = (np.dtype(dtype).str, rows, k, n)
     if rows == 0:
         return 1, 1
     if key not in _tilings:
-        rng = np.random.default_rng(0)
-        a = rng.standard_normal((rows, k)).astype(dtype)
-        w = rng.standard_normal((k, n)).astype(dtype)
-        best = None
-        for parts in (p for p in PARTS if n % p == 0):
-            w_parts = split_columns(w, parts)
-            out = np.empty((parts, rows, n // parts), dtype)
-            for per_call in sorted({min(r or rows, rows) for r in ROWS}, reverse=True):
-                tiled_matmul(a, w_parts, out, per_call)   # compile / warm up
-                seconds = min(_timed(a, w_parts, out, per_call, repeats) for _ in range(3))
-                if best is None or seconds < best[0]:
-                    best = (seconds, parts, per_call)
-        _tilings[key] = best[1:]
+        with measuring():
+            _tilings[key] = _fastest(dtype, rows, k, n, repeats)
     return _tilings[key]
 
 
-def _timed(a, w_parts, out, per_call, repeats):
+def _fastest(dtype, rows, k, n, repeats):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, k)).astype(dtype)
+    w = rng.standard_normal((k, n)).astype(dtype)
+    out = np.zeros((rows, n), dtype)
+    best = None
+    for parts in (p for p in PARTS if n % p == 0):
+        for per_call in sorted({min(r or rows, rows) for r in ROWS}, reverse=True):
+            tiled_matmul(a, w, out, True, parts, per_call)   # compile / warm up
+            seconds = min(_timed(a, w, out, parts, per_call, repeats) for _ in range(3))
+            if best is None or seconds < best[0]:
+                best = (seconds, parts, per_call)
+    return best[1:]
+
+
+def _timed(a, w, out, parts, per_call, repeats):
     start = time.perf_counter()
     for _ in range(repeats):
-        tiled_matmul(a, w_parts, out, per_call)
+        tiled_matmul(a, w, out, True, parts, per_call)
     return time.perf_counter() - start

@@ -128,7 +128,7 @@ def test_bad_input_raises_clearly():
         call_kernel(kernel, dict(problem, weight_hh=np.zeros((16, 5))))
     with pytest.raises(ValueError, match=r"lengths must lie in \[0, 3\], got \[4, 1\]"):
         call_kernel(kernel, problem, lengths=[4, 1])
-    with pytest.raises(ValueError, match="lengths must be 2 integers"):
+    with pytest.raises(ValueError, match="lengths must be 2 host integers"):
         call_kernel(kernel, problem, lengths=[1.5, 2.0])
     with pytest.raises(ValueError, match="c0 and peephole are for lstm only"):
         call_kernel(kernels.get("gru", "cpu"), dict(make_problem("gru", 3, 2, 3, 4), c0=problem["c0"]))

@@ -9,7 +9,8 @@ without a kernel (today every device but "cpu") :func:`fused_supported` is False
 take the reference path.
 
 The engine's nodes have one output, so the node returns ``out``, ``h_n`` and ``c_n`` stacked
-along time as one (T + 1 [+ 1], B, H) array; :func:`fused_direction` slices it apart.
+along time as one (T + 1 [+ 1], B, H) array, which the kernel writes in place
+(kernels.recurrent_kernel); :func:`fused_direction` slices it apart.
 The backward is a kernel, not Tensor ops, so it is not itself differentiable: ``create_graph=True``
 through a fused layer raises (use ``impl="reference"`` for double backward).
 """
@@ -38,11 +39,11 @@ class FusedRecurrent(Function):
         named = dict(zip(names, arrays))
         xp = self.xp
         peephole = xp.stack([named[n] for n in _PEEPHOLES]) if _PEEPHOLES[0] in named else None
-        out, h_n, c_n, self.kernel_state = kernel.forward(
+        packed, self.kernel_state = kernel.forward_packed(
             named["x"], named["h0"], named.get("c0"), named["weight_ih"], named["weight_hh"],
             named.get("bias_ih"), named.get("bias_hh"), peephole, lengths, reverse, save)
-        self.kernel, self.names, self.steps = kernel, names, out.shape[0]
-        return xp.concatenate([out] + [state[None] for state in (h_n, c_n) if state is not None])
+        self.kernel, self.names, self.steps = kernel, names, named["x"].shape[0]
+        return packed
 
     def backward(self, grad_output):
         if is_grad_enabled():
