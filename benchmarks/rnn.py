@@ -1,17 +1,18 @@
 """Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
 
     python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
-                             [--no-memory]
+                             [--no-memory] [--layers LSTM,GRU,RNN]
 
 float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' batch
 shards, and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through
 SciPy's OpenBLAS, called from the Numba kernels).
 Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
 parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
-Times are medians over ``--repeats`` rounds (the reference path, which records ~15 engine ops
-per step, gets ``--reference-repeats``); each round runs every library twice in a row after a
-0.3 s pause and times the second call, so that load changes hit all alike and each is timed
-warm, as inside a training loop, not against another library's spinning idle threads; ratio = fused / torch, lower is
+Times are medians over ``--repeats`` rounds of ``CALLS`` calls (the reference path, which
+records ~15 engine ops per step, gets ``--reference-repeats`` rounds); each round runs every
+library in turn: a 0.3 s pause, one untimed call, then ``CALLS`` timed calls in a row, as inside
+a training loop. Interleaving the libraries makes load changes hit all alike, and the pause keeps
+one library's spinning idle threads from slowing the next; ratio = fused / torch, lower is
 better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
 Peak memory (MiB) is the peak resident set during one train step above the resident set just
 before it, in a fresh process per cell after a warm-up on a tiny problem (so every library's
@@ -69,24 +70,26 @@ def median_seconds(step, repeats, warmup=2):
 
 
 SETTLE = 0.3   # s: OpenBLAS's idle threads spin ~0.1 s after a call before they sleep
+CALLS = 5      # timed calls in a row per round
 
 
 def interleaved_medians(steps):
-    """{name: median seconds} for ``steps`` = {name: (callable, repeats)}, in rounds: each round
-    runs every library twice in a row, after a pause, and times the second call. Interleaving
+    """{name: median seconds} for ``steps`` = {name: (callable, rounds)}. Each round runs every
+    library in turn: a pause, one untimed call, then CALLS timed calls in a row. Interleaving
     makes a change of the machine's load hit every library alike; the pause lets the previous
     library's idle threads stop spinning (measured: right after our reference path, NumPy's
-    spinning OpenBLAS threads made the next fused LSTM call 2x slower), and the untimed call
-    wakes the library's own threads, as between the steps of a training loop."""
+    spinning OpenBLAS threads made the next fused LSTM call 2x slower); the untimed call wakes
+    the library's own threads, and the calls in a row are timed as in a training loop."""
     times = {name: [] for name in steps}
-    for round_ in range(max(repeats for _, repeats in steps.values())):
-        for name, (step, repeats) in steps.items():
-            if round_ < repeats:
+    for round_ in range(max(rounds for _, rounds in steps.values())):
+        for name, (step, rounds) in steps.items():
+            if round_ < rounds:
                 time.sleep(SETTLE)
                 step()
-                start = time.perf_counter()
-                step()
-                times[name].append(time.perf_counter() - start)
+                for _ in range(CALLS):
+                    start = time.perf_counter()
+                    step()
+                    times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -136,10 +139,11 @@ def build(name, size, layers, bidirectional, impl, seed=0):
 
 def gemm_rate(n=2048, repeats=5):
     """float32 GFLOP/s of the BLAS the kernels use (SciPy's OpenBLAS through Numba)."""
-    from tinygrad_rnn.kernels.numba_recurrent import _matmul
+    from tinygrad_rnn.kernels.numba_blas import gemm
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-    return 2 * n**3 / median_seconds(lambda: _matmul(a, b), repeats) / 1e9
+    c = np.empty((n, n), np.float32)
+    return 2 * n**3 / median_seconds(lambda: gemm(a, b, c), repeats) / 1e9
 
 
 def openblas_kernel():
@@ -197,6 +201,7 @@ def main():
     parser.add_argument("--reference-repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true", help="skip our (slow) reference path")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--layers", default="LSTM,GRU,RNN", help="comma-separated subset of LSTM,GRU,RNN")
     args = parser.parse_args()
     import torch
     from tinygrad_rnn.kernels import cpu_threads
@@ -213,7 +218,7 @@ def main():
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
-    for name, size, layers, bidirectional in ROWS:
+    for name, size, layers, bidirectional in (row for row in ROWS if row[0] in args.layers.split(",")):
         label = name + (f" {layers}L bi" if bidirectional else "")
         impls = ("fused", "torch") + (() if args.no_reference else ("reference",))
         steps = {impl: build(name, size, layers, bidirectional, impl) for impl in impls}

@@ -7,17 +7,20 @@ reference path when there is none::
     kernel = kernels.get("lstm", "cuda")   # raises KernelNotFoundError naming what exists
 
 Entries name a module of this package and an attribute, imported on first use, so importing
-the registry neither imports Numba nor compiles anything. Registered here:
+the registry neither imports Numba or CuPy nor compiles anything. Registered here:
 
 =============================  ==========  ==========================================
 operation                      device      kernel
 =============================  ==========  ==========================================
 rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Numba)
+rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuPy)
 =============================  ==========  ==========================================
 
-There is no GPU kernel yet: on "cuda" (and on the "strict" test device) the layers take the
-reference path. The CPU kernels use all cores by default, one batch shard per thread;
-``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)`` changes that.
+Every kernel has the interface of :class:`recurrent_kernel.RecurrentKernel`. Without CuPy the
+"cuda" entries cannot load, :func:`find` returns None and the layers take the reference path
+(so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
+default, one batch shard per thread; ``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)``
+changes that.
 """
 import importlib
 
@@ -73,3 +76,4 @@ def registered():
 
 for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
     register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)
+    register(_mode, "cuda", "cupy_recurrent", "KERNELS", _mode)

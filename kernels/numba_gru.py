@@ -26,22 +26,21 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_forward_loop(gates, bias, b_hn, whh_t, tiles, lengths, reverse, h, packed, first, h_prev,
-                     m_saved):
+def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, packed, first,
+                     h_prev, m_saved):
     """Run all steps. ``gates`` (T, B, 3H) holds x W_ih^T and receives r, z, n over it; ``bias``
-    (3H,) is b_ih + [b_hr, b_hz, 0]; ``whh_t`` (H, 3H) is W_hh^T, multiplied in the cut ``tiles``
-    (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one. Outputs go to
+    (3H,) is b_ih + [b_hr, b_hz, 0]; ``whh_t_parts`` is W_hh^T (H, 3H) in
+    column blocks, multiplied ``rows`` rows at a time (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one. Outputs go to
     ``packed[t, first + b]``. ``h_prev`` (T, B, H) receives the state entering each step and
     ``m_saved`` m, for backward; for inference they have length 0 and 1 in time."""
     steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
     saving = h_prev.shape[0] > 0
-    parts, rows = tiles
     recurrent = np.empty((batch, 3 * hidden), dtype=gates.dtype)
     n_input = np.empty(hidden, dtype=gates.dtype)
     b_n = bias[2 * hidden:]
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t, recurrent, False, parts, rows)
+        tiled_matmul(h, whh_t_parts, recurrent, False, rows)
         for b in range(batch):
             hb, ob, sb, rb = h[b], packed[t, first + b], gates[t, b], recurrent[b]
             mb = m_saved[t if saving else 0, b]
@@ -68,15 +67,14 @@ def gru_forward_loop(gates, bias, b_hn, whh_t, tiles, lengths, reverse, h, packe
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_backward_loop(acts, w_hh, tiles, lengths, reverse, h_prev, m_saved, d_out, first, dh, d_gi,
-                      d_gh):
-    """BPTT over all steps. ``acts`` (T, B, 3H): r, z, n from forward; ``w_hh`` (3H, H),
-    multiplied in the cut ``tiles``; ``d_out[t, first + b]`` the gradient of the output; ``dh``
+def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved, d_out, first, dh,
+                      d_gi, d_gh):
+    """BPTT over all steps. ``acts`` (T, B, 3H): r, z, n from forward; ``w_hh_parts`` is W_hh
+    (3H, H) in column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh``
     (B, H) holds the gradient of the final state and ends as that of the initial state;
     ``d_gi``, ``d_gh`` (T, B, 3H) receive the gradients of the input and recurrent
     pre-activations."""
     steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
-    parts, rows = tiles
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
     for s in range(steps):
         t = s if reverse else steps - 1 - s
@@ -105,4 +103,4 @@ def gru_backward_loop(acts, w_hh, tiles, lengths, reverse, h_prev, m_saved, d_ou
                 ghb[2 * hidden + j] = gib[2 * hidden + j] * ab[j]
             for j in range(hidden):
                 dhb[j] *= ab[hidden + j]   # the product below adds d gh W_hh into it
-        tiled_matmul(d_gh[t], w_hh, dh, True, parts, rows)
+        tiled_matmul(d_gh[t], w_hh_parts, dh, True, rows)

@@ -40,11 +40,11 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_loop(gates, bias, whh_t, tiles, peephole, lengths, reverse, h, c, packed, first,
-                      h_prev, c_prev, tanh_c):
+def lstm_forward_loop(gates, bias, whh_t_parts, rows, peephole, lengths, reverse, h, c, packed,
+                      first, h_prev, c_prev, tanh_c):
     """Run all steps. ``gates`` (T, B, 4H) holds x W_ih^T and receives i, f, g, o over it (rows
-    past their length keep garbage); ``bias`` (4H,) is b_ih + b_hh; ``whh_t`` (H, 4H) is W_hh^T,
-    multiplied in the cut ``tiles`` = (parts, rows) (numba_tiles); ``peephole`` (3, H); ``h``,
+    past their length keep garbage); ``bias`` (4H,) is b_ih + b_hh; ``whh_t_parts`` is W_hh^T
+    (H, 4H) in column blocks, multiplied ``rows`` rows at a time (numba_tiles); ``peephole`` (3, H); ``h``,
     ``c`` (B, H) hold the initial state and end as the final one. Outputs go to
     ``packed[t, first + b]``. ``h_prev``, ``c_prev`` (T, B, H) receive the states entering each
     step and ``tanh_c`` tanh(c'), for backward; for inference ``h_prev`` and ``c_prev`` have
@@ -54,10 +54,9 @@ def lstm_forward_loop(gates, bias, whh_t, tiles, peephole, lengths, reverse, h, 
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     b_i, b_f = bias[:hidden], bias[hidden:2 * hidden]
     b_g, b_o = bias[2 * hidden:3 * hidden], bias[3 * hidden:]
-    parts, rows = tiles
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t, gates[t], True, parts, rows)
+        tiled_matmul(h, whh_t_parts, gates[t], True, rows)
         for b in range(batch):
             hb, cb, ob, sb = h[b], c[b], packed[t, first + b], gates[t, b]
             tcb = tanh_c[t if saving else 0, b]
@@ -91,17 +90,16 @@ def lstm_forward_loop(gates, bias, whh_t, tiles, peephole, lengths, reverse, h, 
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_loop(acts, w_hh, tiles, peephole, lengths, reverse, c_prev, tanh_c, d_out, first,
-                       dh, dc, d_gates, d_peephole):
-    """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``w_hh`` (4H, H),
-    multiplied in the cut ``tiles``; ``d_out[t, first + b]`` the gradient of the output; ``dh``,
+def lstm_backward_loop(acts, w_hh_parts, rows, peephole, lengths, reverse, c_prev, tanh_c, d_out,
+                       first, dh, dc, d_gates, d_peephole):
+    """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``w_hh_parts`` is W_hh
+    (4H, H) in column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh``,
     ``dc`` (B, H) hold the gradients of the final state and end as those of the initial state;
     ``d_gates`` (T, B, 4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients,
     or is empty (plain LSTM: ``peephole`` is then zero)."""
     steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
-    parts, rows = tiles
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
     for s in range(steps):
         t = s if reverse else steps - 1 - s
@@ -137,4 +135,4 @@ def lstm_backward_loop(acts, w_hh, tiles, peephole, lengths, reverse, c_prev, ta
                     d_peephole[0, j] += di[j] * cpb[j]
                     d_peephole[1, j] += df[j] * cpb[j]
                     d_peephole[2, j] += do[j] * c_new
-        tiled_matmul(d_gates[t], w_hh, dh, True, parts, rows)
+        tiled_matmul(d_gates[t], w_hh_parts, dh, True, rows)

@@ -34,14 +34,13 @@ class Weights:
     """The weights of one call, prepared once for all shards."""
     w_ih: np.ndarray          # (G*H, I)
     w_hh: np.ndarray          # (G*H, H)
-    whh_t: np.ndarray         # W_hh^T, contiguous, for the per-step product
     bias: np.ndarray          # (G*H,) added in the gate passes (GRU: without b_hn)
     b_hn: np.ndarray          # GRU: the bias inside r * (...)
     peephole: np.ndarray      # LSTM: (3, H), zero for a plain LSTM
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
-    forward_tiles: tuple      # the cut of h @ W_hh^T (numba_tiles)
-    backward_tiles: tuple     # the cut of da @ W_hh
+    forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles)
+    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call)
 
 
 @dataclass
@@ -93,13 +92,17 @@ class NumbaRecurrent(RecurrentKernel):
         peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
         w_hh = np.ascontiguousarray(w_hh)
         shard_rows = max(s.stop - s.start for s in shards)
+
         def measuring():   # the cuts are measured with the BLAS threading the shards will have
             return cpu_threads.blas_threads(shards)
-        forward_tiles = numba_tiles.tiling(dtype, shard_rows, hidden, w_hh.shape[0], measuring)
-        backward_tiles = numba_tiles.tiling(dtype, shard_rows, w_hh.shape[0], hidden, measuring)
-        return Weights(np.ascontiguousarray(w_ih), w_hh, np.ascontiguousarray(w_hh.T), bias, b_hn,
-                       peep, (b_ih is not None, b_hh is not None), peephole is not None,
-                       forward_tiles, backward_tiles)
+
+        cuts = []
+        for w in (w_hh.T, w_hh):   # forward multiplies by W_hh^T, backward by W_hh
+            parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
+            blocks = workspace.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
+            cuts.append((numba_tiles.split_columns(w, parts, blocks), rows))
+        return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn, peep,
+                       (b_ih is not None, b_hh is not None), peephole is not None, *cuts)
 
     def _forward_shard(self, x, h0, c0, weights, lengths, reverse, save, rows, packed):
         steps, _, inputs = x.shape
@@ -118,18 +121,18 @@ class NumbaRecurrent(RecurrentKernel):
         if self.mode == "lstm":
             c = np.array(c0[rows], dtype=dtype, order="C")
             c_prev, tanh_c = workspace.empty(h_prev.shape, dtype), workspace.empty(scratch, dtype)
-            numba_lstm.lstm_forward_loop(gates, weights.bias, weights.whh_t, weights.forward_tiles,
+            numba_lstm.lstm_forward_loop(gates, weights.bias, *weights.forward_cut,
                                          weights.peephole, *args, c, packed, rows.start, h_prev,
                                          c_prev, tanh_c)
             packed[steps + 1, rows] = c
             extra = (c_prev, tanh_c)
         elif self.mode == "gru":
             m = workspace.empty(scratch, dtype)
-            numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, weights.whh_t,
-                                       weights.forward_tiles, *args, packed, rows.start, h_prev, m)
+            numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
+                                       *args, packed, rows.start, h_prev, m)
             extra = (m,)
         else:
-            numba_rnn.rnn_forward_loop(gates, weights.bias, weights.whh_t, weights.forward_tiles,
+            numba_rnn.rnn_forward_loop(gates, weights.bias, *weights.forward_cut,
                                        self.mode == "rnn_relu", *args, packed, rows.start, h_prev)
             extra = ()
         packed[steps, rows] = h
@@ -178,21 +181,19 @@ class NumbaRecurrent(RecurrentKernel):
             c_prev, tanh_c = saved.extra
             dc = np.zeros((batch, hidden), dtype) if d_cn is None else np.array(d_cn, dtype, order="C")
             d_peep = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-            numba_lstm.lstm_backward_loop(saved.acts, weights.w_hh, weights.backward_tiles,
-                                          weights.peephole, saved.lengths, reverse, c_prev, tanh_c,
-                                          d_out, first, dh, dc, d_gi, d_peep)
+            numba_lstm.lstm_backward_loop(saved.acts, *weights.backward_cut, weights.peephole,
+                                          saved.lengths, reverse, c_prev, tanh_c, d_out, first,
+                                          dh, dc, d_gi, d_peep)
             grads["c0"] = dc
             if weights.has_peephole:
                 grads["peephole"] = d_peep
         elif self.mode == "gru":
             d_gh = workspace.empty(saved.acts.shape, dtype)
-            numba_gru.gru_backward_loop(saved.acts, weights.w_hh, weights.backward_tiles,
-                                        saved.lengths, reverse, saved.h_prev, saved.extra[0], d_out,
-                                        first, dh, d_gi, d_gh)
+            numba_gru.gru_backward_loop(saved.acts, *weights.backward_cut, saved.lengths, reverse,
+                                        saved.h_prev, saved.extra[0], d_out, first, dh, d_gi, d_gh)
         else:
-            numba_rnn.rnn_backward_loop(saved.acts, weights.w_hh, weights.backward_tiles,
-                                        self.mode == "rnn_relu", saved.lengths, reverse, d_out,
-                                        first, dh, d_gi)
+            numba_rnn.rnn_backward_loop(saved.acts, *weights.backward_cut, self.mode == "rnn_relu",
+                                        saved.lengths, reverse, d_out, first, dh, d_gi)
         rows = steps * batch
         d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
         if want("x"):

@@ -15,19 +15,19 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def rnn_forward_loop(gates, bias, whh_t, tiles, relu, lengths, reverse, h, packed, first, h_prev):
+def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, packed, first,
+                     h_prev):
     """Run all steps. ``gates`` (T, B, H) holds x W_ih^T and receives h' over it (what backward
-    needs); ``bias`` (H,) is b_ih + b_hh; ``whh_t`` (H, H) is W_hh^T, multiplied in the cut
-    ``tiles`` (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one.
+    needs); ``bias`` (H,) is b_ih + b_hh; ``whh_t_parts`` is W_hh^T (H, H) in column
+    blocks, multiplied ``rows`` rows at a time (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one.
     Outputs go to ``packed[t, first + b]``; ``h_prev`` (T, B, H) receives the states for
     backward, or has length 0 in time (inference)."""
     steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
     saving = h_prev.shape[0] > 0
-    parts, rows = tiles
     zero = np.zeros(1, dtype=gates.dtype)[0]
     for s in range(steps):
         t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t, gates[t], True, parts, rows)
+        tiled_matmul(h, whh_t_parts, gates[t], True, rows)
         for b in range(batch):
             hb, ob, ab = h[b], packed[t, first + b], gates[t, b]
             if saving:
@@ -50,13 +50,12 @@ def rnn_forward_loop(gates, bias, whh_t, tiles, relu, lengths, reverse, h, packe
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def rnn_backward_loop(acts, w_hh, tiles, relu, lengths, reverse, d_out, first, dh, d_gates):
-    """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``w_hh`` (H, H), multiplied in
-    the cut ``tiles``; ``d_out[t, first + b]`` the gradient of the output; ``dh`` (B, H) holds the
+def rnn_backward_loop(acts, w_hh_parts, rows, relu, lengths, reverse, d_out, first, dh, d_gates):
+    """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``w_hh_parts`` is W_hh (H, H) in
+    column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh`` (B, H) holds the
     gradient of the final state and ends as that of the initial state; ``d_gates`` receives
     da."""
     steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
-    parts, rows = tiles
     one, zero = np.ones(1, dtype=acts.dtype)[0], np.zeros(1, dtype=acts.dtype)[0]
     for s in range(steps):
         t = s if reverse else steps - 1 - s
@@ -73,4 +72,4 @@ def rnn_backward_loop(acts, w_hh, tiles, relu, lengths, reverse, d_out, first, d
                 for j in range(hidden):
                     db[j] = (dhb[j] + dob[j]) * (one - ab[j] * ab[j])
             dhb[:] = 0   # the product below adds this step's dh into it
-        tiled_matmul(d_gates[t], w_hh, dh, True, parts, rows)
+        tiled_matmul(d_gates[t], w_hh_parts, dh, True, rows)

@@ -9,17 +9,23 @@ a @ w                  one call     best cut
 =====================  ===========  ==================================================
 (16x128) @ (128x512)   21 us        8 rows at a time: 11 us (its unpacked small-matrix
                                     kernel takes calls with m*n*k <= 10^6)
-(32x256) @ (256x1024)  125 us       2 column blocks, 4 rows at a time: 69 us
+(32x256) @ (256x1024)  120 us       2 column blocks, 4 rows at a time: 84 us
 (32x1024) @ (1024x256) 131 us       4 column blocks, 8 rows at a time: 68 us
 =====================  ===========  ==================================================
 
 while OpenBLAS's Haswell kernels (no small-matrix kernel) are fastest with one call, and
 slowest with 4 rows (4x). So the cut is measured once per shape and process (:func:`tiling`,
 a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
-``parts`` blocks, and each block is computed ``rows`` rows of ``a`` at a time, each call a GEMM
-on views of the whole arrays (numba_blas), adding into ``out`` or overwriting it:
+``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)`` (:func:`split_columns`), and each
+block is computed ``rows`` rows of ``a`` at a time, each call a GEMM (numba_blas) that adds into
+its block of ``out`` or overwrites it:
 
-    out[r:r + rows, block p] (+)= a[r:r + rows] @ w[:, block p]
+    out[r:r + rows, block p] (+)= a[r:r + rows] @ w_parts[p]
+
+The blocks are copies rather than views of ``w``: a view's rows lie 4 KiB or more apart, which
+makes them compete for the same cache sets (measured: (32x256) @ (256x1024) in 2 blocks of 4 rows,
+106 us per step through views, 84 us through copies; adding into ``out`` costs the same as
+overwriting it).
 """
 import contextlib
 import time
@@ -35,19 +41,30 @@ _tilings = {}
 
 
 @njit(cache=True, nogil=True)
-def tiled_matmul(a, w, out, accumulate, parts, rows):
-    """``out = a @ w`` (``out += a @ w`` when ``accumulate``) in ``parts`` column blocks of
-    ``w``, ``rows`` rows of ``a`` per call."""
-    width = w.shape[1] // parts
+def tiled_matmul(a, w_parts, out, accumulate, rows):
+    """``out = a @ w`` (``out += a @ w`` when ``accumulate``), ``w`` given as its column blocks
+    ``w_parts``, ``rows`` rows of ``a`` per call."""
+    parts, _, width = w_parts.shape
     for p in range(parts):
         cols = slice(p * width, (p + 1) * width)
         for r in range(0, a.shape[0], rows):
-            gemm(a[r:r + rows], w[:, cols], out[r:r + rows, cols], accumulate)
+            gemm(a[r:r + rows], w_parts[p], out[r:r + rows, cols], accumulate)
+
+
+def split_columns(w, parts, out=None):
+    """``w (K, N)`` as ``(parts, K, N / parts)``, each block contiguous (written into ``out`` if
+    given)."""
+    k, n = w.shape
+    blocks = w.reshape(k, parts, n // parts).transpose(1, 0, 2)
+    if out is None:
+        return np.ascontiguousarray(blocks)
+    out[...] = blocks
+    return out
 
 
 def tiling(dtype, rows, k, n, measuring=contextlib.nullcontext, repeats=5):
     """The fastest ``(parts, rows per call)`` for ``(rows, k) @ (k, n)`` in ``dtype``, measured
-    on the first request for the shape (best of 3 rounds of ``repeats`` calls per candidate),
+    on the first request for the shape (best of 5 rounds of ``repeats`` calls per candidate),
     inside the context ``measuring()`` (e.g. the BLAS threading the calls will have)."""
     key = (np.dtype(dtype).str, rows, k, n)
     if rows == 0:
@@ -65,16 +82,17 @@ def _fastest(dtype, rows, k, n, repeats):
     out = np.zeros((rows, n), dtype)
     best = None
     for parts in (p for p in PARTS if n % p == 0):
+        w_parts = split_columns(w, parts)
         for per_call in sorted({min(r or rows, rows) for r in ROWS}, reverse=True):
-            tiled_matmul(a, w, out, True, parts, per_call)   # compile / warm up
-            seconds = min(_timed(a, w, out, parts, per_call, repeats) for _ in range(3))
+            tiled_matmul(a, w_parts, out, True, per_call)   # compile / warm up
+            seconds = min(_timed(a, w_parts, out, per_call, repeats) for _ in range(5))
             if best is None or seconds < best[0]:
                 best = (seconds, parts, per_call)
     return best[1:]
 
 
-def _timed(a, w, out, parts, per_call, repeats):
+def _timed(a, w_parts, out, per_call, repeats):
     start = time.perf_counter()
     for _ in range(repeats):
-        tiled_matmul(a, w, out, True, parts, per_call)
+        tiled_matmul(a, w_parts, out, True, per_call)
     return time.perf_counter() - start

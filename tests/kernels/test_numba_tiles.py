@@ -16,7 +16,7 @@ def test_tiled_matmul_equals_one_product(parts, rows, accumulate):
     rng = np.random.default_rng(0)
     a, w, before = rng.standard_normal((5, 6)), rng.standard_normal((6, 8)), rng.standard_normal((5, 8))
     out = before.copy()
-    numba_tiles.tiled_matmul(a, w, out, accumulate, parts, rows)
+    numba_tiles.tiled_matmul(a, numba_tiles.split_columns(w, parts), out, accumulate, rows)
     np.testing.assert_allclose(out, a @ w + (before if accumulate else 0), rtol=1e-13, atol=1e-13)
 
 

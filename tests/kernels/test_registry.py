@@ -20,14 +20,26 @@ def test_cpu_has_a_numba_kernel_for_every_mode(mode):
     assert (mode, "cpu") in kernels.registered()
 
 
-@pytest.mark.parametrize("device", ["cuda", "strict"])
-def test_devices_without_a_kernel_raise_when_asked_and_fall_back_otherwise(device):
+def test_a_device_without_a_kernel_raises_when_asked_and_falls_back_otherwise():
     with pytest.raises(kernels.KernelNotFoundError,
-                       match=f"no fused kernel for operation 'lstm' on device '{device}' "
-                             r"\(it exists on: cpu\); use the reference path"):
-        kernels.get("lstm", device)
-    assert kernels.find("lstm", device) is None
-    assert not fused.fused_supported("lstm", device, np.float32)
+                       match="no fused kernel for operation 'lstm' on device 'strict' "
+                             r"\(it exists on: cpu, cuda\); use the reference path"):
+        kernels.get("lstm", "strict")
+    assert kernels.find("lstm", "strict") is None
+    assert not fused.fused_supported("lstm", "strict", np.float32)
+
+
+def test_the_cuda_kernels_are_registered_and_say_why_they_cannot_load_without_cupy():
+    assert all((mode, "cuda") in kernels.registered() for mode in MODES)
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(kernels.KernelNotFoundError,
+                           match="the fused kernel for 'gru' on 'cuda' cannot be loaded: .*cupy"):
+            kernels.get("gru", "cuda")
+        assert kernels.find("gru", "cuda") is None
+    else:
+        assert kernels.get("gru", "cuda").device == "cuda"
 
 
 def test_unknown_operation_says_no_device_has_it():

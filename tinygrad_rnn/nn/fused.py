@@ -5,8 +5,8 @@ and computes the same thing (the tests hold the two equal), but instead of recor
 ops per time step on the tape it records one :class:`FusedRecurrent` node, whose forward is one
 call of a fused kernel over all steps and whose backward is one call of its BPTT kernel. The
 kernel comes from the registry :mod:`tinygrad_rnn.kernels`, keyed by (mode, device): on a device
-without a kernel (today every device but "cpu") :func:`fused_supported` is False and the layers
-take the reference path.
+without a kernel (the "strict" test device, or "cuda" without CuPy) :func:`fused_supported` is
+False and the layers take the reference path.
 
 The engine's nodes have one output, so the node returns ``out``, ``h_n`` and ``c_n`` stacked
 along time as one (T + 1 [+ 1], B, H) array, which the kernel writes in place
