@@ -1,7 +1,7 @@
 """Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
 
     python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
-                             [--no-memory] [--layers LSTM,GRU,RNN]
+                             [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda]
 
 float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' batch
 shards, and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through
@@ -26,7 +26,10 @@ single-threaded BLAS calls. The header prints the kernel OpenBLAS chose: OpenBLA
 (in the SciPy and NumPy wheels) does not recognize AMD Zen 5 and falls back to its Haswell
 (AVX2) kernels; ``OPENBLAS_CORETYPE=SKYLAKEX`` in the environment selects its AVX-512 kernels
 (measured here: single-thread 1024^3 sgemm 109 -> 208 GFLOP/s). PyTorch uses its own BLAS.
-There is no GPU kernel yet, so there is no ``--device cuda`` comparison against cuDNN.
+With ``--device cuda`` ours runs on CuPy (kernels/cupy_recurrent) and torch on cuDNN, every
+call followed by waiting for the GPU, and the rows add (64, 100, 256, 512); the GEMM rate is
+cuBLAS's, and the memory and compile-time measures (CPU ones) are skipped. The GPU path has not
+yet been run on a GPU.
 """
 import argparse
 import os
@@ -56,6 +59,7 @@ from tinygrad_rnn import nn  # noqa: E402
 SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 ROWS = [(name, size, 1, False) for size in SIZES for name in GATES] + [("LSTM", SIZES[0], 2, True)]
+GPU_ROWS = [(name, (64, 100, 256, 512), 1, False) for name in GATES]   # the issue's GPU target size
 
 
 def median_seconds(step, repeats, warmup=2):
@@ -103,15 +107,17 @@ def gemm_flops(name, size, layers, bidirectional):
     return total
 
 
-def build(name, size, layers, bidirectional, impl, seed=0):
-    """(train_step, infer) closures for impl "fused", "reference" or "torch", with torch's weights."""
+def build(name, size, layers, bidirectional, impl, seed=0, device="cpu"):
+    """(train_step, infer) closures for impl "fused", "reference" or "torch", with torch's weights,
+    on ``device`` ("cpu", or "cuda": ours on CuPy, torch on cuDNN; each closure then waits for
+    the GPU to finish)."""
     import torch
     batch, steps, inputs, hidden = size
     torch.manual_seed(seed)
     peer = getattr(torch.nn, name)(inputs, hidden, num_layers=layers, bidirectional=bidirectional)
     x = np.random.default_rng(seed).standard_normal((steps, batch, inputs)).astype(np.float32)
     if impl == "torch":
-        tx = torch.from_numpy(x)
+        peer, tx = peer.to(device), torch.from_numpy(x).to(device)
 
         def train():
             peer.zero_grad(set_to_none=True)
@@ -120,10 +126,11 @@ def build(name, size, layers, bidirectional, impl, seed=0):
         def infer():
             with torch.no_grad():
                 return peer(tx)[0]
-        return train, infer
+        return _synchronized(train, device, torch), _synchronized(infer, device, torch)
     ours = getattr(nn, name)(inputs, hidden, num_layers=layers, bidirectional=bidirectional, impl=impl)
     ours.load_state_dict({k: v.detach().numpy() for k, v in peer.state_dict().items()})
-    tx = tg.Tensor(x)
+    ours.to(device)
+    tx = tg.Tensor(x, device=device)
     params = list(ours.parameters())
 
     def train():
@@ -134,16 +141,39 @@ def build(name, size, layers, bidirectional, impl, seed=0):
     def infer():
         with tg.no_grad():
             return ours(tx)[0]
-    return train, infer
+    return _synchronized(train, device), _synchronized(infer, device)
 
 
-def gemm_rate(n=2048, repeats=5):
-    """float32 GFLOP/s of the BLAS the kernels use (SciPy's OpenBLAS through Numba)."""
-    from tinygrad_rnn.kernels.numba_blas import gemm
+def _synchronized(step, device, torch=None):
+    """``step`` followed by waiting for the GPU (torch's queue, or CuPy's) when on "cuda"."""
+    if device == "cpu":
+        return step
+    if torch is not None:
+        wait = torch.cuda.synchronize
+    else:
+        import cupy
+        wait = cupy.cuda.Device().synchronize
+
+    def synchronized():
+        step()
+        wait()
+    return synchronized
+
+
+def gemm_rate(n=2048, repeats=5, device="cpu"):
+    """float32 GFLOP/s of the BLAS the kernels use: SciPy's OpenBLAS through Numba, or cuBLAS
+    through CuPy (n = 8192)."""
     rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
-    c = np.empty((n, n), np.float32)
-    return 2 * n**3 / median_seconds(lambda: gemm(a, b, c), repeats) / 1e9
+    if device == "cuda":
+        import cupy
+        n = 8192
+        a = cupy.asarray(rng.standard_normal((n, n)), dtype=cupy.float32)
+        step = _synchronized(lambda: cupy.matmul(a, a), device)
+    else:
+        from tinygrad_rnn.kernels.numba_blas import gemm
+        a, c = rng.standard_normal((n, n)).astype(np.float32), np.empty((n, n), np.float32)
+        step = lambda: gemm(a, a, c)   # noqa: E731
+    return 2 * n**3 / median_seconds(step, repeats) / 1e9
 
 
 def openblas_kernel():
@@ -202,26 +232,37 @@ def main():
     parser.add_argument("--no-reference", action="store_true", help="skip our (slow) reference path")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--layers", default="LSTM,GRU,RNN", help="comma-separated subset of LSTM,GRU,RNN")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: our CuPy kernels against cuDNN, adding the size (64,100,256,512)")
     args = parser.parse_args()
     import torch
     from tinygrad_rnn.kernels import cpu_threads
     torch.set_num_threads(THREADS)
     cpu_threads.set_num_threads(THREADS)
-    rate = gemm_rate()
-    print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
-          f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    (import_cold, first), (import_warm, cached) = compile_times()
-    print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
-          f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + first "
-          f"call {cached:.2f} s from the cache")
+    device = args.device
+    rate = gemm_rate(device=device)
+    if device == "cuda":
+        import cupy
+        args.no_memory = True   # peak resident memory is a CPU measure
+        print(f"float32 GEMM rate (cuBLAS via CuPy): {rate:.0f} GFLOP/s; "
+              f"{cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}; torch {torch.__version__}, "
+              f"cuDNN {torch.backends.cudnn.version()}")
+    else:
+        print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
+              f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+        (import_cold, first), (import_warm, cached) = compile_times()
+        print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
+              f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + "
+              f"first call {cached:.2f} s from the cache")
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
-    for name, size, layers, bidirectional in (row for row in ROWS if row[0] in args.layers.split(",")):
+    rows = ROWS + (GPU_ROWS if device == "cuda" else [])
+    for name, size, layers, bidirectional in (row for row in rows if row[0] in args.layers.split(",")):
         label = name + (f" {layers}L bi" if bidirectional else "")
         impls = ("fused", "torch") + (() if args.no_reference else ("reference",))
-        steps = {impl: build(name, size, layers, bidirectional, impl) for impl in impls}
+        steps = {impl: build(name, size, layers, bidirectional, impl, device=device) for impl in impls}
         memory = "" if args.no_memory else "/".join(
             f"{peak_memory_mib(name, size, layers, bidirectional, impl):.0f}"
             for impl in ("fused", "reference", "torch") if impl in impls)

@@ -1,5 +1,8 @@
 """The Numba kernels at the array level: against a NumPy step-by-step reference, central finite
 differences (float64), and on bad input."""
+import os
+import threading
+
 import numpy as np
 import pytest
 
@@ -175,3 +178,19 @@ def test_small_work_is_not_sharded(threads):
 def test_set_num_threads_rejects_zero():
     with pytest.raises(ValueError, match="set_num_threads: expected a positive number of threads, got 0"):
         cpu_threads.set_num_threads(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux and two cores")
+def test_shards_run_on_worker_threads_pinned_to_distinct_cores(threads):
+    caller = os.sched_getaffinity(0)
+    threads(2)
+    both_running = threading.Barrier(2, timeout=10)   # so that each part has its own thread
+
+    def affinity(part):
+        both_running.wait()
+        return os.sched_getaffinity(0)
+
+    first, second = cpu_threads.run(affinity, [0, 1])
+    assert len(first) == len(second) == 1 and first != second and first | second <= caller
+    assert os.sched_getaffinity(0) == caller   # the calling thread is not pinned

@@ -1,0 +1,216 @@
+"""The per-step gate arithmetic of the CuPy kernels (cupy_recurrent), as CUDA source in plain C.
+
+One :class:`Gate` per mode and direction: a parameter list in the syntax of
+``cupy.ElementwiseKernel`` and a body that runs once per element ``i`` of the (B, H) state, with
+``b = i / hidden`` the batch row and ``j = i % hidden`` the unit. All parameters are ``raw``
+(indexed by hand, C order), so a launch is ``kernel(*gate.arguments(**arrays), size=B * H)``.
+The formulas are those of the Numba loops (numba_rnn, numba_lstm, numba_gru: see their
+docstrings), computed per element instead of per row:
+
+* forward, one step: the pre-activations are ``gates[t]`` (the hoisted input projection plus
+  biases) plus ``rec = h W_hh^T`` (the step's GEMM); the kernel writes the activations over
+  ``gates[t]`` (what backward needs), the new state into ``h`` (and ``c``), the output row and
+  the saved state; rows with ``t >= lengths[b]`` keep their state and output 0.
+* backward, one step: ``dh`` holds the part of the state gradient that does not go through
+  W_hh and ``back`` the part that does (``da W_hh`` of the step processed before, i.e. the next
+  one in time; zero before the first): their sum is the gradient reaching the new state. The kernel writes ``da`` (zero for masked
+  rows) and leaves in ``dh`` the new direct part: all of it for a masked row (its state passed
+  through), ``dh' z`` for GRU, 0 for RNN and LSTM. So no second per-step launch is needed to merge
+  the GEMM's result into masked rows: masked rows have ``da = 0``, hence ``back = 0``.
+
+The bodies use only scalar C over the element type ``T`` (a typedef CuPy emits per launch:
+float or double) and ``exp_``, ``tanh_`` and the ``sigmoid_`` macro, so the test
+(tests/kernels/test_cupy_gates_source.py) compiles these same strings with a C compiler and runs
+them on the CPU. Integer literals keep float32 arithmetic in float (``1 - o`` is float when o is).
+"""
+from dataclasses import dataclass
+from functools import cached_property
+
+# CUDA: the float functions for float, the double ones for double (T is chosen per launch).
+CUDA_MATH = """
+__device__ __forceinline__ float exp_(float x) { return expf(x); }
+__device__ __forceinline__ double exp_(double x) { return exp(x); }
+__device__ __forceinline__ float tanh_(float x) { return tanhf(x); }
+__device__ __forceinline__ double tanh_(double x) { return tanh(x); }
+"""
+# exp(-x) overflows to inf for very negative x and the result is then exactly 0, never NaN.
+SIGMOID = "#define sigmoid_(x) (1 / (1 + exp_(-(x))))\n"
+PREAMBLE = CUDA_MATH + SIGMOID
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One elementwise kernel: CuPy parameter lists (inputs, outputs) and the per-element body."""
+    name: str
+    inputs: str
+    outputs: str
+    body: str
+
+    @cached_property
+    def parameters(self):
+        """``[(type, name, raw)]`` in launch order: inputs, then outputs."""
+        found = []
+        for declaration in f"{self.inputs}, {self.outputs}".split(","):
+            *words, name = declaration.split()
+            found.append((words[-1], name, words[0] == "raw"))
+        return found
+
+    @cached_property
+    def names(self):
+        return tuple(name for _, name, _ in self.parameters)
+
+    def arguments(self, **named):
+        """The launch arguments in parameter order, from keyword arguments named as the
+        parameters (raises on a missing or unexpected name)."""
+        if named.keys() != set(self.names):
+            raise TypeError(f"{self.name}: expected arguments {sorted(self.names)}, got {sorted(named)}")
+        return tuple(named[name] for name in self.names)
+
+
+_STEP = "raw int64 lengths, int64 t, int64 hidden"   # which rows run at step t, and H
+
+RNN_FORWARD = Gate("rnn_forward_step", f"raw T rec, {_STEP}, int32 relu",
+                   "raw T gates, raw T h, raw T output, raw T h_prev", """
+    const ptrdiff_t b = i / hidden;
+    h_prev[i] = h[i];
+    if (t >= lengths[b]) {
+        output[i] = 0;
+    } else {
+        const T a = gates[i] + rec[i];
+        const T h_new = relu ? (a > 0 ? a : 0) : tanh_(a);
+        gates[i] = h_new;
+        h[i] = h_new;
+        output[i] = h_new;
+    }
+""")
+
+RNN_BACKWARD = Gate("rnn_backward_step", f"raw T acts, raw T d_out, raw T back, {_STEP}, int32 relu",
+                    "raw T dh, raw T da", """
+    const ptrdiff_t b = i / hidden;
+    const T dh_in = dh[i] + back[i];
+    if (t >= lengths[b]) {
+        dh[i] = dh_in;
+        da[i] = 0;
+    } else {
+        const T d_h = dh_in + d_out[i];
+        const T act = acts[i];
+        da[i] = relu ? (act > 0 ? d_h : 0) : d_h * (1 - act * act);
+        dh[i] = 0;
+    }
+""")
+
+# gates, acts, da: (B, 4H) rows, gate order i, f, g, o; g0 indexes gate i of unit j in row b.
+LSTM_FORWARD = Gate("lstm_forward_step", f"raw T rec, raw T peephole, {_STEP}",
+                    "raw T gates, raw T h, raw T c, raw T output, raw T h_prev, raw T c_prev, "
+                    "raw T tanh_c", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 4 * hidden + j;
+    const T c_old = c[i];
+    h_prev[i] = h[i];
+    c_prev[i] = c_old;
+    if (t >= lengths[b]) {
+        output[i] = 0;
+    } else {
+        const T in_gate = sigmoid_(gates[g0] + rec[g0] + peephole[j] * c_old);
+        const T forget = sigmoid_(gates[g0 + hidden] + rec[g0 + hidden]
+                                  + peephole[hidden + j] * c_old);
+        const T cell = tanh_(gates[g0 + 2 * hidden] + rec[g0 + 2 * hidden]);
+        const T c_new = forget * c_old + in_gate * cell;
+        const T out_gate = sigmoid_(gates[g0 + 3 * hidden] + rec[g0 + 3 * hidden]
+                                    + peephole[2 * hidden + j] * c_new);
+        const T tanh_c_new = tanh_(c_new);
+        gates[g0] = in_gate;
+        gates[g0 + hidden] = forget;
+        gates[g0 + 2 * hidden] = cell;
+        gates[g0 + 3 * hidden] = out_gate;
+        tanh_c[i] = tanh_c_new;
+        c[i] = c_new;
+        h[i] = out_gate * tanh_c_new;
+        output[i] = out_gate * tanh_c_new;
+    }
+""")
+
+LSTM_BACKWARD = Gate("lstm_backward_step",
+                     f"raw T acts, raw T c_prev, raw T tanh_c, raw T peephole, raw T d_out, "
+                     f"raw T back, {_STEP}", "raw T dh, raw T dc, raw T da", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 4 * hidden + j;
+    const T dh_in = dh[i] + back[i];
+    if (t >= lengths[b]) {
+        dh[i] = dh_in;
+        da[g0] = 0;
+        da[g0 + hidden] = 0;
+        da[g0 + 2 * hidden] = 0;
+        da[g0 + 3 * hidden] = 0;
+    } else {
+        const T d_h = dh_in + d_out[i];
+        const T in_gate = acts[g0], forget = acts[g0 + hidden];
+        const T cell = acts[g0 + 2 * hidden], out_gate = acts[g0 + 3 * hidden];
+        const T tc = tanh_c[i];
+        const T d_o = d_h * tc * out_gate * (1 - out_gate);
+        const T d_c = dc[i] + d_h * out_gate * (1 - tc * tc) + peephole[2 * hidden + j] * d_o;
+        const T d_i = d_c * cell * in_gate * (1 - in_gate);
+        const T d_f = d_c * c_prev[i] * forget * (1 - forget);
+        const T d_g = d_c * in_gate * (1 - cell * cell);
+        dc[i] = d_c * forget + peephole[j] * d_i + peephole[hidden + j] * d_f;
+        dh[i] = 0;
+        da[g0] = d_i;
+        da[g0 + hidden] = d_f;
+        da[g0 + 2 * hidden] = d_g;
+        da[g0 + 3 * hidden] = d_o;
+    }
+""")
+
+# gates, acts, d_gi, d_gh: (B, 3H) rows, gate order r, z, n; m = (h W_hh^T)_n + b_hn.
+GRU_FORWARD = Gate("gru_forward_step", f"raw T rec, raw T b_hn, {_STEP}",
+                   "raw T gates, raw T h, raw T output, raw T h_prev, raw T m_saved", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+    const T h_old = h[i];
+    h_prev[i] = h_old;
+    if (t >= lengths[b]) {
+        output[i] = 0;
+    } else {
+        const T reset = sigmoid_(gates[g0] + rec[g0]);
+        const T update = sigmoid_(gates[g0 + hidden] + rec[g0 + hidden]);
+        const T m = rec[g0 + 2 * hidden] + b_hn[j];
+        const T cand = tanh_(gates[g0 + 2 * hidden] + reset * m);
+        const T h_new = cand + update * (h_old - cand);
+        gates[g0] = reset;
+        gates[g0 + hidden] = update;
+        gates[g0 + 2 * hidden] = cand;
+        m_saved[i] = m;
+        h[i] = h_new;
+        output[i] = h_new;
+    }
+""")
+
+GRU_BACKWARD = Gate("gru_backward_step",
+                    f"raw T acts, raw T h_prev, raw T m_saved, raw T d_out, raw T back, {_STEP}",
+                    "raw T dh, raw T d_gi, raw T d_gh", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+    const T dh_in = dh[i] + back[i];
+    if (t >= lengths[b]) {
+        dh[i] = dh_in;
+        d_gi[g0] = 0;
+        d_gi[g0 + hidden] = 0;
+        d_gi[g0 + 2 * hidden] = 0;
+        d_gh[g0] = 0;
+        d_gh[g0 + hidden] = 0;
+        d_gh[g0 + 2 * hidden] = 0;
+    } else {
+        const T d_h = dh_in + d_out[i];
+        const T reset = acts[g0], update = acts[g0 + hidden], cand = acts[g0 + 2 * hidden];
+        const T d_n = d_h * (1 - update) * (1 - cand * cand);
+        const T d_z = d_h * (h_prev[i] - cand) * update * (1 - update);
+        const T d_r = d_n * m_saved[i] * reset * (1 - reset);
+        d_gi[g0] = d_r;
+        d_gi[g0 + hidden] = d_z;
+        d_gi[g0 + 2 * hidden] = d_n;
+        d_gh[g0] = d_r;
+        d_gh[g0 + hidden] = d_z;
+        d_gh[g0 + 2 * hidden] = d_n * reset;
+        dh[i] = d_h * update;
+    }
+""")
+
+# (forward, backward) per mode; rnn_tanh and rnn_relu share theirs (the ``relu`` flag).
+STEPS = {"rnn_tanh": (RNN_FORWARD, RNN_BACKWARD), "rnn_relu": (RNN_FORWARD, RNN_BACKWARD),
+         "lstm": (LSTM_FORWARD, LSTM_BACKWARD), "gru": (GRU_FORWARD, GRU_BACKWARD)}

@@ -1,0 +1,248 @@
+"""Fused whole-sequence recurrent layers on the GPU: cuBLAS GEMMs around one elementwise kernel
+per step (CuPy).
+
+The same structure and semantics as the CPU kernels (numba_recurrent; the per-step math is in
+the docstrings of numba_rnn, numba_lstm and numba_gru). One layer, one direction:
+
+forward
+    1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T``, plus the biases
+       (GRU: without b_hn, which goes inside ``r * (...)``);
+    2. per step: one GEMM ``h @ W_hh^T`` into a preallocated buffer and ONE elementwise kernel
+       (cupy_gates) for all gate arithmetic, the state update, the masking, the output row
+       (written straight into ``packed``) and the saving of what backward needs. The state
+       lives in ``packed``'s h_n (and c_n) rows, so it ends there.
+backward
+    per step ONE elementwise kernel for the gate derivatives ``da`` and one GEMM ``da @ W_hh``;
+    then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
+    the bias sums and (peephole LSTM) the peephole sums.
+
+So a sequence of T steps costs 2T + O(1) launches each way; with ``cuda_graphs = True`` (off by
+default) each loop's 2T launches are replayed as one CUDA graph when its shapes recur
+(cupy_graphs). ``lengths`` (B,): rows with
+``t >= lengths[b]`` carry their state and output 0 and get zero gate gradients; ``reverse=True``
+runs each row from its own last valid step down to 0 (the loop runs t = T-1 .. 0 and masks).
+
+Not yet run on a GPU: written and reviewed on a machine without one. Its per-step bodies are
+compiled by the C compiler and checked on the CPU, and this module's loops run there with NumPy
+standing in for CuPy (tests/kernels/test_cupy_gates_source.py); tests/kernels/test_cupy_recurrent.py
+compares it with the Numba kernel where CuPy and a GPU exist.
+"""
+from dataclasses import dataclass
+
+import cupy
+import numpy as np
+
+from . import cupy_gates, cupy_graphs
+from .recurrent_kernel import GATES, RecurrentKernel
+
+
+@dataclass
+class Saved:
+    """What backward needs from forward (arrays private to the kernel, never written by backward)."""
+    x: cupy.ndarray           # (T, B, I) contiguous
+    w_ih: cupy.ndarray        # (G*H, I)
+    w_hh: cupy.ndarray        # (G*H, H) contiguous
+    peephole: cupy.ndarray    # lstm: (3, H), zero for a plain LSTM; else None
+    acts: cupy.ndarray        # (T, B, G*H): the activations (masked rows: pre-activations)
+    h_prev: cupy.ndarray      # (T, B, H): the state entering each step
+    extra: dict               # lstm: c_prev, tanh_c (T, B, H); gru: m_saved (T, B, H)
+    lengths: cupy.ndarray     # (B,) int64 on the device
+    reverse: bool
+    has_bias: tuple           # (bias_ih given, bias_hh given)
+    has_peephole: bool
+
+
+class CupyRecurrent(RecurrentKernel):
+    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "lstm", "gru") on CuPy arrays.
+
+    ``cuda_graphs = True`` (default False; not yet run on a GPU) replays each per-step loop as a
+    CUDA graph on buffers cached by shape (cupy_graphs): fewer launches when shapes recur.
+    """
+
+    backend = "cupy"
+    device = "cuda"
+    array_type = cupy.ndarray
+    dtypes = (np.dtype(np.float32), np.dtype(np.float64))
+
+    def __init__(self, mode):
+        super().__init__(mode)
+        self._gates = cupy_gates.STEPS[mode]
+        self._kernels = tuple(cupy.ElementwiseKernel(gate.inputs, gate.outputs, gate.body, gate.name,
+                                                     preamble=cupy_gates.PREAMBLE)
+                              for gate in self._gates)
+        self._relu = {"relu": int(mode == "rnn_relu")} if mode.startswith("rnn") else {}
+        self.cuda_graphs = False
+        self._graphs = cupy_graphs.LoopGraphs()
+
+    def _launch(self, backward, size, **arrays):
+        """One elementwise kernel over ``size`` = B*H elements, arguments by parameter name."""
+        gate, kernel = self._gates[backward], self._kernels[backward]
+        kernel(*gate.arguments(**arrays, **self._relu), size=size)
+
+    def _run_loop(self, key, loop, arrays, inputs, outputs):
+        """``loop(arrays)``, directly or replayed as a CUDA graph (``cuda_graphs``)."""
+        if self.cuda_graphs:
+            present = [name for name in inputs if name in arrays], [n for n in outputs if n in arrays]
+            self._graphs.run((self.mode, *key), loop, arrays, *present)
+        else:
+            loop(arrays)
+
+    # ----- forward ---------------------------------------------------------------------------
+    def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
+                       lengths=None, reverse=False, save=True):
+        """Returns ``(packed (T + 1 [+ 1], B, H), saved or None)``: see recurrent_kernel."""
+        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
+        steps, batch, inputs = x.shape
+        hidden = h0.shape[1]
+        lstm = self.mode == "lstm"
+        x = cupy.ascontiguousarray(x)
+        bias, b_hn = self._biases(dtype, hidden, b_ih, b_hh)
+        gates = cupy.matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
+        gates += bias
+        packed = cupy.empty((steps + 1 + lstm, batch, hidden), dtype)
+        packed[steps] = h0   # the state lives in the h_n (and c_n) rows
+        kept = steps if save else 1   # inference: the saved states go to one scratch row
+        arrays = {"gates": gates, "packed": packed, "h_prev": cupy.empty((kept, batch, hidden), dtype),
+                  "rec": cupy.empty((batch, self.gates * hidden), dtype),
+                  "lengths": cupy.asarray(lengths), "w_hh": cupy.ascontiguousarray(w_hh)}
+        if lstm:
+            packed[steps + 1] = c0
+            # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
+            arrays.update(c_prev=cupy.empty_like(arrays["h_prev"]), tanh_c=cupy.empty_like(arrays["h_prev"]),
+                          peephole=(cupy.zeros((3, hidden), dtype) if peephole is None
+                                    else cupy.ascontiguousarray(peephole)))
+        elif self.mode == "gru":
+            arrays.update(m_saved=cupy.empty_like(arrays["h_prev"]), b_hn=b_hn)
+        self._run_loop(("forward", reverse, save, steps, batch, hidden, dtype),
+                       lambda a: self._forward_loop(a, reverse, save), arrays,
+                       inputs=("gates", "packed", "lengths", "w_hh", "peephole", "b_hn"),
+                       outputs=("gates", "packed") + _SAVED_STATES)
+        if not save:
+            return packed, None
+        extra = {name: arrays[name] for name in _SAVED_STATES[1:] if name in arrays}
+        saved = Saved(x, w_ih, arrays["w_hh"], arrays.get("peephole"), gates, arrays["h_prev"], extra,
+                      arrays["lengths"], reverse, (b_ih is not None, b_hh is not None),
+                      peephole is not None)
+        return packed, saved
+
+    def _forward_loop(self, arrays, reverse, save):
+        """All steps: per step the GEMM h W_hh^T into ``rec`` and one elementwise kernel."""
+        packed, gates, rec = arrays["packed"], arrays["gates"], arrays["rec"]
+        steps, (batch, hidden) = gates.shape[0], packed.shape[1:]
+        state = {"h": packed[steps]} | ({"c": packed[steps + 1]} if self.mode == "lstm" else {})
+        fixed = {name: arrays[name] for name in ("rec", "lengths", "peephole", "b_hn") if name in arrays}
+        saved_rows = {name: arrays[name] for name in _SAVED_STATES if name in arrays}
+        w_hh_t = arrays["w_hh"].T
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            ts = t if save else 0
+            cupy.matmul(state["h"], w_hh_t, out=rec)
+            self._launch(False, batch * hidden, t=t, hidden=hidden, gates=gates[t], output=packed[t],
+                         **state, **fixed, **{name: rows[ts] for name, rows in saved_rows.items()})
+
+    def _biases(self, dtype, hidden, b_ih, b_hh):
+        """The bias added to the hoisted projection, and the GRU's b_hn (None for other modes)."""
+        gru = self.mode == "gru"
+        bias = cupy.zeros(self.gates * hidden, dtype)
+        b_hn = cupy.zeros(hidden, dtype) if gru else None
+        if b_ih is not None:
+            bias += b_ih
+        if b_hh is not None and gru:   # b_hn goes inside r * (...)
+            bias[:2 * hidden] += b_hh[:2 * hidden]
+            b_hn[...] = b_hh[2 * hidden:]
+        elif b_hh is not None:
+            bias += b_hh
+        return bias, b_hn
+
+    # ----- backward --------------------------------------------------------------------------
+    def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
+        """Gradients from those of ``out``, ``h_n`` and ``c_n`` (None means zero).
+
+        Returns a dict with keys "x", "h0", "c0" (lstm), "weight_ih", "weight_hh", "bias_ih",
+        "bias_hh" (those given to forward), "peephole" ((3, H), lstm with peepholes),
+        restricted to the names in ``wanted`` if given.
+        """
+        if saved is None:
+            raise RuntimeError(f"{self}: backward needs a forward run with save=True")
+        want = (lambda name: True) if wanted is None else set(wanted).__contains__
+        steps, batch = saved.x.shape[:2]
+        hidden, dtype = saved.h_prev.shape[2], saved.x.dtype
+        arrays = {"acts": saved.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
+                  "dh": self._gradient_buffer(d_hn, batch, hidden, dtype),
+                  "back": cupy.zeros((batch, hidden), dtype),   # da W_hh of the step before: none yet
+                  "lengths": saved.lengths, "w_hh": saved.w_hh, **saved.extra}
+        if self.mode == "gru":
+            arrays.update(h_prev=saved.h_prev, d_gi=cupy.empty_like(saved.acts),
+                          d_gh=cupy.empty_like(saved.acts))
+        else:
+            arrays["da"] = cupy.empty_like(saved.acts)
+        if self.mode == "lstm":
+            arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype), peephole=saved.peephole)
+        self._run_loop(("backward", saved.reverse, steps, batch, hidden, dtype),
+                       lambda a: self._backward_loop(a, saved.reverse), arrays,
+                       inputs=("acts", "d_out", "dh", "dc", "back", "lengths", "w_hh", "peephole",
+                               "h_prev") + _SAVED_STATES[1:],
+                       outputs=("dh", "dc", "back", "da", "d_gi", "d_gh"))
+        grads = {"h0": arrays["dh"] + arrays["back"]}
+        if self.mode == "lstm":
+            grads["c0"] = arrays["dc"]
+        d_gi = arrays.get("d_gi", arrays.get("da"))
+        d_gh = arrays.get("d_gh", d_gi)   # rnn, lstm: both biases are added before the gates
+        return self._weight_gradients(saved, d_gi, d_gh, grads, want)
+
+    def _backward_loop(self, arrays, reverse):
+        """All steps: per step one elementwise kernel for da and the GEMM da W_hh into ``back``."""
+        steps, batch, hidden = arrays["d_out"].shape
+        state = {name: arrays[name] for name in ("dh", "dc") if name in arrays}
+        fixed = {name: arrays[name] for name in ("back", "lengths", "peephole") if name in arrays}
+        per_step = {name: arrays[name] for name in ("acts", "d_out", "h_prev", "da", "d_gi", "d_gh")
+                    + _SAVED_STATES[1:] if name in arrays}
+        d_gh, w_hh, back = arrays.get("d_gh", arrays.get("da")), arrays["w_hh"], arrays["back"]
+        for t in (range(steps) if reverse else range(steps - 1, -1, -1)):
+            self._launch(True, batch * hidden, t=t, hidden=hidden, **state, **fixed,
+                         **{name: rows[t] for name, rows in per_step.items()})
+            cupy.matmul(d_gh[t], w_hh, out=back)
+
+    @staticmethod
+    def _gradient_buffer(grad, batch, hidden, dtype):
+        """A private, writable (B, H) copy of an incoming state gradient (zero for None)."""
+        if grad is None:
+            return cupy.zeros((batch, hidden), dtype)
+        return cupy.array(grad, dtype=dtype, order="C")
+
+    def _weight_gradients(self, saved, d_gi, d_gh, grads, want):
+        """The GEMMs and sums over all steps at once (d_gi is d_gh except for GRU)."""
+        steps, batch, inputs = saved.x.shape
+        hidden, rows = saved.h_prev.shape[2], steps * batch
+        d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
+        if want("x"):
+            grads["x"] = cupy.matmul(d_gi2, saved.w_ih).reshape(steps, batch, inputs)
+        if want("weight_ih"):
+            grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
+        if want("weight_hh"):
+            grads["weight_hh"] = cupy.matmul(d_gh2.T, saved.h_prev.reshape(rows, hidden))
+        has_ih, has_hh = saved.has_bias
+        if has_ih and want("bias_ih"):
+            grads["bias_ih"] = d_gi2.sum(axis=0)
+        if has_hh and want("bias_hh"):
+            grads["bias_hh"] = d_gh2.sum(axis=0)
+        if saved.has_peephole and want("peephole"):
+            grads["peephole"] = self._peephole_gradient(saved, d_gi)
+        return {name: grad for name, grad in grads.items() if want(name)}
+
+    @staticmethod
+    def _peephole_gradient(saved, da):
+        """(3, H): sums over steps and rows of da_i c, da_f c and da_o c' (c' = f c + i g). Masked
+        rows have da = 0, so they add nothing (their acts hold finite pre-activations)."""
+        hidden = saved.h_prev.shape[2]
+        da_i, da_f, _, da_o = (da[..., k * hidden:(k + 1) * hidden] for k in range(4))
+        act_i, act_f, act_g, _ = (saved.acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
+        c_prev = saved.extra["c_prev"]
+        c_new = act_f * c_prev + act_i * act_g
+        return cupy.stack([(da_i * c_prev).sum(axis=(0, 1)), (da_f * c_prev).sum(axis=(0, 1)),
+                           (da_o * c_new).sum(axis=(0, 1))])
+
+
+# the states saved per step, (kept, B, H) each: h_prev for all modes, then the mode's own
+_SAVED_STATES = ("h_prev", "c_prev", "tanh_c", "m_saved")
+
+KERNELS = {mode: CupyRecurrent(mode) for mode in GATES}
