@@ -154,16 +154,7 @@ class CupyRecurrent(RecurrentKernel):
         return bias, b_hn
 
     # ----- backward --------------------------------------------------------------------------
-    def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
-        """Gradients from those of ``out``, ``h_n`` and ``c_n`` (None means zero).
-
-        Returns a dict with keys "x", "h0", "c0" (lstm), "weight_ih", "weight_hh", "bias_ih",
-        "bias_hh" (those given to forward), "peephole" ((3, H), lstm with peepholes),
-        restricted to the names in ``wanted`` if given.
-        """
-        if saved is None:
-            raise RuntimeError(f"{self}: backward needs a forward run with save=True")
-        want = (lambda name: True) if wanted is None else set(wanted).__contains__
+    def _backward(self, saved, d_out, d_hn, d_cn, want):
         steps, batch = saved.x.shape[:2]
         hidden, dtype = saved.h_prev.shape[2], saved.x.dtype
         arrays = {"acts": saved.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),

@@ -139,17 +139,8 @@ class NumbaRecurrent(RecurrentKernel):
         return Saved(rows, xs, gates, h_prev, extra, lengths) if save else None
 
     # ----- backward --------------------------------------------------------------------------
-    def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
-        """Gradients from those of ``out``, ``h_n`` and ``c_n`` (None means zero).
-
-        Returns a dict with keys "x", "h0", "c0" (lstm), "weight_ih", "weight_hh", "bias_ih",
-        "bias_hh" (those given to forward), "peephole" ((3, H), lstm with peepholes),
-        restricted to the names in ``wanted`` if given.
-        """
-        if saved is None:
-            raise RuntimeError(f"{self}: backward needs a forward run with save=True")
+    def _backward(self, saved, d_out, d_hn, d_cn, want):
         weights, reverse, shards = saved
-        want = (lambda name: True) if wanted is None else set(wanted).__contains__
         d_out = np.ascontiguousarray(d_out, dtype=weights.w_hh.dtype)
 
         def run_shard(shard):

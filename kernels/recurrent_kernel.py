@@ -8,6 +8,9 @@ A kernel runs one layer in one direction over a whole sequence, for one mode ("r
     out, h_n, c_n, saved = kernel.forward(...)          # the same, as views of ``packed``
     grads = kernel.backward(saved, d_out, d_hn, d_cn, wanted)   # {"x": ..., "weight_hh": ...}
 
+A kernel implements ``forward_packed`` and ``_backward(saved, d_out, d_hn, d_cn, want)`` (``want``
+a predicate on gradient names).
+
 ``packed`` (T + 1 [+ 1], B, H) holds the T output rows, then h_n, then c_n (lstm): the one array
 that the engine's one-output node returns (tinygrad_rnn.nn.fused), written in place by the kernel
 rather than concatenated afterwards. Shapes and names follow PyTorch: ``x`` (T, B, I), ``h0``,
@@ -42,6 +45,18 @@ class RecurrentKernel:
                                             reverse, save)
         steps = x.shape[0]
         return packed[:steps], packed[steps], packed[steps + 1] if self.mode == "lstm" else None, saved
+
+    def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
+        """Gradients from those of ``out``, ``h_n`` and ``c_n`` (None means zero).
+
+        Returns a dict with keys "x", "h0", "c0" (lstm), "weight_ih", "weight_hh", "bias_ih",
+        "bias_hh" (those given to forward), "peephole" ((3, H), lstm with peepholes),
+        restricted to the names in ``wanted`` if given.
+        """
+        if saved is None:
+            raise RuntimeError(f"{self}: backward needs a forward run with save=True")
+        want = (lambda name: True) if wanted is None else set(wanted).__contains__
+        return self._backward(saved, d_out, d_hn, d_cn, want)
 
     def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
         """Raise on a wrong array type, dtype or shape; returns ``(dtype, lengths)`` with

@@ -25,7 +25,7 @@ from hypothesis import given, settings, strategies as st
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cupy_gates
 
-from kernel_support import ARGUMENTS, GATES, assert_close, call_kernel, make_problem
+from kernel_support import ARGUMENTS, GATES, assert_all_close, assert_close, call_kernel, make_problem
 
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="needs a C compiler (cc)")
@@ -382,16 +382,6 @@ def run_kernel(kernel, case, dtype):
     results.update({f"grad_{name}": grad for name, grad in grads.items()})
     assert all(a.dtype == dtype for a in results.values())
     return {name: a.astype(np.float64) for name, a in results.items()}
-
-
-def assert_all_close(got, want, rtol, by_group=False):
-    """Every array within ``rtol`` of its largest magnitude, or (float32) of the largest of its
-    group, outputs or gradients (see tests/kernels/test_fused.py's assert_same)."""
-    assert sorted(got) == sorted(want)
-    for name in want:
-        group = [a for k, a in want.items() if k.startswith("grad_") == name.startswith("grad_")]
-        scale = max(np.abs(a).max(initial=0.0) for a in group) if by_group else None
-        assert_close(got[name], want[name], rtol, name, scale)
 
 
 @settings(max_examples=60, deadline=None)

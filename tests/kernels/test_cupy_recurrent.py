@@ -8,8 +8,8 @@ from hypothesis import given, settings
 import tinygrad_rnn as tg
 from tinygrad_rnn import kernels, nn
 
-from kernel_support import GATES, call_kernel, make_problem
-from test_cupy_gates_source import assert_all_close, problems, run_kernel
+from kernel_support import GATES, assert_all_close, call_kernel, make_problem
+from test_cupy_gates_source import problems, run_kernel
 
 cupy = pytest.importorskip("cupy")
 if not tg.is_available("cuda"):

@@ -8,7 +8,7 @@ from tinygrad_rnn import kernels, nn
 from tinygrad_rnn.nn.fused import fused_direction
 from tinygrad_rnn.nn.recurrent import reference_direction
 
-from kernel_support import ARGUMENTS, GATES, assert_close, make_problem
+from kernel_support import ARGUMENTS, GATES, assert_all_close, assert_close, make_problem
 
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
@@ -48,17 +48,8 @@ def run(direction, case, dtype, requires_grad=True):
 
 
 def assert_same(got, want, rtol):
-    """Every array within ``rtol`` of its largest magnitude (float64); in float32 of the largest
-    magnitude of its group (outputs, or gradients). A float32 gradient that is a sum of terms
-    which nearly cancel carries the rounding error of its terms, not of its small result: found
-    by hypothesis, grad_weight_ci = -2.8050e-05 (reference) vs -2.8034e-05 (fused), both 8e-9
-    from the float64 value -2.8042e-05, on opposite sides."""
-    assert sorted(got) == sorted(want)
-    float32 = any(a.dtype == np.float32 for a in want.values())
-    for key in want:
-        group = [a for k, a in want.items() if k.startswith("grad_") == key.startswith("grad_")]
-        scale = max(np.abs(a).max(initial=0.0) for a in group) if float32 else None
-        assert_close(got[key], want[key], rtol, key, scale)
+    """assert_all_close, by group in float32 (see there why)."""
+    assert_all_close(got, want, rtol, by_group=any(a.dtype == np.float32 for a in want.values()))
 
 
 @settings(max_examples=60, deadline=None)
