@@ -40,7 +40,8 @@ class Weights:
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
     forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles)
-    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call)
+    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call); None
+                              # for inference
 
 
 @dataclass
@@ -70,7 +71,7 @@ class NumbaRecurrent(RecurrentKernel):
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
-        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards)
+        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards, save)
         packed = workspace.empty((steps + 1 + (self.mode == "lstm"), batch, hidden), dtype)
 
         def run_shard(rows):
@@ -79,7 +80,7 @@ class NumbaRecurrent(RecurrentKernel):
         parts = cpu_threads.run(run_shard, shards)
         return packed, ((weights, reverse, parts) if save else None)
 
-    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards):
+    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards, save):
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -97,12 +98,13 @@ class NumbaRecurrent(RecurrentKernel):
             return cpu_threads.blas_threads(shards)
 
         cuts = []
-        for w in (w_hh.T, w_hh):   # forward multiplies by W_hh^T, backward by W_hh
+        for w in (w_hh.T, w_hh)[:1 + save]:   # forward multiplies by W_hh^T, backward by W_hh
             parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
             blocks = workspace.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
             cuts.append((numba_tiles.split_columns(w, parts, blocks), rows))
         return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn, peep,
-                       (b_ih is not None, b_hh is not None), peephole is not None, *cuts)
+                       (b_ih is not None, b_hh is not None), peephole is not None, cuts[0],
+                       cuts[1] if save else None)
 
     def _forward_shard(self, x, h0, c0, weights, lengths, reverse, save, rows, packed):
         steps, _, inputs = x.shape
