@@ -85,9 +85,18 @@ def blas_threads(parts):
     shards, BLAS's own setting for one (also for timing BLAS calls the way the shards make them)."""
     if len(parts) == 1:
         yield
-    else:
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            yield
+        return
+    # threadpoolctl's own limit() context re-inspects every library on entry (measured 9 us a
+    # call); the BLAS libraries' get/set functions cost 1 us
+    libraries = [lib for lib in _blas_controller().lib_controllers if lib.user_api == "blas"]
+    before = [lib.get_num_threads() for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(libraries, before):
+            lib.set_num_threads(threads)
 
 
 def _blas_controller():

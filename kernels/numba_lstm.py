@@ -1,9 +1,9 @@
-"""The LSTM's time loop, forward and BPTT, as Numba kernels (one call each per sequence).
+"""The LSTM's time loop, forward and BPTT, as Numba kernels that a team of threads shares.
 
 Per step t (gate order i, f, g, o; ``a`` the pre-activations, ``p = (w_ci, w_cf, w_co)`` the
 peephole weights, zero for a plain LSTM):
 
-    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: hoisted, ``gates[t]``)
+    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: hoisted, one GEMM for all t)
     i = sigma(a_i + w_ci c),  f = sigma(a_f + w_cf c),  g = tanh(a_g)
     c' = f c + i g,           o = sigma(a_o + w_co c'),  h' = o tanh(c')
 
@@ -12,127 +12,245 @@ and its derivative, with dh' and dc' the gradients reaching h' and c':
     da_o = dh' tanh(c') o (1 - o)
     dc~  = dc' + dh' o (1 - tanh(c')^2) + w_co da_o
     da_i = dc~ g i (1 - i),  da_f = dc~ c f (1 - f),  da_g = dc~ i (1 - g^2)
-    dc   = dc~ f + w_ci da_i + w_cf da_f,              dh = da W_hh   (one GEMM per step)
+    dc   = dc~ f + w_ci da_i + w_cf da_f,              dh = da W_hh
 
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-da is 0. Gradients of the weights are GEMMs over all steps after the loop (numba_recurrent).
+da is 0.
 
-The recurrent products are BLAS calls that add into arrays the loop already has (numba_blas):
-forward adds h W_hh^T straight into ``gates[t]``; backward zeroes dh for the rows it has used and
-adds da W_hh into it, so a masked row (da = 0) keeps its dh. The biases are added in the gates'
-own passes, not in a pass of their own.
+**Cut by hidden units.** The P threads of a team (numba_team) each own a block of U = H / P
+hidden units, and every step is cut into P pieces, one per block. The gate columns of a block
+(its units' i, f, g, o) are made adjacent by permuting the 4H gate rows of the weights once per
+call ("block order", :func:`block_order`), so that piece k of a step computes
 
-Each row is processed in several short loops rather than one: a loop that stores into many
-arrays, or reads one array at an offset it also writes, makes LLVM give up vectorizing (its
-runtime alias checks hit their limit), and the transcendentals then cost 8x more (measured: one
-fused loop 2.6 ms, these passes 0.5 ms for B=32, T=50, H=128 in float32). Forward applies each
-gate's nonlinearity in place over ``gates[t]``, through views named after the gates (measured,
-gate arithmetic alone, one thread, B=32, T=100, H=256: 3.5 ms when each gate's pass also summed
-the two pre-activation arrays into a separate ``acts``, 2.0 ms this way); row copies are explicit loops (measured a little faster than slice
-assignment). Backward computes in the dtype of ``acts``: a literal 1 in ``1 - o`` would make
-Numba compute in float64 for float32 arrays.
+    a[:, block k] += h @ W_hh[block k]^T    (B x H) @ (H x 4U), one GEMM (numba_tiles)
+
+and then all gate arithmetic of its units, for every batch row. Backward, piece j of step t
+first finishes dh for its units from the whole da of the step after (``dh[:, units j] +=
+da_{t+1} @ W_hh[:, units j]``, (B x 4H) @ (4H x U)), then does its units' gate derivatives.
+One step's pieces need the whole of the step before, which is exactly what the team's tickets
+wait for. Cutting by units rather than batch rows keeps each step's GEMM as tall as the batch,
+which BLAS runs faster: measured (float32, one thread) (32x128)@(128x256) at 235 GFLOP/s and
+(64x256)@(256x512) at 242, against 186 and 191 for the same work cut by rows, (16x128)@(128x512)
+and (32x256)@(256x1024). The input projection (before the steps) and the weight gradients
+(after them) are pieces too, one per block.
+
+The states live in ``hs``, ``cs`` (L, B, H): training keeps all T + 1 (the state entering step t
+is slot ``t + reverse``, :func:`slots`), inference two, used in turn. Each row is processed in
+several short loops rather than one: a loop that stores into many arrays, or reads one array at
+an offset it also writes, makes LLVM give up vectorizing (its runtime alias checks hit their
+limit), and the transcendentals then cost 8x more (measured: one fused loop 2.6 ms, these
+passes 0.5 ms for B=32, T=50, H=128 in float32). Backward computes in the dtype of ``acts``: a
+literal 1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .numba_blas import gemm
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
+from .numba_team import claim, finish, wait_for
 from .numba_tiles import tiled_matmul
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_loop(gates, bias, whh_t_parts, rows, peephole, lengths, reverse, h, c, packed,
-                      first, h_prev, c_prev, tanh_c):
-    """Run all steps. ``gates`` (T, B, 4H) holds x W_ih^T and receives i, f, g, o over it (rows
-    past their length keep garbage); ``bias`` (4H,) is b_ih + b_hh; ``whh_t_parts`` is W_hh^T
-    (H, 4H) in column blocks, multiplied ``rows`` rows at a time (numba_tiles); ``peephole`` (3, H); ``h``,
-    ``c`` (B, H) hold the initial state and end as the final one. Outputs go to
-    ``packed[t, first + b]``. ``h_prev``, ``c_prev`` (T, B, H) receive the states entering each
-    step and ``tanh_c`` tanh(c'), for backward; for inference ``h_prev`` and ``c_prev`` have
-    length 0 in time and ``tanh_c`` length 1 (scratch)."""
-    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
-    saving = h_prev.shape[0] > 0
-    w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
-    b_i, b_f = bias[:hidden], bias[hidden:2 * hidden]
-    b_g, b_o = bias[2 * hidden:3 * hidden], bias[3 * hidden:]
-    for s in range(steps):
-        t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t_parts, gates[t], True, rows)
-        for b in range(batch):
-            hb, cb, ob, sb = h[b], c[b], packed[t, first + b], gates[t, b]
-            tcb = tanh_c[t if saving else 0, b]
-            if saving:
-                hpb, cpb = h_prev[t, b], c_prev[t, b]
-                for j in range(hidden):
-                    hpb[j] = hb[j]
-                for j in range(hidden):
-                    cpb[j] = cb[j]
-            if t >= lengths[b]:
-                ob[:] = 0
-                continue
-            i, f = sb[:hidden], sb[hidden:2 * hidden]
-            g, o = sb[2 * hidden:3 * hidden], sb[3 * hidden:]
-            for j in range(hidden):
-                i[j] = sigmoid(i[j] + b_i[j] + w_ci[j] * cb[j])
-            for j in range(hidden):
-                f[j] = sigmoid(f[j] + b_f[j] + w_cf[j] * cb[j])
-            for j in range(hidden):
-                g[j] = tanh(g[j] + b_g[j])
-            for j in range(hidden):
-                cb[j] = f[j] * cb[j] + i[j] * g[j]
-            for j in range(hidden):
-                o[j] = sigmoid(o[j] + b_o[j] + w_co[j] * cb[j])
-            for j in range(hidden):
-                tcb[j] = tanh(cb[j])
-            for j in range(hidden):
-                hb[j] = o[j] * tcb[j]
-            for j in range(hidden):
-                ob[j] = hb[j]
+@njit(cache=True, nogil=True)
+def slots(step, steps, reverse, training):
+    """The state slots (entering, leaving) of the ``step``-th step run (time ``t``)."""
+    if not training:
+        entering = step % 2
+        return entering, 1 - entering
+    t = steps - 1 - step if reverse else step
+    return t + reverse, t + 1 - reverse
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_loop(acts, w_hh_parts, rows, peephole, lengths, reverse, c_prev, tanh_c, d_out,
-                       first, dh, dc, d_gates, d_peephole):
-    """BPTT over all steps. ``acts`` (T, B, 4H): i, f, g, o from forward; ``w_hh_parts`` is W_hh
-    (4H, H) in column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh``,
-    ``dc`` (B, H) hold the gradients of the final state and end as those of the initial state;
-    ``d_gates`` (T, B, 4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients,
-    or is empty (plain LSTM: ``peephole`` is then zero)."""
-    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
+def lstm_forward_work(counters, x2, w_ih, whh_t_tiles, rows, bias_rows, peep_rows, lengths,
+                      reverse, training, proj, acts, hs, cs, tanh_c, packed):
+    """One thread's share of the forward; every thread of the team calls it with the same
+    arguments. ``x2`` (T*B, I); ``w_ih`` (4H, I); ``whh_t_tiles`` (P, 4, parts,
+    H, U / parts): W_hh^T for each block and gate, cut for numba_tiles, multiplied ``rows`` rows
+    at a time; ``bias_rows`` (P, 4, B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the
+    peepholes, repeated for every row. ``proj`` (P, 4, T*B, U) receives the input projection;
+    ``acts`` (P, T, 4, B, U) the activations i, f, g, o ((P, 1, 4, B, U) scratch unless
+    ``training``); ``hs`` (L, B, H) and ``cs`` (L, P, B, U) hold the initial state in slot
+    ``slots(0)[0]`` and receive the others (all T + 1 when ``training``, else 2 in turn);
+    ``tanh_c`` (T, P, B, U) tanh(c') ((1, P, B, U) unless ``training``); outputs go to
+    ``packed[t]`` (T + 2, B, H)."""
+    blocks, _, batch, units = bias_rows.shape
+    steps, hidden, flat = packed.shape[0] - 2, blocks * units, batch * units
+    while True:
+        ticket = claim(counters)
+        step, k = ticket // blocks - 1, ticket % blocks
+        if step >= steps:
+            return
+        wait_for(counters, (step + 1) * blocks)
+        if step < 0:   # the input projection of block k, for all steps
+            for g in range(4):
+                first = g * hidden + k * units
+                gemm(x2, w_ih[first:first + units], proj[k, g], False, False, True)
+            finish(counters)
+            continue
+        t = steps - 1 - step if reverse else step
+        entering, leaving = slots(step, steps, reverse, training)
+        a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]
+        for g in range(4):
+            tiled_matmul(hs[entering], whh_t_tiles[k, g], a[g], False, rows)
+        r = slice(t * batch, (t + 1) * batch)
+        _gates(a[0].reshape(flat), a[1].reshape(flat), a[2].reshape(flat), a[3].reshape(flat),
+               proj[k, 0, r].reshape(flat), proj[k, 1, r].reshape(flat),
+               proj[k, 2, r].reshape(flat), proj[k, 3, r].reshape(flat),
+               bias_rows[k].reshape(4, flat), peep_rows[k].reshape(3, flat),
+               cs[entering, k].reshape(flat), cs[leaving, k].reshape(flat), tc.reshape(flat))
+        _outputs(a[3], tc, k * units, t, lengths, hs[entering], cs[entering, k], hs[leaving],
+                 cs[leaving, k], packed[t])
+        finish(counters)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def _gates(i, f, g, o, p_i, p_f, p_g, p_o, bias, peep, c_in, c_out, tanh_c):
+    """One step of one block, every row at once (flat (B*U,) arrays, so that each loop is long):
+    the products ``h W_hh^T`` in ``i, f, g, o`` plus the projections ``p_*``, biases and
+    peepholes, turned into the gates; ``c_out`` and ``tanh_c`` receive c' and tanh(c'). Rows
+    past their length get values that :func:`_outputs` then replaces (and backward never
+    reads)."""
+    b_i, b_f, b_g, b_o = bias[0], bias[1], bias[2], bias[3]
+    w_ci, w_cf, w_co = peep[0], peep[1], peep[2]
+    for j in range(c_in.shape[0]):
+        i[j] = sigmoid(i[j] + p_i[j] + b_i[j] + w_ci[j] * c_in[j])
+    for j in range(c_in.shape[0]):
+        f[j] = sigmoid(f[j] + p_f[j] + b_f[j] + w_cf[j] * c_in[j])
+    for j in range(c_in.shape[0]):
+        g[j] = tanh(g[j] + p_g[j] + b_g[j])
+    for j in range(c_in.shape[0]):
+        c_out[j] = f[j] * c_in[j] + i[j] * g[j]
+    for j in range(c_in.shape[0]):
+        o[j] = sigmoid(o[j] + p_o[j] + b_o[j] + w_co[j] * c_out[j])
+    for j in range(c_in.shape[0]):
+        tanh_c[j] = tanh(c_out[j])
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out):
+    """h' = o tanh(c') into units ``[first, first + U)`` of ``h_out`` and ``out`` (B, H); rows
+    past their length keep their state (``c_out`` (B, U) gets ``c_in`` back) and output 0."""
+    units = o.shape[1]
+    u = slice(first, first + units)
+    for b in range(o.shape[0]):
+        hb, hn, ob = h_in[b, u], h_out[b, u], out[b, u]
+        if t >= lengths[b]:
+            for j in range(units):
+                hn[j] = hb[j]
+            c_out[b] = c_in[b]
+            ob[:] = 0
+            continue
+        ro, rt = o[b], tanh_c[b]
+        for j in range(units):
+            hn[j] = ro[j] * rt[j]
+        for j in range(units):
+            ob[j] = hn[j]
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reverse, cs, tanh_c,
+                       d_out, dh, dc, d_gates, d_peephole, x2, h_prev2, w_ih, d_w_ih, d_w_hh,
+                       d_bias, dx, wanted):
+    """One thread's share of BPTT and of the weight gradients. ``acts`` (P, T, 4, B, U): i, f,
+    g, o of each block; ``w_hh_tiles`` (P, parts, 4H, U / parts): the columns of block j of W_hh,
+    cut for numba_tiles; ``cs`` and ``tanh_c`` as forward saved them; ``dh``, ``dc`` (B, H) hold
+    the gradients of the final state and end as those of the initial state; ``d_gates`` (T, B,
+    4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty.
+    After the steps, piece k writes its share of the rows of ``d_w_ih``, ``d_w_hh``, ``d_bias``
+    and of ``dx`` (T*B, I), each where ``wanted``, from ``x2`` (T*B, I), ``h_prev2`` (T*B, H)
+    and ``w_ih`` (4H, I)."""
+    blocks, steps, _, batch, units = acts.shape
+    hidden = blocks * units
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
-    for s in range(steps):
-        t = s if reverse else steps - 1 - s
+    while True:
+        ticket = claim(counters)
+        step, k = ticket // blocks, ticket % blocks
+        if step > steps:
+            return
+        wait_for(counters, step * blocks)
+        u = slice(k * units, (k + 1) * units)
+        if step > 0:   # dh of these units from the whole da of the step run before
+            later = step - 1 if reverse else steps - step
+            tiled_matmul(d_gates[later], w_hh_tiles[k], dh[:, u], True, rows)
+        if step == steps:
+            _weight_gradients(k, blocks, d_gates.reshape(steps * batch, 4 * hidden), x2, h_prev2,
+                              w_ih, d_w_ih, d_w_hh, d_bias, dx, wanted)
+            finish(counters)
+            continue
+        t = step if reverse else steps - 1 - step
         for b in range(batch):
             db = d_gates[t, b]
+            di, df = db[k * units:k * units + units], db[hidden + k * units:hidden + k * units + units]
+            dg = db[2 * hidden + k * units:2 * hidden + k * units + units]
+            do = db[3 * hidden + k * units:3 * hidden + k * units + units]
             if t >= lengths[b]:
-                db[:] = 0
+                di[:] = 0
+                df[:] = 0
+                dg[:] = 0
+                do[:] = 0
                 continue
-            ab, dhb, dcb, dob = acts[t, b], dh[b], dc[b], d_out[t, first + b]
-            cpb, tcb = c_prev[t, b], tanh_c[t, b]
-            i, f = ab[:hidden], ab[hidden:2 * hidden]
-            g, o = ab[2 * hidden:3 * hidden], ab[3 * hidden:]
-            di, df = db[:hidden], db[hidden:2 * hidden]
-            dg, do = db[2 * hidden:3 * hidden], db[3 * hidden:]
-            for j in range(hidden):
+            dhb, dcb, dob = dh[b, u], dc[b, u], d_out[t, b, u]
+            cpb, tcb = cs[t + reverse, k, b], tanh_c[t, k, b]
+            i, f, g, o = acts[k, t, 0, b], acts[k, t, 1, b], acts[k, t, 2, b], acts[k, t, 3, b]
+            pi, pf, po = w_ci[u], w_cf[u], w_co[u]
+            for j in range(units):
                 dhb[j] += dob[j]
-            for j in range(hidden):
+            for j in range(units):
                 do[j] = dhb[j] * tcb[j] * o[j] * (one - o[j])
-            for j in range(hidden):
-                dcb[j] += dhb[j] * o[j] * (one - tcb[j] * tcb[j]) + w_co[j] * do[j]
-            for j in range(hidden):
+            for j in range(units):
+                dcb[j] += dhb[j] * o[j] * (one - tcb[j] * tcb[j]) + po[j] * do[j]
+            for j in range(units):
                 di[j] = dcb[j] * g[j] * i[j] * (one - i[j])
-            for j in range(hidden):
+            for j in range(units):
                 df[j] = dcb[j] * cpb[j] * f[j] * (one - f[j])
-            for j in range(hidden):
+            for j in range(units):
                 dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
-            for j in range(hidden):
-                dcb[j] = dcb[j] * f[j] + w_ci[j] * di[j] + w_cf[j] * df[j]
-            dhb[:] = 0   # the product below adds this step's dh into it
+            for j in range(units):
+                dcb[j] = dcb[j] * f[j] + pi[j] * di[j] + pf[j] * df[j]
+            dhb[:] = 0   # the next piece of these units adds this step's dh into it
             if want_peephole:
-                for j in range(hidden):
+                for j in range(units):
                     c_new = f[j] * cpb[j] + i[j] * g[j]
-                    d_peephole[0, j] += di[j] * cpb[j]
-                    d_peephole[1, j] += df[j] * cpb[j]
-                    d_peephole[2, j] += do[j] * c_new
-        tiled_matmul(d_gates[t], w_hh_parts, dh, True, rows)
+                    d_peephole[0, k * units + j] += di[j] * cpb[j]
+                    d_peephole[1, k * units + j] += df[j] * cpb[j]
+                    d_peephole[2, k * units + j] += do[j] * c_new
+        finish(counters)
+
+
+@njit(cache=True, nogil=True)
+def _weight_gradients(k, blocks, d_gates2, x2, h_prev2, w_ih, d_w_ih, d_w_hh, d_bias, dx, wanted):
+    """Piece k of the gradients after the steps: rows ``[k 4H / P, (k + 1) 4H / P)`` of the
+    weight and bias gradients, rows ``[k T B / P, (k + 1) T B / P)`` of dx."""
+    width, total = d_gates2.shape[1], d_gates2.shape[0]
+    r = slice(width * k // blocks, width * (k + 1) // blocks)
+    da = d_gates2[:, r]
+    if wanted[0]:
+        gemm(da, x2, d_w_ih[r], False, True)
+    if wanted[1]:
+        gemm(da, h_prev2, d_w_hh[r], False, True)
+    if wanted[2]:
+        sums = d_bias[r]
+        sums[:] = 0
+        for row in range(total):
+            for j in range(sums.shape[0]):
+                sums[j] += da[row, j]
+    if wanted[3]:
+        r = slice(total * k // blocks, total * (k + 1) // blocks)
+        gemm(d_gates2[r], w_ih, dx[r])
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def lstm_forward_team(threads, *args):
+    """``lstm_forward_work(*args)`` on ``threads`` threads."""
+    for _ in prange(threads):
+        lstm_forward_work(*args)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def lstm_backward_team(threads, *args):
+    """``lstm_backward_work(*args)`` on ``threads`` threads."""
+    for _ in prange(threads):
+        lstm_backward_work(*args)

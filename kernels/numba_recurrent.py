@@ -3,7 +3,7 @@
 One layer, one direction. ``forward`` does, for the whole sequence:
 
 1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T``;
-2. one call of the mode's jitted time loop (numba_rnn, numba_lstm, numba_gru), which per step
+2. one call of the mode's jitted time loop (numba_rnn, numba_gru), which per step
    adds ``h @ W_hh^T`` into that step's projection by BLAS (cut into the calls that numba_tiles
    measured fastest for the shape) and does the biases, all gate arithmetic, the state update,
    the output row and the saving of what backward needs in vectorized passes over (B, G*H);
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cpu_threads, numba_gru, numba_lstm, numba_rnn, numba_tiles, workspace
+from . import cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace
+from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
 from .recurrent_kernel import GATES, RecurrentKernel
 
-_BATCH_AXIS = {"x": 1, "h0": 0, "c0": 0}   # gradients of these are cut by shard, others summed
+_BATCH_AXIS = {"x": 1, "h0": 0}   # gradients of these are cut by shard, others summed
 
 
 @dataclass
@@ -36,9 +37,7 @@ class Weights:
     w_hh: np.ndarray          # (G*H, H)
     bias: np.ndarray          # (G*H,) added in the gate passes (GRU: without b_hn)
     b_hn: np.ndarray          # GRU: the bias inside r * (...)
-    peephole: np.ndarray      # LSTM: (3, H), zero for a plain LSTM
     has_bias: tuple           # (bias_ih given, bias_hh given)
-    has_peephole: bool
     forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles)
     backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call); None
                               # for inference
@@ -51,12 +50,13 @@ class Saved:
     x: np.ndarray             # (T, b, I) contiguous
     acts: np.ndarray          # (T, b, G*H): activations written by the forward loop
     h_prev: np.ndarray        # (T, b, H): the hidden state entering each step
-    extra: tuple              # lstm: (c_prev, tanh_c); gru: (m,)
+    extra: tuple              # gru: (m,)
     lengths: np.ndarray
 
 
 class NumbaRecurrent(RecurrentKernel):
-    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "lstm", "gru") on the CPU."""
+    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru") on the CPU (the LSTM has
+    its own, numba_lstm_kernel)."""
 
     backend = "numba"
     device = "cpu"
@@ -66,21 +66,21 @@ class NumbaRecurrent(RecurrentKernel):
     # ----- forward ---------------------------------------------------------------------------
     def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
                        lengths=None, reverse=False, save=True):
-        """Returns ``(packed (T + 1 [+ 1], B, H), saved or None)`` (see recurrent_kernel)."""
+        """Returns ``(packed (T + 1, B, H), saved or None)`` (see recurrent_kernel)."""
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
-        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards, save)
-        packed = workspace.empty((steps + 1 + (self.mode == "lstm"), batch, hidden), dtype)
+        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
+        packed = workspace.empty((steps + 1, batch, hidden), dtype)
 
         def run_shard(rows):
-            return self._forward_shard(x, h0, c0, weights, lengths, reverse, save, rows, packed)
+            return self._forward_shard(x, h0, weights, lengths, reverse, save, rows, packed)
 
         parts = cpu_threads.run(run_shard, shards)
         return packed, ((weights, reverse, parts) if save else None)
 
-    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, peephole, shards, save):
+    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -89,8 +89,6 @@ class NumbaRecurrent(RecurrentKernel):
         if self.mode == "gru" and b_hh is not None:
             bias[2 * hidden:] -= b_hh[2 * hidden:]   # b_hn goes inside r * (...)
             b_hn[:] = b_hh[2 * hidden:]
-        # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
-        peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
         w_hh = np.ascontiguousarray(w_hh)
         shard_rows = max(s.stop - s.start for s in shards)
 
@@ -102,11 +100,10 @@ class NumbaRecurrent(RecurrentKernel):
             parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
             blocks = workspace.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
             cuts.append((numba_tiles.split_columns(w, parts, blocks), rows))
-        return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn, peep,
-                       (b_ih is not None, b_hh is not None), peephole is not None, cuts[0],
-                       cuts[1] if save else None)
+        return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn,
+                       (b_ih is not None, b_hh is not None), cuts[0], cuts[1] if save else None)
 
-    def _forward_shard(self, x, h0, c0, weights, lengths, reverse, save, rows, packed):
+    def _forward_shard(self, x, h0, weights, lengths, reverse, save, rows, packed):
         steps, _, inputs = x.shape
         batch, hidden, dtype = rows.stop - rows.start, h0.shape[1], x.dtype
         xs = workspace.empty((steps, batch, inputs), dtype)
@@ -120,15 +117,7 @@ class NumbaRecurrent(RecurrentKernel):
         h_prev = workspace.empty((kept, batch, hidden), dtype)
         scratch = (max(kept, 1), batch, hidden)   # per-step values that inference discards
         args = (lengths, reverse, h)
-        if self.mode == "lstm":
-            c = np.array(c0[rows], dtype=dtype, order="C")
-            c_prev, tanh_c = workspace.empty(h_prev.shape, dtype), workspace.empty(scratch, dtype)
-            numba_lstm.lstm_forward_loop(gates, weights.bias, *weights.forward_cut,
-                                         weights.peephole, *args, c, packed, rows.start, h_prev,
-                                         c_prev, tanh_c)
-            packed[steps + 1, rows] = c
-            extra = (c_prev, tanh_c)
-        elif self.mode == "gru":
+        if self.mode == "gru":
             m = workspace.empty(scratch, dtype)
             numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
                                        *args, packed, rows.start, h_prev, m)
@@ -148,8 +137,7 @@ class NumbaRecurrent(RecurrentKernel):
         def run_shard(shard):
             rows = shard.rows
             return self._backward_shard(shard, weights, reverse, d_out,
-                                        None if d_hn is None else d_hn[rows],
-                                        None if d_cn is None else d_cn[rows], want)
+                                        None if d_hn is None else d_hn[rows], want)
 
         parts = cpu_threads.run(run_shard, shards)
         grads = {}
@@ -163,24 +151,14 @@ class NumbaRecurrent(RecurrentKernel):
                 grads[name] = sum(pieces)
         return grads
 
-    def _backward_shard(self, saved, weights, reverse, d_out, d_hn, d_cn, want):
+    def _backward_shard(self, saved, weights, reverse, d_out, d_hn, want):
         steps, batch, inputs = saved.x.shape
         hidden, dtype, first = saved.h_prev.shape[2], saved.x.dtype, saved.rows.start
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         grads = {"h0": dh}
         d_gi = workspace.empty(saved.acts.shape, dtype)
-        d_gh = d_gi   # rnn and lstm add both biases before the gates: the same gradient
-        if self.mode == "lstm":
-            c_prev, tanh_c = saved.extra
-            dc = np.zeros((batch, hidden), dtype) if d_cn is None else np.array(d_cn, dtype, order="C")
-            d_peep = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-            numba_lstm.lstm_backward_loop(saved.acts, *weights.backward_cut, weights.peephole,
-                                          saved.lengths, reverse, c_prev, tanh_c, d_out, first,
-                                          dh, dc, d_gi, d_peep)
-            grads["c0"] = dc
-            if weights.has_peephole:
-                grads["peephole"] = d_peep
-        elif self.mode == "gru":
+        d_gh = d_gi   # rnn adds both biases before the nonlinearity: the same gradient
+        if self.mode == "gru":
             d_gh = workspace.empty(saved.acts.shape, dtype)
             numba_gru.gru_backward_loop(saved.acts, *weights.backward_cut, saved.lengths, reverse,
                                         saved.h_prev, saved.extra[0], d_out, first, dh, d_gi, d_gh)
@@ -201,10 +179,10 @@ class NumbaRecurrent(RecurrentKernel):
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):   # rnn, lstm: the same sum as bias_ih
+        if has_hh and want("bias_hh"):   # rnn: the same sum as bias_ih
             same = d_gh is d_gi and "bias_ih" in grads
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         return {name: grad for name, grad in grads.items() if want(name)}
 
 
-KERNELS = {mode: NumbaRecurrent(mode) for mode in GATES}
+KERNELS = {mode: LSTM_KERNEL if mode == "lstm" else NumbaRecurrent(mode) for mode in GATES}

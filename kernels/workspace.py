@@ -23,8 +23,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-_FREE = 3   # references to a free array while it is checked: the pool's list, the loop variable
-            # and getrefcount's argument
+_FREE = 3          # references to a free array while it is checked: the pool's list, the loop
+                   # variable and getrefcount's argument
+_FREE_BUFFER = 2   # references to its memory then: the array's base and getrefcount's argument
+ALIGNMENT = 64     # bytes: a cache line
 
 
 class Pool:
@@ -44,9 +46,9 @@ class Pool:
             if arrays is not None:
                 self._arrays.move_to_end(key)
                 for array in arrays:
-                    if sys.getrefcount(array) == _FREE:
+                    if _is_free(array):
                         return array
-            array = np.empty(*key)
+            array = _aligned_empty(*key)
             if array.nbytes and self._make_room(array.nbytes):
                 self._arrays.setdefault(key, []).append(array)
                 self._held += array.nbytes
@@ -89,7 +91,7 @@ class Pool:
         for key in keys:
             kept = []
             for array in self._arrays[key]:
-                if sys.getrefcount(array) == _FREE:
+                if _is_free(array):
                     self._held -= array.nbytes
                 else:
                     kept.append(array)
@@ -97,6 +99,21 @@ class Pool:
                 self._arrays[key] = kept
             else:
                 del self._arrays[key]
+
+
+def _aligned_empty(shape, dtype):
+    """``np.empty(shape, dtype)`` starting on a cache line: threads that write neighbouring
+    parts of an array (numba_team) then never share a line at a part's edge."""
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    memory = np.empty(nbytes + ALIGNMENT, np.uint8)
+    offset = -memory.ctypes.data % ALIGNMENT
+    return memory[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
+def _is_free(array):
+    """Nothing but the pool refers to ``array`` or its memory. (A view of a view refers to the
+    memory's owner directly, ``array.base``, not to ``array``, so both counts are needed.)"""
+    return sys.getrefcount(array) == _FREE + 1 and sys.getrefcount(array.base) == _FREE_BUFFER
 
 
 _pool = Pool()

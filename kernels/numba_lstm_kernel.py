@@ -1,0 +1,186 @@
+"""The fused LSTM layer on the CPU: a team of threads cut by hidden units (numba_lstm).
+
+``forward_packed`` permutes the weights' gate rows into block order and cuts W_hh for the
+per-step GEMMs (numba_tiles measures the cut), then runs the forward on the team (numba_team):
+the input projection, the T steps, the final state. ``_backward`` runs BPTT and the weight
+gradients on the team the same way. Block order is internal: every gradient comes back in
+PyTorch's order. The large arrays come from the workspace pool.
+
+The number of blocks is the team's size: the largest P up to the usable threads that divides H
+into blocks of at least ``MIN_UNITS`` units, with at least ``cpu_threads.MIN_FLOPS`` of work per
+thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cpu_threads, numba_team, numba_tiles, workspace
+from .numba_lstm import (lstm_backward_team, lstm_backward_work, lstm_forward_team,
+                         lstm_forward_work, slots)
+from .recurrent_kernel import RecurrentKernel
+
+MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
+
+
+@dataclass
+class Weights:
+    """The weights of one call, prepared for the team; 4H rows in block order."""
+    w_ih: np.ndarray          # (4H, I)
+    bias_rows: np.ndarray     # (P, 4, B, U) b_ih + b_hh for every row
+    peephole: np.ndarray      # (3, H), zero for a plain LSTM
+    peep_rows: np.ndarray     # (P, 3, B, U) the same for every row
+    has_bias: tuple           # (bias_ih given, bias_hh given)
+    has_peephole: bool
+    forward_cut: tuple        # (W_hh^T per block and gate, cut in column tiles (P, 4, parts, H,
+                              # U / parts), rows per call): h @ W_hh^T
+    backward_cut: tuple       # (the columns of W_hh per block (P, parts, 4H, U / parts), rows
+                              # per call): da @ W_hh; None for inference
+
+
+@dataclass
+class Saved:
+    """What backward needs from the forward."""
+    weights: Weights
+    threads: int
+    reverse: bool
+    x2: np.ndarray            # (T*B, I)
+    acts: np.ndarray          # (P, T, 4, B, U) i, f, g, o of each block
+    hs: np.ndarray            # (T + 1, B, H) all states; the one entering step t is t + reverse
+    cs: np.ndarray            # (T + 1, P, B, U)
+    tanh_c: np.ndarray        # (T, P, B, U)
+    lengths: np.ndarray
+
+
+class NumbaLSTM(RecurrentKernel):
+    """The fused LSTM kernel (with or without peepholes) on the CPU."""
+
+    backend = "numba"
+    device = "cpu"
+    array_type = np.ndarray
+    dtypes = (np.dtype(np.float32), np.dtype(np.float64))
+
+    def __init__(self):
+        super().__init__("lstm")
+
+    def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
+                       lengths=None, reverse=False, save=True):
+        """Returns ``(packed (T + 2, B, H), saved or None)`` (see recurrent_kernel)."""
+        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
+        steps, batch, inputs = x.shape
+        hidden = h0.shape[1]
+        threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
+        weights = _prepare(dtype, batch, hidden, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
+        x2 = np.ascontiguousarray(x).reshape(steps * batch, inputs)
+        units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
+        proj = workspace.empty((threads, 4, steps * batch, units), dtype)
+        acts = workspace.empty((threads, kept, 4, batch, units), dtype)
+        hs = workspace.empty((slot_count, batch, hidden), dtype)
+        cs = workspace.empty((slot_count, threads, batch, units), dtype)
+        tanh_c = workspace.empty((kept, threads, batch, units), dtype)
+        packed = workspace.empty((steps + 2, batch, hidden), dtype)
+        first = slots(0, steps, reverse, save)[0]
+        hs[first] = h0
+        cs[first] = c0.reshape(batch, threads, units).transpose(1, 0, 2)
+        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x2,
+             weights.w_ih, *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths,
+             reverse, save, proj, acts, hs, cs, tanh_c, packed)
+        final = slots(steps - 1, steps, reverse, save)[1] if steps else first
+        packed[steps] = hs[final]
+        packed[steps + 1] = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
+        if not save:
+            return packed, None
+        return packed, Saved(weights, threads, reverse, x2, acts, hs, cs, tanh_c, lengths)
+
+    def _backward(self, saved, d_out, d_hn, d_cn, want):
+        weights, acts = saved.weights, saved.acts
+        blocks, steps, _, batch, units = acts.shape
+        width = 4 * blocks * units
+        dtype, hidden, inputs = acts.dtype, width // 4, saved.x2.shape[1]
+        d_out = np.ascontiguousarray(d_out, dtype=dtype)
+        dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
+                  for d in (d_hn, d_cn))
+        has_ih, has_hh = weights.has_bias
+        wanted = np.array([want("weight_ih"), want("weight_hh"),
+                           has_ih and want("bias_ih") or has_hh and want("bias_hh"), want("x")])
+        shapes = [(width, inputs), (width, hidden), (width,), (steps * batch, inputs)]
+        grads = tuple(np.empty(shape if w else (0,) * len(shape), dtype)
+                      for shape, w in zip(shapes, wanted))
+        d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
+        h_prev2 = saved.hs[saved.reverse:saved.reverse + steps].reshape(steps * batch, hidden)
+        _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
+             *weights.backward_cut, weights.peephole, saved.lengths, saved.reverse, saved.cs,
+             saved.tanh_c, d_out, dh, dc, workspace.empty((steps, batch, width), dtype), d_peephole,
+             saved.x2, h_prev2, weights.w_ih, *grads, wanted)
+        d_w_ih, d_w_hh, d_bias, dx = grads
+        result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
+                  "c0": dc, "weight_ih": d_w_ih, "weight_hh": d_w_hh}
+        if has_ih:
+            result["bias_ih"] = d_bias
+        if has_hh:
+            result["bias_hh"] = d_bias.copy() if has_ih else d_bias
+        if weights.has_peephole:
+            result["peephole"] = d_peephole
+        return {name: grad for name, grad in result.items() if want(name)}
+
+
+def _blocks(hidden, flops):
+    """The largest P up to the usable threads with H / P >= MIN_UNITS, P dividing H and at
+    least MIN_FLOPS of work per thread."""
+    for blocks in range(numba_team.available(), 1, -1):
+        if (hidden % blocks == 0 and hidden // blocks >= MIN_UNITS
+                and flops >= blocks * cpu_threads.MIN_FLOPS):
+            return blocks
+    return 1
+
+
+def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
+    units = hidden // blocks
+    bias = np.zeros(4 * hidden, dtype)
+    for b in (b_ih, b_hh):
+        if b is not None:
+            bias += b
+    # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
+    peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
+
+    def measuring():   # the cuts are measured with the BLAS threading the team will have
+        return cpu_threads.blas_threads(range(blocks))
+
+    parts, rows = numba_tiles.tiling(dtype, batch, hidden, units, measuring)
+    w_t = w_hh.reshape(4, blocks, units, hidden).transpose(1, 0, 3, 2)   # (P, 4, H, U)
+    forward_cut = (_tiles(w_t, parts), rows)
+    backward_cut = None
+    if save:
+        parts, rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
+        w_cols = w_hh.reshape(4 * hidden, blocks, units).transpose(1, 0, 2)   # (P, 4H, U)
+        backward_cut = (_tiles(w_cols, parts), rows)
+    return Weights(np.ascontiguousarray(w_ih), _rows(bias.reshape(4, blocks, units), batch), peep,
+                   _rows(peep.reshape(3, blocks, units), batch),
+                   (b_ih is not None, b_hh is not None), peephole is not None, forward_cut,
+                   backward_cut)
+
+
+def _rows(v, batch):
+    """``v (G, P, U)`` per block, repeated for each of ``batch`` rows: ``(P, G, B, U)``."""
+    return np.ascontiguousarray(np.broadcast_to(v.transpose(1, 0, 2)[:, :, None],
+                                                (v.shape[1], v.shape[0], batch, v.shape[2])))
+
+
+def _tiles(w, parts):
+    """``w (..., K, N)`` with the columns cut in ``parts`` contiguous tiles:
+    ``(..., parts, K, N / parts)``."""
+    *lead, k, n = w.shape
+    split = w.reshape(*lead, k, parts, n // parts)
+    return np.ascontiguousarray(np.moveaxis(split, -2, -3))
+
+
+def _run(team, work, threads, *args):
+    """``work(*args)`` on a team of ``threads`` threads, BLAS one thread each."""
+    if threads == 1:
+        work(*args)
+        return
+    numba_team.pin_workers()
+    with cpu_threads.blas_threads(range(threads)):
+        team(threads, *args)
+
+
+KERNEL = NumbaLSTM()
