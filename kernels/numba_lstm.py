@@ -62,38 +62,41 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, x2, w_ih, whh_t_tiles, rows, bias_rows, peep_rows, lengths,
-                      reverse, training, proj, acts, hs, cs, tanh_c, packed):
+def lstm_forward_work(counters, x2, wih_tiles, proj_rows, whh_tiles, rows, bias_rows,
+                      peep_rows, lengths, reverse, training, proj, acts, hs, cs, tanh_c, packed):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``x2`` (T*B, I); ``w_ih`` (4H, I); ``whh_t_tiles`` (P, 4, parts,
-    H, U / parts): W_hh^T for each block and gate, cut for numba_tiles, multiplied ``rows`` rows
-    at a time; ``bias_rows`` (P, 4, B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the
-    peepholes, repeated for every row. ``proj`` (P, 4, T*B, U) receives the input projection;
+    arguments. ``x2`` (T*B, I); ``wih_tiles`` (P, 4, parts, I, U / parts) and ``whh_tiles``
+    (P, 4, parts, H, U / parts): W_ih^T and W_hh^T for each block and gate, cut in column tiles
+    for numba_tiles, multiplied ``proj_rows`` and ``rows`` rows at a time; ``bias_rows`` (P, 4,
+    B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes, repeated for every row.
+    ``proj`` (P, 4, C*B, U) receives the input projection of C steps at a time (C = T: all);
     ``acts`` (P, T, 4, B, U) the activations i, f, g, o ((P, 1, 4, B, U) scratch unless
     ``training``); ``hs`` (L, B, H) and ``cs`` (L, P, B, U) hold the initial state in slot
     ``slots(0)[0]`` and receive the others (all T + 1 when ``training``, else 2 in turn);
     ``tanh_c`` (T, P, B, U) tanh(c') ((1, P, B, U) unless ``training``); outputs go to
     ``packed[t]`` (T + 2, B, H)."""
     blocks, _, batch, units = bias_rows.shape
-    steps, hidden, flat = packed.shape[0] - 2, blocks * units, batch * units
+    steps, flat = packed.shape[0] - 2, batch * units
+    chunk = proj.shape[2] // batch if batch else 1
     while True:
         ticket = claim(counters)
-        step, k = ticket // blocks - 1, ticket % blocks
+        step, k = ticket // blocks, ticket % blocks
         if step >= steps:
             return
-        wait_for(counters, (step + 1) * blocks)
-        if step < 0:   # the input projection of block k, for all steps
+        wait_for(counters, step * blocks)
+        start = step - step % chunk   # the chunk's steps [start, end) are times [first, last)
+        end = min(start + chunk, steps)
+        first, last = (steps - end, steps - start) if reverse else (start, end)
+        if step == start:   # the input projection of block k for the chunk
             for g in range(4):
-                first = g * hidden + k * units
-                gemm(x2, w_ih[first:first + units], proj[k, g], False, False, True)
-            finish(counters)
-            continue
+                tiled_matmul(x2[first * batch:last * batch], wih_tiles[k, g],
+                             proj[k, g, :(last - first) * batch], False, proj_rows)
         t = steps - 1 - step if reverse else step
         entering, leaving = slots(step, steps, reverse, training)
         a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]
         for g in range(4):
-            tiled_matmul(hs[entering], whh_t_tiles[k, g], a[g], False, rows)
-        r = slice(t * batch, (t + 1) * batch)
+            tiled_matmul(hs[entering], whh_tiles[k, g], a[g], False, rows)
+        r = slice((t - first) * batch, (t - first + 1) * batch)
         _gates(a[0].reshape(flat), a[1].reshape(flat), a[2].reshape(flat), a[3].reshape(flat),
                proj[k, 0, r].reshape(flat), proj[k, 1, r].reshape(flat),
                proj[k, 2, r].reshape(flat), proj[k, 3, r].reshape(flat),
@@ -154,7 +157,7 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reve
                        d_bias, dx, wanted):
     """One thread's share of BPTT and of the weight gradients. ``acts`` (P, T, 4, B, U): i, f,
     g, o of each block; ``w_hh_tiles`` (P, parts, 4H, U / parts): the columns of block j of W_hh,
-    cut for numba_tiles; ``cs`` and ``tanh_c`` as forward saved them; ``dh``, ``dc`` (B, H) hold
+    cut for numba_tiles (views); ``cs`` and ``tanh_c`` as forward saved them; ``dh``, ``dc`` (B, H) hold
     the gradients of the final state and end as those of the initial state; ``d_gates`` (T, B,
     4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty.
     After the steps, piece k writes its share of the rows of ``d_w_ih``, ``d_w_hh``, ``d_bias``
