@@ -186,7 +186,7 @@ def _run(team, work, threads, *args):
     if threads == 1:
         work(*args)
         return
-    numba_team.pin_workers()
+    numba_team.start()
     with cpu_threads.blas_threads(range(threads)):
         team(threads, *args)
 

@@ -27,6 +27,7 @@ instead of 3 us (measured here, 2-core VM).
 
 While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads).
 """
+import ctypes
 import os
 
 import numpy as np
@@ -42,6 +43,8 @@ _sched_setaffinity = types.ExternalFunction(
     "sched_setaffinity", types.intc(types.intc, types.intp, types.voidptr))
 _forked = False
 _pinned = False
+_worker_cores = set()
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def counters():
@@ -101,11 +104,23 @@ def available():
     return 1 if _forked else max(1, min(cpu_threads.get_num_threads(), get_num_threads()))
 
 
-def pin_workers():
-    """Pin Numba's worker threads one per core, the first time a team starts (Linux only)."""
-    global _pinned
-    if _pinned or not hasattr(os, "sched_getaffinity"):
+def start():
+    """Before a team starts: pin Numba's worker threads one per core (the first time), and move
+    the calling thread off the workers' cores if the scheduler has put it on one (Linux only)."""
+    if not hasattr(os, "sched_getaffinity"):
         return
+    if not _pinned:
+        _pin_workers()
+    if _libc.sched_getcpu() in _worker_cores:
+        allowed = os.sched_getaffinity(0)
+        free = allowed - _worker_cores
+        if free:   # a migration, not a pin: the caller's own affinity comes straight back
+            os.sched_setaffinity(0, free)
+            os.sched_setaffinity(0, allowed)
+
+
+def _pin_workers():
+    global _pinned, _worker_cores
     allowed = sorted(os.sched_getaffinity(0))
     threads = get_num_threads()
     masks = np.zeros((threads, 16), np.uint64)   # a cpu_set_t of 1024 CPUs per thread
@@ -113,6 +128,7 @@ def pin_workers():
         core = allowed[thread % len(allowed)]
         masks[thread, core // 64] = np.uint64(1) << np.uint64(core % 64)
     _pin(masks)
+    _worker_cores = {allowed[thread % len(allowed)] for thread in range(1, threads)}
     _pinned = True
 
 

@@ -25,6 +25,19 @@ def test_an_array_in_use_is_never_handed_out_twice(pool):
     assert not np.shares_memory(second, view)
 
 
+def test_a_view_of_a_view_keeps_the_memory_in_use(pool):
+    first = pool.empty((3, 4), np.float64)
+    view = first.reshape(12)[2:].view(np.int64)   # refers to the memory's owner, not to first
+    del first
+    assert not np.shares_memory(pool.empty((3, 4), np.float64), view)
+
+
+@pytest.mark.parametrize("shape, dtype", [((3, 5), np.float32), ((2, 7, 3), np.float64)])
+def test_arrays_start_on_a_cache_line(pool, shape, dtype):
+    for _ in range(3):
+        assert pool.empty(shape, dtype).ctypes.data % workspace.ALIGNMENT == 0
+
+
 def test_other_shapes_and_dtypes_get_other_arrays(pool):
     a = pool.empty((3, 4), np.float64)
     assert not np.shares_memory(a, pool.empty((4, 3), np.float64))

@@ -1,0 +1,141 @@
+"""The thread team (numba_team) and the LSTM kernel cut into blocks of hidden units on it: against
+the NumPy reference and the one-block kernel, with more blocks than threads, chunked input
+projections, and in a forked child."""
+import os
+
+import numpy as np
+import pytest
+from numba import njit, prange
+
+from tinygrad_rnn import kernels
+from tinygrad_rnn.kernels import cpu_threads, numba_lstm_kernel, numba_team
+from tinygrad_rnn.kernels.numba_team import claim, finish, wait_for
+
+from kernel_support import ARGUMENTS, assert_close, call_kernel, make_problem, reference
+
+
+@njit(nogil=True)
+def _record_steps(counters, done, late):
+    """Pieces of a (steps, pieces) grid: each marks itself done and counts, in ``late``, the
+    pieces of the step before that were not yet done when it started."""
+    steps, pieces = done.shape
+    while True:
+        ticket = claim(counters)
+        step, piece = ticket // pieces, ticket % pieces
+        if step >= steps:
+            return
+        wait_for(counters, step * pieces)
+        if step > 0:
+            for earlier in range(pieces):
+                late[step] += done[step - 1, earlier] == 0
+        done[step, piece] += 1
+        finish(counters)
+
+
+@njit(parallel=True)
+def _record_steps_on_team(threads, counters, done, late):
+    for _ in prange(threads):
+        _record_steps(counters, done, late)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])   # 5: more than Numba has, so some run none
+def test_every_piece_runs_once_after_the_whole_step_before(threads):
+    done, late = np.zeros((40, 3), np.int64), np.zeros(40, np.int64)
+    if threads == 1:
+        _record_steps(numba_team.counters(), done, late)
+    else:
+        _record_steps_on_team(threads, numba_team.counters(), done, late)
+    assert (done == 1).all() and not late.any()
+
+
+@pytest.fixture
+def blocks(monkeypatch):
+    """Let the LSTM kernel cut even tiny problems into blocks (one per thread); the argument sets
+    the threads."""
+    monkeypatch.setattr(cpu_threads, "MIN_FLOPS", 1)
+    monkeypatch.setattr(numba_lstm_kernel, "MIN_UNITS", 1)
+    before = cpu_threads.get_num_threads()
+    yield cpu_threads.set_num_threads
+    cpu_threads.set_num_threads(before)
+
+
+def _run_lstm(problem, lengths, reverse, seed=1):
+    """Outputs and all gradients of the LSTM kernel, and the number of blocks it used."""
+    kernel = kernels.get("lstm", "cpu")
+    out, h_n, c_n, saved = call_kernel(kernel, problem, lengths, reverse)
+    rng = np.random.default_rng(seed)
+    grads = kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
+                            rng.standard_normal(c_n.shape))
+    return dict(grads, out=out.copy(), h_n=h_n.copy(), c_n=c_n.copy()), saved.threads
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, np.arange(24) % 31])
+@pytest.mark.parametrize("chunk_bytes", [1, 30000, None])   # projection 1 step, 4, all at a time
+def test_blocks_on_threads_give_the_one_block_result(blocks, monkeypatch, peephole, reverse,
+                                                     lengths, chunk_bytes):
+    if chunk_bytes is not None:
+        monkeypatch.setattr(numba_lstm_kernel, "CHUNK_BYTES", chunk_bytes)
+    # big enough that both threads take pieces (pieces of a few us each)
+    problem = make_problem("lstm", 30, 24, 8, 48, peephole=peephole, seed=4)
+    blocks(1)
+    one, used = _run_lstm(problem, lengths, reverse)
+    assert used == 1
+    blocks(2)
+    several, used = _run_lstm(problem, lengths, reverse)
+    assert used == min(2, numba_team.available())
+    want = reference("lstm", problem, lengths, reverse)
+    for name, expected in zip(("out", "h_n", "c_n"), want):
+        assert_close(several[name], expected, 1e-13, name)
+    assert set(several) == set(one) == {n for n in ARGUMENTS if problem[n] is not None} | {"out", "h_n", "c_n"}
+    for name in one:
+        assert_close(several[name], one[name], 1e-13, name)
+
+
+def test_more_blocks_than_threads_complete(blocks, monkeypatch):
+    """Three blocks on Numba's two threads (or one): a thread that finds no piece left just
+    stops, so nothing waits for a thread that is not running."""
+    blocks(1)
+    problem = make_problem("lstm", 4, 5, 3, 6, peephole=True, seed=5)
+    one, _ = _run_lstm(problem, [4, 1, 3, 0, 4], False)
+    monkeypatch.setattr(numba_team, "available", lambda: 3)
+    three, used = _run_lstm(problem, [4, 1, 3, 0, 4], False)
+    assert used == 3
+    for name in one:
+        assert_close(three[name], one[name], 1e-13, name)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_the_kernel_on_one_thread(blocks):
+    """GNU OpenMP's threads do not survive fork (Numba aborts a child that starts them); the
+    child runs the team's work on its own thread instead."""
+    blocks(2)
+    problem = make_problem("lstm", 4, 6, 3, 8, seed=6)
+    parent, _ = _run_lstm(problem, None, False)   # the parent has started its team
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: write the result and leave without running pytest's exit code
+        status = 1
+        try:
+            child, used = _run_lstm(problem, None, False)
+            os.write(write, np.float64(used).tobytes() + child["weight_hh"].tobytes())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    data = b""
+    while chunk := os.read(read, 1 << 16):
+        data += chunk
+    os.close(read)
+    assert os.waitpid(pid, 0)[1] == 0
+    result = np.frombuffer(data, np.float64)
+    assert result[0] == 1
+    assert_close(result[1:].reshape(parent["weight_hh"].shape), parent["weight_hh"], 1e-13, "weight_hh")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_starting_a_team_leaves_the_callers_affinity_as_it_was():
+    before = os.sched_getaffinity(0)
+    numba_team.start()
+    assert os.sched_getaffinity(0) == before
