@@ -62,12 +62,12 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, x2, wih_tiles, proj_rows, whh_tiles, rows, bias_rows,
-                      peep_rows, lengths, reverse, training, proj, acts, hs, cs, tanh_c, packed):
+def lstm_forward_work(counters, x2, w_ih, whh_tiles, rows, bias_rows, peep_rows, lengths,
+                      reverse, training, proj, acts, hs, cs, tanh_c, packed):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``x2`` (T*B, I); ``wih_tiles`` (P, 4, parts, I, U / parts) and ``whh_tiles``
-    (P, 4, parts, H, U / parts): W_ih^T and W_hh^T for each block and gate, cut in column tiles
-    for numba_tiles, multiplied ``proj_rows`` and ``rows`` rows at a time; ``bias_rows`` (P, 4,
+    arguments. ``x2`` (T*B, I); ``w_ih`` (4H, I); ``whh_tiles`` (P, 4, parts, H, U / parts):
+    W_hh^T for each block and gate, cut in column tiles for numba_tiles, multiplied ``rows`` rows
+    at a time; ``bias_rows`` (P, 4,
     B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes, repeated for every row.
     ``proj`` (P, 4, C*B, U) receives the input projection of C steps at a time (C = T: all);
     ``acts`` (P, T, 4, B, U) the activations i, f, g, o ((P, 1, 4, B, U) scratch unless
@@ -76,7 +76,7 @@ def lstm_forward_work(counters, x2, wih_tiles, proj_rows, whh_tiles, rows, bias_
     ``tanh_c`` (T, P, B, U) tanh(c') ((1, P, B, U) unless ``training``); outputs go to
     ``packed[t]`` (T + 2, B, H)."""
     blocks, _, batch, units = bias_rows.shape
-    steps, flat = packed.shape[0] - 2, batch * units
+    steps, hidden, flat = packed.shape[0] - 2, blocks * units, batch * units
     chunk = proj.shape[2] // batch if batch else 1
     while True:
         ticket = claim(counters)
@@ -87,10 +87,11 @@ def lstm_forward_work(counters, x2, wih_tiles, proj_rows, whh_tiles, rows, bias_
         start = step - step % chunk   # the chunk's steps [start, end) are times [first, last)
         end = min(start + chunk, steps)
         first, last = (steps - end, steps - start) if reverse else (start, end)
-        if step == start:   # the input projection of block k for the chunk
+        if step == start:   # the input projection of block k for the chunk: one tall GEMM a gate
             for g in range(4):
-                tiled_matmul(x2[first * batch:last * batch], wih_tiles[k, g],
-                             proj[k, g, :(last - first) * batch], False, proj_rows)
+                w = w_ih[g * hidden + k * units:g * hidden + (k + 1) * units]
+                gemm(x2[first * batch:last * batch], w, proj[k, g, :(last - first) * batch],
+                     False, False, True)
         t = steps - 1 - step if reverse else step
         entering, leaving = slots(step, steps, reverse, training)
         a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]

@@ -27,8 +27,6 @@ CHUNK_BYTES = 512 * 1024   # per thread: the input projection is computed this m
 class Weights:
     """The weights of one call, prepared for the team; 4H rows in block order."""
     w_ih: np.ndarray          # (4H, I)
-    projection_cut: tuple     # (W_ih^T per block and gate, cut in column tiles (P, 4, parts, I,
-                              # U / parts), rows per call): x @ W_ih^T
     bias_rows: np.ndarray     # (P, 4, B, U) b_ih + b_hh for every row
     peephole: np.ndarray      # (3, H), zero for a plain LSTM
     peep_rows: np.ndarray     # (P, 3, B, U) the same for every row
@@ -72,8 +70,7 @@ class NumbaLSTM(RecurrentKernel):
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
         chunk = max(1, min(steps, CHUNK_BYTES // (4 * batch * hidden // threads * dtype.itemsize or 1)))
-        weights = _prepare(dtype, batch, chunk, hidden, threads, w_ih, w_hh, b_ih, b_hh, peephole,
-                           save)
+        weights = _prepare(dtype, batch, hidden, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
         x2 = np.ascontiguousarray(x).reshape(steps * batch, inputs)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         proj = workspace.empty((threads, 4, chunk * batch, units), dtype)
@@ -86,7 +83,7 @@ class NumbaLSTM(RecurrentKernel):
         hs[first] = h0
         cs[first] = c0.reshape(batch, threads, units).transpose(1, 0, 2)
         _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x2,
-             *weights.projection_cut, *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths,
+             weights.w_ih, *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths,
              reverse, save, proj, acts, hs, cs, tanh_c, packed)
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         packed[steps] = hs[final]
@@ -137,7 +134,7 @@ def _blocks(hidden, flops):
     return 1
 
 
-def _prepare(dtype, batch, chunk, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
+def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
     units = hidden // blocks
     bias = np.zeros(4 * hidden, dtype)
     for b in (b_ih, b_hh):
@@ -152,14 +149,12 @@ def _prepare(dtype, batch, chunk, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peepho
     w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
     parts, rows = numba_tiles.tiling(dtype, batch, hidden, units, measuring)
     forward_cut = (_transposed_tiles(w_hh, blocks, parts), rows)
-    parts, rows = numba_tiles.tiling(dtype, chunk * batch, w_ih.shape[1], units, measuring)
-    projection_cut = (_transposed_tiles(w_ih, blocks, parts), rows)
     backward_cut = None
     if save:
         parts, rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
         w_cols = w_hh.reshape(4 * hidden, blocks, parts, units // parts).transpose(1, 2, 0, 3)
         backward_cut = (w_cols, rows)   # (P, parts, 4H, U / parts), a view
-    return Weights(w_ih, projection_cut, _rows(bias.reshape(4, blocks, units), batch), peep,
+    return Weights(w_ih, _rows(bias.reshape(4, blocks, units), batch), peep,
                    _rows(peep.reshape(3, blocks, units), batch),
                    (b_ih is not None, b_hh is not None), peephole is not None, forward_cut,
                    backward_cut)
@@ -173,8 +168,9 @@ def _rows(v, batch):
 
 def _transposed_tiles(w, blocks, parts):
     """``w^T`` (K, 4H) cut into the columns of each block and gate, and those into ``parts``
-    tiles: ``(P, 4, parts, K, U / parts)``, each tile contiguous (a copy: BLAS multiplies by a
-    transposed weight 25% slower, measured (32x128)@(128x64) 3.4 against 2.6 us)."""
+    tiles: ``(P, 4, parts, K, U / parts)``, each tile contiguous (a copy: BLAS multiplies these
+    short products by a transposed weight 25% slower, measured (32x128)@(128x64) 3.4 against
+    2.6 us; the tall input projection reads W_ih's rows as they lie, 2% slower)."""
     inputs, width = w.shape[1], w.shape[0] // 4 // blocks // parts
     tiles = workspace.empty((blocks, 4, parts, inputs, width), w.dtype)
     tiles[...] = w.reshape(4, blocks, parts, width, inputs).transpose(1, 0, 2, 4, 3)
