@@ -3,9 +3,9 @@
     python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
                              [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda]
 
-float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' batch
-shards, and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through
-SciPy's OpenBLAS, called from the Numba kernels).
+float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' threads,
+and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through SciPy's
+OpenBLAS, called from the Numba kernels).
 Every layer gets PyTorch's weights. A *train* step is forward + backward of out.sum() with the
 parameters requiring gradients (the input does not); *infer* is the forward under no_grad.
 Times are medians over ``--repeats`` rounds of ``CALLS`` calls (the reference path, which
@@ -15,14 +15,15 @@ a training loop. Interleaving the libraries makes load changes hit all alike, an
 one library's spinning idle threads from slowing the next; ratio = fused / torch, lower is
 better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
 Peak memory (MiB) is the peak resident set during one train step above the resident set just
-before it, in a fresh process per cell after a warm-up on a tiny problem (so every library's
+before it, in a fresh process per cell after a warm-up on a small problem (so every library's
 allocator is seen the same way; Linux only: it resets VmHWM through /proc/self/clear_refs). The GEMM rate is
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
 Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
 and then the same directory again (cached start).
 
-Our kernels run the batch as 2 shards on 2 threads (tinygrad_rnn.kernels.cpu_threads) with
-single-threaded BLAS calls. The header prints the kernel OpenBLAS chose: OpenBLAS 0.3.30/0.3.31
+Our LSTM kernel cuts every step into 2 blocks of hidden units on a team of 2 threads
+(tinygrad_rnn.kernels.numba_team), the GRU and RNN kernels run the batch as 2 shards on 2
+threads (tinygrad_rnn.kernels.cpu_threads), all with single-threaded BLAS calls. The header prints the kernel OpenBLAS chose: OpenBLAS 0.3.30/0.3.31
 (in the SciPy and NumPy wheels) does not recognize AMD Zen 5 and falls back to its Haswell
 (AVX2) kernels; ``OPENBLAS_CORETYPE=SKYLAKEX`` in the environment selects its AVX-512 kernels
 (measured here: single-thread 1024^3 sgemm 109 -> 208 GFLOP/s). PyTorch uses its own BLAS.
@@ -59,6 +60,7 @@ from tinygrad_rnn import nn  # noqa: E402
 SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 ROWS = [(name, size, 1, False) for size in SIZES for name in GATES] + [("LSTM", SIZES[0], 2, True)]
+WARM_UP = (16, 16, 32, 64)   # (B, T, I, H): small, but shared by 2 threads in our kernels
 GPU_ROWS = [(name, (64, 100, 256, 512), 1, False) for name in GATES]   # the issue's GPU target size
 
 
@@ -193,8 +195,9 @@ def peak_memory_mib(name, size, layers, bidirectional, impl):
     code = (f"import sys; sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
             "import rnn, torch\n"
             "torch.set_num_threads(rnn.THREADS)\n"
-            # warm up on a tiny problem: imports, kernel compilation or loading, allocator pools
-            f"rnn.build({name!r}, (2, 2, 2, 2), {layers}, {bidirectional}, {impl!r})[0]()\n"
+            # warm up on a small problem: imports, kernel compilation or loading (the size makes
+            # our kernels take their multi-thread paths, so those compile here), allocator pools
+            f"rnn.build({name!r}, rnn.WARM_UP, {layers}, {bidirectional}, {impl!r})[0]()\n"
             f"train, _ = rnn.build({name!r}, {size!r}, {layers}, {bidirectional}, {impl!r})\n"
             "status = lambda key: next(int(line.split()[1]) for line in open('/proc/self/status')\n"
             "                          if line.startswith(key))\n"
@@ -226,7 +229,7 @@ def compile_times():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our shards")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--reference-repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true", help="skip our (slow) reference path")

@@ -19,8 +19,9 @@ rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuP
 Every kernel has the interface of :class:`recurrent_kernel.RecurrentKernel`. Without CuPy the
 "cuda" entries cannot load, :func:`find` returns None and the layers take the reference path
 (so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
-default, one batch shard per thread; ``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)``
-changes that.
+default: the LSTM's threads share every step, each a block of hidden units (numba_team), the
+GRU's and RNN's each run a batch shard (cpu_threads);
+``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)`` sets the number of threads.
 """
 import importlib
 

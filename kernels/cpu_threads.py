@@ -1,4 +1,6 @@
-"""Running a recurrent kernel on several cores: independent batch shards, one thread each.
+"""Running a recurrent kernel on several cores: independent batch shards, one thread each (the
+GRU and RNN kernels), and the number of threads every CPU kernel may use (``set_num_threads``;
+the LSTM kernel's team, numba_team, cuts each step by hidden units instead).
 
 The rows of a batch never interact in a recurrent layer, so the batch is cut into contiguous
 shards and each thread runs the whole sequence (forward or BPTT) for its shard; the threads meet

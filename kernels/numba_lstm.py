@@ -3,7 +3,7 @@
 Per step t (gate order i, f, g, o; ``a`` the pre-activations, ``p = (w_ci, w_cf, w_co)`` the
 peephole weights, zero for a plain LSTM):
 
-    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: hoisted, one GEMM for all t)
+    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: for many t at a time)
     i = sigma(a_i + w_ci c),  f = sigma(a_f + w_cf c),  g = tanh(a_g)
     c' = f c + i g,           o = sigma(a_o + w_co c'),  h' = o tanh(c')
 
@@ -17,37 +17,46 @@ and its derivative, with dh' and dc' the gradients reaching h' and c':
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
 da is 0.
 
-**Cut by hidden units.** The P threads of a team (numba_team) each own a block of U = H / P
-hidden units, and every step is cut into P pieces, one per block. The gate columns of a block
-(its units' i, f, g, o) are made adjacent by permuting the 4H gate rows of the weights once per
-call ("block order", :func:`block_order`), so that piece k of a step computes
+**Cut by hidden units.** The P threads of a team (numba_team) share each step, cut into P
+pieces, one per block of U = H / P hidden units. Piece k of step t computes, for each gate
+(W_hh^T's columns of that gate and block copied into contiguous tiles once per call),
 
-    a[:, block k] += h @ W_hh[block k]^T    (B x H) @ (H x 4U), one GEMM (numba_tiles)
+    a_gate[k] = h @ W_hh^T[:, gate, block k]    (B x H) @ (H x U), into a (B, U) array
 
-and then all gate arithmetic of its units, for every batch row. Backward, piece j of step t
-first finishes dh for its units from the whole da of the step after (``dh[:, units j] +=
-da_{t+1} @ W_hh[:, units j]``, (B x 4H) @ (4H x U)), then does its units' gate derivatives.
-One step's pieces need the whole of the step before, which is exactly what the team's tickets
-wait for. Cutting by units rather than batch rows keeps each step's GEMM as tall as the batch,
-which BLAS runs faster: measured (float32, one thread) (32x128)@(128x256) at 235 GFLOP/s and
-(64x256)@(256x512) at 242, against 186 and 191 for the same work cut by rows, (16x128)@(128x512)
-and (32x256)@(256x1024). The input projection (before the steps) and the weight gradients
-(after them) are pieces too, one per block.
+then all gate arithmetic of its units for every batch row at once, and writes its columns of
+h'. Backward, piece j of step t first finishes dh for its units from the whole da of the step
+run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)), then does its
+units' gate derivatives. One step's pieces need the whole of the step before, which is what
+the team's tickets wait for. Cutting by units rather than batch rows keeps each step's GEMM as
+tall as the batch, which BLAS runs faster: measured (float32, one thread) (32x128)@(128x256) at
+235 GFLOP/s and (64x256)@(256x512) at 242, against 186 and 191 for the same work cut by rows,
+(16x128)@(128x512) and (32x256)@(256x1024). The weight gradients after the steps are P pieces
+too; the input projection x W_ih^T is computed by each block's first piece of every chunk of
+C steps (one tall GEMM a gate; C such that a chunk of one block is at most CHUNK_BYTES, so that
+it is still in the core's cache when its steps read it: at B=64, T=100, H=256 the whole
+projection hoisted made the inference 13.3 ms, chunks of 512 KiB 12.0 ms).
 
-The states live in ``hs``, ``cs`` (L, B, H): training keeps all T + 1 (the state entering step t
-is slot ``t + reverse``, :func:`slots`), inference two, used in turn. Each row is processed in
-several short loops rather than one: a loop that stores into many arrays, or reads one array at
-an offset it also writes, makes LLVM give up vectorizing (its runtime alias checks hit their
-limit), and the transcendentals then cost 8x more (measured: one fused loop 2.6 ms, these
-passes 0.5 ms for B=32, T=50, H=128 in float32). Backward computes in the dtype of ``acts``: a
-literal 1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
+**Gate-major blocks.** Forward keeps a block's pre-activations, activations and cell state as
+(4, B, U) and (B, U) arrays: each gate of a step is then one flat loop over B*U elements, which
+LLVM vectorizes without the set-up cost of one short loop per row (B=32, T=50, H=128, one
+block: 0.10 ms against 0.22 ms for the gate arithmetic of a whole sequence). Rows past their
+length get garbage there that :func:`_outputs` replaces by their carried state. Each gate has
+its own loop: a loop that stores into many arrays, or reads one array at an offset it also
+writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit), and the
+transcendentals then cost 8x more. Backward works row by row (its da must be in PyTorch's
+layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
+1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
+
+The states: ``hs`` (L, B, H) in PyTorch's layout (the GEMMs read it), ``cs`` (L, P, B, U) by
+block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,
+:func:`slots`), inference two, used in turn.
 """
 import numpy as np
 from numba import njit, prange
 
 from .numba_blas import gemm
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
-from .numba_team import claim, finish, wait_for
+from .numba_team import finish, next_ticket
 from .numba_tiles import tiled_matmul
 
 
@@ -79,11 +88,10 @@ def lstm_forward_work(counters, x2, w_ih, whh_tiles, rows, bias_rows, peep_rows,
     steps, hidden, flat = packed.shape[0] - 2, blocks * units, batch * units
     chunk = proj.shape[2] // batch if batch else 1
     while True:
-        ticket = claim(counters)
-        step, k = ticket // blocks, ticket % blocks
-        if step >= steps:
+        ticket = next_ticket(counters, blocks, steps * blocks)
+        if ticket >= steps * blocks:
             return
-        wait_for(counters, step * blocks)
+        step, k = ticket // blocks, ticket % blocks
         start = step - step % chunk   # the chunk's steps [start, end) are times [first, last)
         end = min(start + chunk, steps)
         first, last = (steps - end, steps - start) if reverse else (start, end)
@@ -169,12 +177,11 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reve
     w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
-    while True:
-        ticket = claim(counters)
-        step, k = ticket // blocks, ticket % blocks
-        if step > steps:
+    while True:   # steps 0 .. T - 1, then the weight gradients as step T
+        ticket = next_ticket(counters, blocks, (steps + 1) * blocks)
+        if ticket >= (steps + 1) * blocks:
             return
-        wait_for(counters, step * blocks)
+        step, k = ticket // blocks, ticket % blocks
         u = slice(k * units, (k + 1) * units)
         if step > 0:   # dh of these units from the whole da of the step run before
             later = step - 1 if reverse else steps - step

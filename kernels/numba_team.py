@@ -5,27 +5,38 @@ each step into pieces (blocks of hidden units) and meet between steps. They meet
 counters rather than a barrier: the work of a call is numbered by tickets, ``step * pieces +
 piece``; each thread, in a loop,
 
-1. claims the next ticket (an atomic fetch-and-add on ``counters[CLAIMED]``),
-2. waits until every ticket of the earlier steps is finished (``counters[FINISHED]`` has
-   reached ``step * pieces``: a piece of step s starts only after all of step s - 1, so the
-   finished tickets are always all those of earlier steps plus some of the current one),
-3. does the piece and counts it finished.
+1. waits until the next unclaimed ticket may start: every ticket of the earlier steps is
+   finished (``counters[FINISHED]`` has reached ``step * pieces``: a piece of step s starts
+   only after all of step s - 1, so the finished tickets are always all those of earlier steps
+   plus some of the current one),
+2. claims it (an atomic compare-and-swap on ``counters[CLAIMED]``; if another thread was
+   first, it looks again),
+3. does the piece and counts it finished (an atomic add).
 
 A thread only ever waits for tickets that running threads have claimed, so the team cannot
 deadlock however many of its threads run, or in what order: one thread alone does every piece
-(the serial path; also after ``fork``, where GNU OpenMP's threads are gone). A thread that the
-scheduler keeps off its core simply claims nothing, and the others do its share. Waiting spins
-(a step takes microseconds, far less than a sleep and wake-up) and yields the core after a
-while, for a loaded machine.
+(the serial path; also after ``fork``, where GNU OpenMP's threads are gone). A thread that
+waits holds no ticket, so when the scheduler takes its core away (a loaded machine) the others
+do its share; only a thread descheduled in the middle of a piece holds the team up. (Claiming
+first and waiting after, as a first version did, made a waiting thread hold the next step's
+ticket: with one other busy process on the 2 cores, an LSTM inference at B=32, T=50, H=128 then
+took 24 ms instead of 1.) Waiting spins (a step takes microseconds, far less than a sleep and
+wake-up) and yields the core after a while.
 
 The threads are Numba's own (``parallel=True``, its OpenMP layer here): starting a team takes
 about 3 us when its threads are spinning from a recent call, against 42 us to hand two tasks to
-a Python thread pool (which also needs the GIL in each worker). Numba's worker threads are
-pinned one per core on first use, the calling thread stays free: unpinned, after a pause the
-scheduler sometimes left the caller and a worker on one core, and each call then took 4 ms
-instead of 3 us (measured here, 2-core VM).
+a Python thread pool (which also needs the GIL in each worker). GNU OpenMP keeps its idle
+threads spinning for a few milliseconds after a call, as PyTorch's do. :func:`start` pins
+Numba's worker threads one per core on first use and moves the calling thread (which takes
+pieces too) off the workers' cores when the scheduler has put it on one: unpinned, after a
+pause the scheduler sometimes left the caller and a worker on one core, and each call then took
+4 ms instead of 3 us (measured here, 2-core VM). Pinning the caller to a core of its own for
+the whole call measured worse (an LSTM inference at B=32, T=50, H=128: 1.8 ms against 1.0 ms;
+the cause is not established).
 
-While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads).
+While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads). Numba's cache
+stores a kernel with the functions of this module compiled in; after editing this module,
+delete the kernels' ``__pycache__/*.nb*`` files (Numba only checks a kernel's own file).
 """
 import ctypes
 import os
@@ -52,15 +63,28 @@ def counters():
     return np.zeros(16, np.int64)
 
 
+def _pointer(context, builder, array_type, array, index):
+    ary = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, ary, [index])
+
+
 @intrinsic
 def _fetch_add(typingctx, array, index, value):
     """``array[index] += value`` atomically (sequentially consistent); returns the old value."""
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        ary = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, ary, [args[1]])
+        pointer = _pointer(context, builder, signature.args[0], args[0], args[1])
         return builder.atomic_rmw("add", pointer, args[2], "seq_cst")
     return types.int64(array, types.intp, types.int64), codegen
+
+
+@intrinsic
+def _compare_exchange(typingctx, array, index, expected, value):
+    """``array[index] = value`` if it holds ``expected``, atomically; whether it did."""
+    def codegen(context, builder, signature, args):
+        pointer = _pointer(context, builder, signature.args[0], args[0], args[1])
+        result = builder.cmpxchg(pointer, args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(result, 1)
+    return types.boolean(array, types.intp, types.int64, types.int64), codegen
 
 
 @intrinsic
@@ -68,24 +92,26 @@ def _load(typingctx, array, index):
     """``array[index]``, read atomically with acquire ordering (sees what the writer wrote
     before its release)."""
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        ary = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, ary, [args[1]])
+        pointer = _pointer(context, builder, signature.args[0], args[0], args[1])
         return builder.load_atomic(pointer, "acquire", 8)
     return types.int64(array, types.intp), codegen
 
 
 @njit(nogil=True, cache=True)
-def claim(counters):
-    """The next ticket."""
-    return _fetch_add(counters, CLAIMED, 1)
-
-
-@njit(nogil=True, cache=True)
-def wait_for(counters, tickets):
-    """Wait until ``tickets`` tickets are finished."""
+def next_ticket(counters, pieces, total):
+    """Claim the next of ``total`` tickets once its step may start (every ticket of the steps
+    before it finished); a value >= ``total`` when none is left. The thread waits *before* it
+    claims, so a waiting thread holds no ticket: if the scheduler takes its core away, nobody
+    waits for it."""
     spins = 0
-    while _load(counters, FINISHED) < tickets:
+    while True:
+        ticket = _load(counters, CLAIMED)
+        if ticket >= total:
+            return ticket
+        if _load(counters, FINISHED) >= ticket // pieces * pieces:
+            if _compare_exchange(counters, CLAIMED, ticket, ticket + 1):
+                return ticket
+            continue   # another thread took it: look again at once
         spins += 1
         if spins > SPINS_BEFORE_YIELD:
             _sched_yield()

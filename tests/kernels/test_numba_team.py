@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cpu_threads, numba_lstm_kernel, numba_team
-from tinygrad_rnn.kernels.numba_team import claim, finish, wait_for
+from tinygrad_rnn.kernels.numba_team import finish, next_ticket
 
 from kernel_support import ARGUMENTS, assert_close, call_kernel, make_problem, reference
 
@@ -20,11 +20,10 @@ def _record_steps(counters, done, late):
     pieces of the step before that were not yet done when it started."""
     steps, pieces = done.shape
     while True:
-        ticket = claim(counters)
-        step, piece = ticket // pieces, ticket % pieces
-        if step >= steps:
+        ticket = next_ticket(counters, pieces, steps * pieces)
+        if ticket >= steps * pieces:
             return
-        wait_for(counters, step * pieces)
+        step, piece = ticket // pieces, ticket % pieces
         if step > 0:
             for earlier in range(pieces):
                 late[step] += done[step - 1, earlier] == 0
