@@ -146,14 +146,20 @@ def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, sav
     def measuring():   # the cuts are measured with the BLAS threading the team will have
         return cpu_threads.blas_threads(range(blocks))
 
+    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
+    # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
+    # 2.6 us) and a view of W_hh's columns the backward 4% slower. The tall input projection
+    # reads W_ih's rows as they lie (2% slower than a copy).
     w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
     parts, rows = numba_tiles.tiling(dtype, batch, hidden, units, measuring)
-    forward_cut = (_transposed_tiles(w_hh, blocks, parts), rows)
+    width = units // parts
+    w_t = w_hh.reshape(4, blocks, parts, width, hidden).transpose(1, 0, 2, 4, 3)
+    forward_cut = (_copy(w_t), rows)   # (P, 4, parts, H, U / parts): W_hh^T's columns
     backward_cut = None
     if save:
         parts, rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
         w_cols = w_hh.reshape(4 * hidden, blocks, parts, units // parts).transpose(1, 2, 0, 3)
-        backward_cut = (w_cols, rows)   # (P, parts, 4H, U / parts), a view
+        backward_cut = (_copy(w_cols), rows)   # (P, parts, 4H, U / parts): W_hh's columns
     return Weights(w_ih, _rows(bias.reshape(4, blocks, units), batch), peep,
                    _rows(peep.reshape(3, blocks, units), batch),
                    (b_ih is not None, b_hh is not None), peephole is not None, forward_cut,
@@ -166,15 +172,11 @@ def _rows(v, batch):
                                                 (v.shape[1], v.shape[0], batch, v.shape[2])))
 
 
-def _transposed_tiles(w, blocks, parts):
-    """``w^T`` (K, 4H) cut into the columns of each block and gate, and those into ``parts``
-    tiles: ``(P, 4, parts, K, U / parts)``, each tile contiguous (a copy: BLAS multiplies these
-    short products by a transposed weight 25% slower, measured (32x128)@(128x64) 3.4 against
-    2.6 us; the tall input projection reads W_ih's rows as they lie, 2% slower)."""
-    inputs, width = w.shape[1], w.shape[0] // 4 // blocks // parts
-    tiles = workspace.empty((blocks, 4, parts, inputs, width), w.dtype)
-    tiles[...] = w.reshape(4, blocks, parts, width, inputs).transpose(1, 0, 2, 4, 3)
-    return tiles
+def _copy(view):
+    """A contiguous copy of ``view``, in memory from the workspace pool."""
+    copy = workspace.empty(view.shape, view.dtype)
+    copy[...] = view
+    return copy
 
 
 def _run(team, work, threads, *args):
