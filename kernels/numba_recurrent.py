@@ -1,4 +1,5 @@
-"""Fused whole-sequence recurrent layers on the CPU: GEMMs around one Numba time loop.
+"""Fused whole-sequence tanh/relu RNN and GRU layers on the CPU: GEMMs around one Numba time
+loop. (The LSTM's kernel shares each step among threads instead: numba_lstm_kernel.)
 
 One layer, one direction. ``forward`` does, for the whole sequence:
 
