@@ -90,7 +90,8 @@ def blas_threads(parts):
         return
     # threadpoolctl's own limit() context re-inspects every library on entry (measured 9 us a
     # call); the BLAS libraries' get/set functions cost 1 us
-    libraries = [lib for lib in _blas_controller().lib_controllers if lib.user_api == "blas"]
+    controller = _blas_controller()   # None: BLAS keeps its threads (slower, still correct)
+    libraries = [lib for lib in getattr(controller, "lib_controllers", ()) if lib.user_api == "blas"]
     before = [lib.get_num_threads() for lib in libraries]
     for lib in libraries:
         lib.set_num_threads(1)

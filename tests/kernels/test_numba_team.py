@@ -138,3 +138,13 @@ def test_starting_a_team_leaves_the_callers_affinity_as_it_was():
     before = os.sched_getaffinity(0)
     numba_team.start()
     assert os.sched_getaffinity(0) == before
+
+
+def test_without_threadpoolctl_the_team_still_gives_the_reference_result(blocks, monkeypatch):
+    """BLAS then keeps its own threads inside the team's calls: slower, but the same numbers."""
+    monkeypatch.setattr(cpu_threads, "_controller", False)   # as when threadpoolctl is missing
+    blocks(2)
+    problem = make_problem("lstm", 30, 24, 8, 48, seed=7)
+    got, _ = _run_lstm(problem, None, True)
+    for name, expected in zip(("out", "h_n", "c_n"), reference("lstm", problem, None, True)):
+        assert_close(got[name], expected, 1e-13, name)
