@@ -3,7 +3,7 @@
 Per step t (gate order i, f, g, o; ``a`` the pre-activations, ``p = (w_ci, w_cf, w_co)`` the
 peephole weights, zero for a plain LSTM):
 
-    a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh          (bracket: for many t at a time)
+    a = x_t W_ih^T + h W_hh^T + b_ih + b_hh
     i = sigma(a_i + w_ci c),  f = sigma(a_f + w_cf c),  g = tanh(a_g)
     c' = f c + i g,           o = sigma(a_o + w_co c'),  h' = o tanh(c')
 
@@ -18,23 +18,25 @@ Rows b with t >= lengths[b] are masked: their state passes through, their output
 da is 0.
 
 **Cut by hidden units.** The P threads of a team (numba_team) share each step, cut into P
-pieces, one per block of U = H / P hidden units. Piece k of step t computes, for each gate
-(W_hh^T's columns of that gate and block copied into contiguous tiles once per call),
+pieces, one per block of U = H / P hidden units. Piece k of step t computes, for each gate, the
+input projection and the recurrent product in one GEMM over the concatenated input and state
 
-    a_gate[k] = h @ W_hh^T[:, gate, block k]    (B x H) @ (H x U), into a (B, U) array
+    a_gate[k] = [x_t, h] @ [W_ih, W_hh]^T[:, gate, block k]    (B x (I + H)) @ ((I + H) x U)
 
-then all gate arithmetic of its units for every batch row at once, and writes its columns of
-h'. Backward, piece j of step t first finishes dh for its units from the whole da of the step
-run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)), then does its
-units' gate derivatives. One step's pieces need the whole of the step before, which is what
-the team's tickets wait for. Cutting by units rather than batch rows keeps each step's GEMM as
-tall as the batch, which BLAS runs faster: measured (float32, one thread) (32x128)@(128x256) at
-235 GFLOP/s and (64x256)@(256x512) at 242, against 186 and 191 for the same work cut by rows,
-(16x128)@(128x512) and (32x256)@(256x1024). The weight gradients after the steps are P pieces
-too; the input projection x W_ih^T is computed by each block's first piece of every chunk of
-C steps (one tall GEMM a gate; C such that a chunk of one block is at most CHUNK_BYTES, so that
-it is still in the core's cache when its steps read it: at B=64, T=100, H=256 the whole
-projection hoisted made the inference 13.3 ms, chunks of 512 KiB 12.0 ms).
+(the weights' columns of that gate and block copied into contiguous tiles once per call; the
+state slots hold [x_t, h] side by side, each piece copying its share of the rows of x_{t+1}
+next to the h' it writes), then all gate arithmetic of its units for every batch row at once.
+One GEMM with K = I + H ran faster than a hoisted input projection plus a per-step product:
+B=32, T=50, I=64, H=128 inference 0.81 ms against 0.86 ms on 2 threads, B=64, T=100, I=128,
+H=256 11.8 ms against 12.9 ms (the hoisted projection, 26 MB at that size, also travelled
+through memory). Backward, piece j of step t first finishes dh for its units from the whole da
+of the step run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)),
+then does its units' gate derivatives. One step's pieces need the whole of the step before,
+which is what the team's tickets wait for. Cutting by units rather than batch rows keeps each
+step's GEMM as tall as the batch, which BLAS runs faster: measured (float32, one thread)
+(32x128)@(128x256) at 235 GFLOP/s and (64x256)@(256x512) at 242, against 186 and 191 for the
+same work cut by rows, (16x128)@(128x512) and (32x256)@(256x1024). The weight gradients after
+the steps are P pieces too.
 
 **Gate-major blocks.** Forward keeps a block's pre-activations, activations and cell state as
 (4, B, U) and (B, U) arrays: each gate of a step is then one flat loop over B*U elements, which
@@ -47,7 +49,7 @@ transcendentals then cost 8x more. Backward works row by row (its da must be in 
 layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
 1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
 
-The states: ``hs`` (L, B, H) in PyTorch's layout (the GEMMs read it), ``cs`` (L, P, B, U) by
+The states: ``xh`` (L, B, I + H) holds [x_t, h] (the GEMMs read it), ``cs`` (L, P, B, U) c by
 block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,
 :func:`slots`), inference two, used in turn.
 """
@@ -71,82 +73,72 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, x2, w_ih, whh_tiles, rows, bias_rows, peep_rows, lengths,
-                      reverse, training, proj, acts, hs, cs, tanh_c, packed):
+def lstm_forward_work(counters, x, w_tiles, rows, bias_rows, peep_rows, lengths, reverse,
+                      training, acts, xh, cs, tanh_c, packed):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``x2`` (T*B, I); ``w_ih`` (4H, I); ``whh_tiles`` (P, 4, parts, H, U / parts):
-    W_hh^T for each block and gate, cut in column tiles for numba_tiles, multiplied ``rows`` rows
-    at a time; ``bias_rows`` (P, 4,
-    B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes, repeated for every row.
-    ``proj`` (P, 4, C*B, U) receives the input projection of C steps at a time (C = T: all);
-    ``acts`` (P, T, 4, B, U) the activations i, f, g, o ((P, 1, 4, B, U) scratch unless
-    ``training``); ``hs`` (L, B, H) and ``cs`` (L, P, B, U) hold the initial state in slot
-    ``slots(0)[0]`` and receive the others (all T + 1 when ``training``, else 2 in turn);
-    ``tanh_c`` (T, P, B, U) tanh(c') ((1, P, B, U) unless ``training``); outputs go to
-    ``packed[t]`` (T + 2, B, H)."""
+    arguments. ``x`` (T, B, I); ``w_tiles`` (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T for
+    each block and gate, cut in column tiles for numba_tiles, multiplied ``rows`` rows at a
+    time; ``bias_rows`` (P, 4, B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes,
+    repeated for every row. ``acts`` (P, T, 4, B, U) receives the activations i, f, g, o
+    ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B, I + H) holds [x_t, h] for the
+    first step in slot ``slots(0)[0]`` and receives the others (all T + 1 when ``training``,
+    else 2 in turn), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
+    ((1, P, B, U) unless ``training``); outputs go to ``packed[t]`` (T + 2, B, H)."""
     blocks, _, batch, units = bias_rows.shape
-    steps, hidden, flat = packed.shape[0] - 2, blocks * units, batch * units
-    chunk = proj.shape[2] // batch if batch else 1
+    steps, inputs, flat = packed.shape[0] - 2, x.shape[2], batch * units
     while True:
         ticket = next_ticket(counters, blocks, steps * blocks)
         if ticket >= steps * blocks:
             return
         step, k = ticket // blocks, ticket % blocks
-        start = step - step % chunk   # the chunk's steps [start, end) are times [first, last)
-        end = min(start + chunk, steps)
-        first, last = (steps - end, steps - start) if reverse else (start, end)
-        if step == start:   # the input projection of block k for the chunk: one tall GEMM a gate
-            for g in range(4):
-                w = w_ih[g * hidden + k * units:g * hidden + (k + 1) * units]
-                gemm(x2[first * batch:last * batch], w, proj[k, g, :(last - first) * batch],
-                     False, False, True)
         t = steps - 1 - step if reverse else step
         entering, leaving = slots(step, steps, reverse, training)
         a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]
         for g in range(4):
-            tiled_matmul(hs[entering], whh_tiles[k, g], a[g], False, rows)
-        r = slice((t - first) * batch, (t - first + 1) * batch)
+            tiled_matmul(xh[entering], w_tiles[k, g], a[g], False, rows)
         _gates(a[0].reshape(flat), a[1].reshape(flat), a[2].reshape(flat), a[3].reshape(flat),
-               proj[k, 0, r].reshape(flat), proj[k, 1, r].reshape(flat),
-               proj[k, 2, r].reshape(flat), proj[k, 3, r].reshape(flat),
                bias_rows[k].reshape(4, flat), peep_rows[k].reshape(3, flat),
                cs[entering, k].reshape(flat), cs[leaving, k].reshape(flat), tc.reshape(flat))
-        _outputs(a[3], tc, k * units, t, lengths, hs[entering], cs[entering, k], hs[leaving],
-                 cs[leaving, k], packed[t])
+        _outputs(a[3], tc, inputs + k * units, t, lengths, xh[entering], cs[entering, k],
+                 xh[leaving], cs[leaving, k], packed[t], k * units)
+        if step + 1 < steps:   # this block's share of the rows of the next step's input
+            following = t - 1 if reverse else t + 1
+            for b in range(batch * k // blocks, batch * (k + 1) // blocks):
+                xh[leaving, b, :inputs] = x[following, b]
         finish(counters)
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def _gates(i, f, g, o, p_i, p_f, p_g, p_o, bias, peep, c_in, c_out, tanh_c):
+def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
     """One step of one block, every row at once (flat (B*U,) arrays, so that each loop is long):
-    the products ``h W_hh^T`` in ``i, f, g, o`` plus the projections ``p_*``, biases and
-    peepholes, turned into the gates; ``c_out`` and ``tanh_c`` receive c' and tanh(c'). Rows
-    past their length get values that :func:`_outputs` then replaces (and backward never
-    reads)."""
+    the products ``[x_t, h] [W_ih, W_hh]^T`` in ``i, f, g, o`` plus biases and peepholes, turned
+    into the gates; ``c_out`` and ``tanh_c`` receive c' and tanh(c'). Rows past their length
+    get values that :func:`_outputs` then replaces (and backward never reads)."""
     b_i, b_f, b_g, b_o = bias[0], bias[1], bias[2], bias[3]
     w_ci, w_cf, w_co = peep[0], peep[1], peep[2]
     for j in range(c_in.shape[0]):
-        i[j] = sigmoid(i[j] + p_i[j] + b_i[j] + w_ci[j] * c_in[j])
+        i[j] = sigmoid(i[j] + b_i[j] + w_ci[j] * c_in[j])
     for j in range(c_in.shape[0]):
-        f[j] = sigmoid(f[j] + p_f[j] + b_f[j] + w_cf[j] * c_in[j])
+        f[j] = sigmoid(f[j] + b_f[j] + w_cf[j] * c_in[j])
     for j in range(c_in.shape[0]):
-        g[j] = tanh(g[j] + p_g[j] + b_g[j])
+        g[j] = tanh(g[j] + b_g[j])
     for j in range(c_in.shape[0]):
         c_out[j] = f[j] * c_in[j] + i[j] * g[j]
     for j in range(c_in.shape[0]):
-        o[j] = sigmoid(o[j] + p_o[j] + b_o[j] + w_co[j] * c_out[j])
+        o[j] = sigmoid(o[j] + b_o[j] + w_co[j] * c_out[j])
     for j in range(c_in.shape[0]):
         tanh_c[j] = tanh(c_out[j])
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out):
-    """h' = o tanh(c') into units ``[first, first + U)`` of ``h_out`` and ``out`` (B, H); rows
-    past their length keep their state (``c_out`` (B, U) gets ``c_in`` back) and output 0."""
+def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_first):
+    """h' = o tanh(c') into columns ``[first, first + U)`` of ``h_out`` and ``[out_first,
+    out_first + U)`` of ``out`` (B, H); rows past their length keep their state (``c_out`` (B,
+    U) gets ``c_in`` back) and output 0."""
     units = o.shape[1]
     u = slice(first, first + units)
     for b in range(o.shape[0]):
-        hb, hn, ob = h_in[b, u], h_out[b, u], out[b, u]
+        hb, hn, ob = h_in[b, u], h_out[b, u], out[b, out_first:out_first + units]
         if t >= lengths[b]:
             for j in range(units):
                 hn[j] = hb[j]

@@ -1,10 +1,10 @@
 """The fused LSTM layer on the CPU: a team of threads cut by hidden units (numba_lstm).
 
-``forward_packed`` permutes the weights' gate rows into block order and cuts W_hh for the
-per-step GEMMs (numba_tiles measures the cut), then runs the forward on the team (numba_team):
-the input projection, the T steps, the final state. ``_backward`` runs BPTT and the weight
-gradients on the team the same way. Block order is internal: every gradient comes back in
-PyTorch's order. The large arrays come from the workspace pool.
+``forward_packed`` copies [W_ih, W_hh]^T into tiles for the per-step GEMMs (numba_tiles
+measures the cut) and repeats the biases and peepholes for every row, then runs the T steps on
+the team (numba_team). ``_backward`` runs BPTT and the weight gradients on the team the same
+way; every gradient comes back in PyTorch's layout and gate order. The large arrays come from
+the workspace pool.
 
 The number of blocks is the team's size: the largest P up to the usable threads that divides H
 into blocks of at least ``MIN_UNITS`` units, with at least ``cpu_threads.MIN_FLOPS`` of work per
@@ -20,7 +20,6 @@ from .numba_lstm import (lstm_backward_team, lstm_backward_work, lstm_forward_te
 from .recurrent_kernel import RecurrentKernel
 
 MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
-CHUNK_BYTES = 512 * 1024   # per thread: the input projection is computed this much at a time
 
 
 @dataclass
@@ -32,7 +31,8 @@ class Weights:
     peep_rows: np.ndarray     # (P, 3, B, U) the same for every row
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
-    forward_cut: tuple        # (the same for W_hh (P, 4, parts, U / parts, H)): h @ W_hh^T
+    forward_cut: tuple        # ([W_ih, W_hh]^T per block and gate, cut in column tiles (P, 4,
+                              # parts, I + H, U / parts), rows per call): [x_t, h] @ W^T
     backward_cut: tuple       # (the columns of W_hh per block (P, parts, 4H, U / parts), rows
                               # per call): da @ W_hh; None for inference
 
@@ -45,7 +45,7 @@ class Saved:
     reverse: bool
     x2: np.ndarray            # (T*B, I)
     acts: np.ndarray          # (P, T, 4, B, U) i, f, g, o of each block
-    hs: np.ndarray            # (T + 1, B, H) all states; the one entering step t is t + reverse
+    xh: np.ndarray            # (T + 1, B, I + H) [x_t, h] entering step t in slot t + reverse
     cs: np.ndarray            # (T + 1, P, B, U)
     tanh_c: np.ndarray        # (T, P, B, U)
     lengths: np.ndarray
@@ -69,28 +69,29 @@ class NumbaLSTM(RecurrentKernel):
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
-        chunk = max(1, min(steps, CHUNK_BYTES // (4 * batch * hidden // threads * dtype.itemsize or 1)))
         weights = _prepare(dtype, batch, hidden, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
-        x2 = np.ascontiguousarray(x).reshape(steps * batch, inputs)
+        x = np.ascontiguousarray(x)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
-        proj = workspace.empty((threads, 4, chunk * batch, units), dtype)
         acts = workspace.empty((threads, kept, 4, batch, units), dtype)
-        hs = workspace.empty((slot_count, batch, hidden), dtype)
+        xh = workspace.empty((slot_count, batch, inputs + hidden), dtype)
         cs = workspace.empty((slot_count, threads, batch, units), dtype)
         tanh_c = workspace.empty((kept, threads, batch, units), dtype)
         packed = workspace.empty((steps + 2, batch, hidden), dtype)
         first = slots(0, steps, reverse, save)[0]
-        hs[first] = h0
+        if steps:
+            xh[first, :, :inputs] = x[steps - 1 if reverse else 0]
+        xh[first, :, inputs:] = h0
         cs[first] = c0.reshape(batch, threads, units).transpose(1, 0, 2)
-        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x2,
-             weights.w_ih, *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths,
-             reverse, save, proj, acts, hs, cs, tanh_c, packed)
+        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x,
+             *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths, reverse, save,
+             acts, xh, cs, tanh_c, packed)
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
-        packed[steps] = hs[final]
+        packed[steps] = xh[final, :, inputs:]
         packed[steps + 1] = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
         if not save:
             return packed, None
-        return packed, Saved(weights, threads, reverse, x2, acts, hs, cs, tanh_c, lengths)
+        x2 = x.reshape(steps * batch, inputs)
+        return packed, Saved(weights, threads, reverse, x2, acts, xh, cs, tanh_c, lengths)
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
         weights, acts = saved.weights, saved.acts
@@ -107,7 +108,8 @@ class NumbaLSTM(RecurrentKernel):
         grads = tuple(np.empty(shape if w else (0,) * len(shape), dtype)
                       for shape, w in zip(shapes, wanted))
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-        h_prev2 = saved.hs[saved.reverse:saved.reverse + steps].reshape(steps * batch, hidden)
+        h_prev = saved.xh[saved.reverse:saved.reverse + steps, :, inputs:]
+        h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
              *weights.backward_cut, weights.peephole, saved.lengths, saved.reverse, saved.cs,
              saved.tanh_c, d_out, dh, dc, workspace.empty((steps, batch, width), dtype), d_peephole,
@@ -148,13 +150,15 @@ def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, sav
 
     # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
     # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
-    # 2.6 us) and a view of W_hh's columns the backward 4% slower. The tall input projection
-    # reads W_ih's rows as they lie (2% slower than a copy).
+    # 2.6 us) and a view of W_hh's columns the backward 4% slower.
     w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
-    parts, rows = numba_tiles.tiling(dtype, batch, hidden, units, measuring)
+    inputs = w_ih.shape[1]
+    parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
     width = units // parts
-    w_t = w_hh.reshape(4, blocks, parts, width, hidden).transpose(1, 0, 2, 4, 3)
-    forward_cut = (_copy(w_t), rows)   # (P, 4, parts, H, U / parts): W_hh^T's columns
+    tiles = workspace.empty((blocks, 4, parts, inputs + hidden, width), dtype)
+    for w, part in ((w_ih, tiles[..., :inputs, :]), (w_hh, tiles[..., inputs:, :])):
+        part[...] = w.reshape(4, blocks, parts, width, w.shape[1]).transpose(1, 0, 2, 4, 3)
+    forward_cut = (tiles, rows)   # (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T's columns
     backward_cut = None
     if save:
         parts, rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)

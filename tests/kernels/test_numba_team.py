@@ -1,6 +1,6 @@
 """The thread team (numba_team) and the LSTM kernel cut into blocks of hidden units on it: against
-the NumPy reference and the one-block kernel, with more blocks than threads, chunked input
-projections, and in a forked child."""
+the NumPy reference and the one-block kernel, with more blocks than threads, and in a forked
+child."""
 import os
 
 import numpy as np
@@ -71,11 +71,7 @@ def _run_lstm(problem, lengths, reverse, seed=1):
 @pytest.mark.parametrize("peephole", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("lengths", [None, np.arange(24) % 31])
-@pytest.mark.parametrize("chunk_bytes", [1, 30000, None])   # projection 1 step, 4, all at a time
-def test_blocks_on_threads_give_the_one_block_result(blocks, monkeypatch, peephole, reverse,
-                                                     lengths, chunk_bytes):
-    if chunk_bytes is not None:
-        monkeypatch.setattr(numba_lstm_kernel, "CHUNK_BYTES", chunk_bytes)
+def test_blocks_on_threads_give_the_one_block_result(blocks, peephole, reverse, lengths):
     # big enough that both threads take pieces (pieces of a few us each)
     problem = make_problem("lstm", 30, 24, 8, 48, peephole=peephole, seed=4)
     blocks(1)
