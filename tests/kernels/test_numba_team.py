@@ -88,6 +88,18 @@ def test_blocks_on_threads_give_the_one_block_result(blocks, peephole, reverse, 
         assert_close(several[name], one[name], 1e-13, name)
 
 
+def test_repeated_team_runs_give_identical_numbers(blocks):
+    """Which thread takes which piece changes from run to run; the numbers must not (each piece
+    computes the same thing whoever runs it), so a race would show up as a difference."""
+    blocks(2)
+    problem = make_problem("lstm", 40, 32, 16, 64, peephole=True, seed=8)
+    first, _ = _run_lstm(problem, np.arange(32) % 41, False)
+    for _ in range(8):
+        again, _ = _run_lstm(problem, np.arange(32) % 41, False)
+        for name in first:
+            np.testing.assert_array_equal(again[name], first[name], err_msg=name)
+
+
 def test_more_blocks_than_threads_complete(blocks, monkeypatch):
     """Three blocks on Numba's two threads (or one): a thread that finds no piece left just
     stops, so nothing waits for a thread that is not running."""
