@@ -148,13 +148,12 @@ def start():
 def _pin_workers():
     global _pinned, _worker_cores
     allowed = sorted(os.sched_getaffinity(0))
-    threads = get_num_threads()
-    masks = np.zeros((threads, 16), np.uint64)   # a cpu_set_t of 1024 CPUs per thread
-    for thread in range(threads):
-        core = allowed[thread % len(allowed)]
+    cores = [allowed[thread % len(allowed)] for thread in range(get_num_threads())]
+    masks = np.zeros((len(cores), 16), np.uint64)   # a cpu_set_t of 1024 CPUs per thread
+    for thread, core in enumerate(cores):
         masks[thread, core // 64] = np.uint64(1) << np.uint64(core % 64)
     _pin(masks)
-    _worker_cores = {allowed[thread % len(allowed)] for thread in range(1, threads)}
+    _worker_cores = set(cores[1:])   # thread 0 is the caller
     _pinned = True
 
 

@@ -23,8 +23,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-_FREE = 3          # references to a free array while it is checked: the pool's list, the loop
-                   # variable and getrefcount's argument
+_FREE = 4          # references to a free array while _is_free checks it: the pool's list, the
+                   # caller's loop variable, _is_free's parameter and getrefcount's argument
 _FREE_BUFFER = 2   # references to its memory then: the array's base and getrefcount's argument
 ALIGNMENT = 64     # bytes: a cache line
 
@@ -113,7 +113,7 @@ def _aligned_empty(shape, dtype):
 def _is_free(array):
     """Nothing but the pool refers to ``array`` or its memory. (A view of a view refers to the
     memory's owner directly, ``array.base``, not to ``array``, so both counts are needed.)"""
-    return sys.getrefcount(array) == _FREE + 1 and sys.getrefcount(array.base) == _FREE_BUFFER
+    return sys.getrefcount(array) == _FREE and sys.getrefcount(array.base) == _FREE_BUFFER
 
 
 _pool = Pool()
