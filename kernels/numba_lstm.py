@@ -73,39 +73,106 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, x, w_tiles, rows, bias_rows, peep_rows, lengths, reverse,
-                      training, acts, xh, cs, tanh_c, packed):
+def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles,
+                      bias_rows, peep_rows, rows, lengths, reverse, training, acts, xh, cs, tanh_c,
+                      packed):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``x`` (T, B, I); ``w_tiles`` (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T for
-    each block and gate, cut in column tiles for numba_tiles, multiplied ``rows`` rows at a
-    time; ``bias_rows`` (P, 4, B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes,
-    repeated for every row. ``acts`` (P, T, 4, B, U) receives the activations i, f, g, o
-    ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B, I + H) holds [x_t, h] for the
-    first step in slot ``slots(0)[0]`` and receives the others (all T + 1 when ``training``,
-    else 2 in turn), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
+    arguments. ``x`` (T, B, I), ``h0``, ``c0`` (B, H); the weights as the layer has them (a
+    missing bias, or the peephole of a plain LSTM, empty), and the arrays that the team's first
+    step fills from them, block by block (:func:`_prepare_block`): ``tiles`` (P, 4, parts, I + H, U / parts) [W_ih, W_hh]^T for each
+    block and gate, cut in column tiles for numba_tiles (multiplied ``rows`` rows at a time),
+    ``w_hh_tiles`` (training) and ``bias_rows`` (P, 4, B, U), ``peep_rows`` (P, 3, B, U). ``acts`` (P, T, 4, B, U) receives
+    the activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
+    I + H) receives [x_t, h] entering each step (all T + 1 when ``training``, else 2 in turn,
+    :func:`slots`), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
     ((1, P, B, U) unless ``training``); outputs go to ``packed[t]`` (T + 2, B, H)."""
     blocks, _, batch, units = bias_rows.shape
     steps, inputs, flat = packed.shape[0] - 2, x.shape[2], batch * units
-    while True:
-        ticket = next_ticket(counters, blocks, steps * blocks)
-        if ticket >= steps * blocks:
+    while True:   # step -1 prepares, then steps 0 .. T - 1
+        ticket = next_ticket(counters, blocks, (steps + 1) * blocks)
+        if ticket >= (steps + 1) * blocks:
             return
-        step, k = ticket // blocks, ticket % blocks
+        step, k = ticket // blocks - 1, ticket % blocks
+        entering = slots(max(step, 0), steps, reverse, training)[0]
+        if step < 0:
+            _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles,
+                           bias_rows, peep_rows, reverse, xh[entering], cs[entering, k])
+            finish(counters)
+            continue
         t = steps - 1 - step if reverse else step
-        entering, leaving = slots(step, steps, reverse, training)
+        leaving = slots(step, steps, reverse, training)[1]
         a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]
         for g in range(4):
-            tiled_matmul(xh[entering], w_tiles[k, g], a[g], False, rows)
+            tiled_matmul(xh[entering], tiles[k, g], a[g], False, rows)
         _gates(a[0].reshape(flat), a[1].reshape(flat), a[2].reshape(flat), a[3].reshape(flat),
                bias_rows[k].reshape(4, flat), peep_rows[k].reshape(3, flat),
                cs[entering, k].reshape(flat), cs[leaving, k].reshape(flat), tc.reshape(flat))
         _outputs(a[3], tc, inputs + k * units, t, lengths, xh[entering], cs[entering, k],
                  xh[leaving], cs[leaving, k], packed[t], k * units)
         if step + 1 < steps:   # this block's share of the rows of the next step's input
-            following = t - 1 if reverse else t + 1
-            for b in range(batch * k // blocks, batch * (k + 1) // blocks):
-                xh[leaving, b, :inputs] = x[following, b]
+            _copy_rows(x[t - 1 if reverse else t + 1], xh[leaving], k, blocks)
         finish(counters)
+
+
+@njit(cache=True, nogil=True)
+def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles, bias_rows,
+                   peep_rows, reverse, xh, c):
+    """Block k's part of what the steps read, done by the team before the first step:
+
+    * its weight tiles: ``tiles[k, gate, part]`` is the (I + H, U / parts) block of
+      [W_ih, W_hh]^T for its units of the gate, one column tile (copied, not viewed: numba_tiles);
+    * in training, ``w_hh_tiles[k, part]`` (4H, U / parts), its units' columns of W_hh, which
+      backward multiplies da by;
+    * ``bias_rows[k]`` b_ih + b_hh and ``peep_rows[k]`` the peepholes (zero for a plain LSTM, so
+      that ``a + 0 * c == a`` exactly), repeated for each row;
+    * its share of the entering state ``xh`` (B, I + H) (its rows of x_0, its columns of h0) and
+      its columns of c0 into ``c`` (B, U)."""
+    blocks, _, parts, _, width = tiles.shape
+    inputs, hidden = w_ih.shape[1], w_hh.shape[1]
+    units = hidden // blocks
+    first = k * units
+    for g in range(4):
+        for p in range(parts):
+            tile = tiles[k, g, p]
+            for j in range(width):
+                row = g * hidden + first + p * width + j
+                for i in range(inputs):
+                    tile[i, j] = w_ih[row, i]
+                for i in range(hidden):
+                    tile[inputs + i, j] = w_hh[row, i]
+    if w_hh_tiles.shape[0]:
+        back_parts, back_width = w_hh_tiles.shape[1], w_hh_tiles.shape[3]
+        for p in range(back_parts):
+            column = first + p * back_width
+            for row in range(4 * hidden):
+                w_hh_tiles[k, p, row] = w_hh[row, column:column + back_width]
+    for g in range(4):
+        rows = bias_rows[k, g]
+        rows[0] = 0
+        for b in (b_ih, b_hh):
+            if b.shape[0]:
+                rows[0] += b[g * hidden + first:g * hidden + first + units]
+        for r in range(1, rows.shape[0]):
+            rows[r] = rows[0]
+    for g in range(3):
+        rows = peep_rows[k, g]
+        rows[:] = 0
+        if peephole.shape[0]:
+            for r in range(rows.shape[0]):
+                rows[r] = peephole[g, first:first + units]
+    steps = x.shape[0]
+    if steps:
+        _copy_rows(x[steps - 1 if reverse else 0], xh, k, blocks)
+    xh[:, inputs + first:inputs + first + units] = h0[:, first:first + units]
+    c[:] = c0[:, first:first + units]
+
+
+@njit(cache=True, nogil=True)
+def _copy_rows(x_t, xh, k, blocks):
+    """Block k's share of the rows of ``x_t`` (B, I) into the input columns of ``xh``."""
+    batch = x_t.shape[0]
+    for b in range(batch * k // blocks, batch * (k + 1) // blocks):
+        xh[b, :x_t.shape[1]] = x_t[b]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -153,12 +220,12 @@ def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_fi
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reverse, cs, tanh_c,
+def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, reverse, cs, tanh_c,
                        d_out, dh, dc, d_gates, d_peephole, x2, h_prev2, w_ih, d_w_ih, d_w_hh,
                        d_bias, dx, wanted):
     """One thread's share of BPTT and of the weight gradients. ``acts`` (P, T, 4, B, U): i, f,
-    g, o of each block; ``w_hh_tiles`` (P, parts, 4H, U / parts): the columns of block j of W_hh,
-    cut for numba_tiles (views); ``cs`` and ``tanh_c`` as forward saved them; ``dh``, ``dc`` (B, H) hold
+    g, o of each block; ``w_hh_tiles`` (P, parts, 4H, U / parts), ``peep_rows`` (P, 3, B, U),
+    ``cs`` and ``tanh_c`` as forward left them; ``dh``, ``dc`` (B, H) hold
     the gradients of the final state and end as those of the initial state; ``d_gates`` (T, B,
     4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty.
     After the steps, piece k writes its share of the rows of ``d_w_ih``, ``d_w_hh``, ``d_bias``
@@ -166,7 +233,6 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reve
     and ``w_ih`` (4H, I)."""
     blocks, steps, _, batch, units = acts.shape
     hidden = blocks * units
-    w_ci, w_cf, w_co = peephole[0], peephole[1], peephole[2]
     want_peephole = d_peephole.shape[0] > 0
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
     while True:   # steps 0 .. T - 1, then the weight gradients as step T
@@ -198,7 +264,7 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peephole, lengths, reve
             dhb, dcb, dob = dh[b, u], dc[b, u], d_out[t, b, u]
             cpb, tcb = cs[t + reverse, k, b], tanh_c[t, k, b]
             i, f, g, o = acts[k, t, 0, b], acts[k, t, 1, b], acts[k, t, 2, b], acts[k, t, 3, b]
-            pi, pf, po = w_ci[u], w_cf[u], w_co[u]
+            pi, pf, po = peep_rows[k, 0, b], peep_rows[k, 1, b], peep_rows[k, 2, b]
             for j in range(units):
                 dhb[j] += dob[j]
             for j in range(units):

@@ -1,8 +1,10 @@
 """The fused LSTM layer on the CPU: a team of threads cut by hidden units (numba_lstm).
 
-``forward_packed`` copies [W_ih, W_hh]^T into tiles for the per-step GEMMs (numba_tiles
-measures the cut) and repeats the biases and peepholes for every row, then runs the T steps on
-the team (numba_team). ``_backward`` runs BPTT and the weight gradients on the team the same
+``forward_packed`` runs the T steps on the team (numba_team), after a first step in which each
+thread prepares its block: it copies [W_ih, W_hh]^T into tiles for the per-step GEMMs
+(numba_tiles measures the cut) and repeats the biases and peepholes for every row. Done by the
+team rather than in NumPy beforehand, this costs each thread half the copying, into its own
+cache. ``_backward`` runs BPTT and the weight gradients on the team the same
 way; every gradient comes back in PyTorch's layout and gate order. The large arrays come from
 the workspace pool.
 
@@ -24,17 +26,17 @@ MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
 
 @dataclass
 class Weights:
-    """The weights of one call, prepared for the team; 4H rows in block order."""
-    w_ih: np.ndarray          # (4H, I)
+    """The weights of one call as the team reads them (filled by the team's first step,
+    numba_lstm._prepare_block)."""
+    w_ih: np.ndarray          # (4H, I), for dx = da @ W_ih
+    tiles: np.ndarray         # (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T by block and gate
+    rows: int                 # rows of [x_t, h] per GEMM with a tile (numba_tiles)
+    w_hh_tiles: np.ndarray    # (P, parts, 4H, U / parts): W_hh's columns by block, for da @ W_hh
+    back_rows: int            # rows of da per GEMM with those tiles
     bias_rows: np.ndarray     # (P, 4, B, U) b_ih + b_hh for every row
-    peephole: np.ndarray      # (3, H), zero for a plain LSTM
-    peep_rows: np.ndarray     # (P, 3, B, U) the same for every row
+    peep_rows: np.ndarray     # (P, 3, B, U) the peepholes for every row, zero for a plain LSTM
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
-    forward_cut: tuple        # ([W_ih, W_hh]^T per block and gate, cut in column tiles (P, 4,
-                              # parts, I + H, U / parts), rows per call): [x_t, h] @ W^T
-    backward_cut: tuple       # (the columns of W_hh per block (P, parts, 4H, U / parts), rows
-                              # per call): da @ W_hh; None for inference
 
 
 @dataclass
@@ -69,23 +71,20 @@ class NumbaLSTM(RecurrentKernel):
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
-        weights = _prepare(dtype, batch, hidden, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
-        x = np.ascontiguousarray(x)
+        weights = _weights(dtype, batch, inputs, hidden, threads, w_ih, b_ih, b_hh, peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         acts = workspace.empty((threads, kept, 4, batch, units), dtype)
         xh = workspace.empty((slot_count, batch, inputs + hidden), dtype)
         cs = workspace.empty((slot_count, threads, batch, units), dtype)
         tanh_c = workspace.empty((kept, threads, batch, units), dtype)
         packed = workspace.empty((steps + 2, batch, hidden), dtype)
-        first = slots(0, steps, reverse, save)[0]
-        if steps:
-            xh[first, :, :inputs] = x[steps - 1 if reverse else 0]
-        xh[first, :, inputs:] = h0
-        cs[first] = c0.reshape(batch, threads, units).transpose(1, 0, 2)
-        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x,
-             *weights.forward_cut, weights.bias_rows, weights.peep_rows, lengths, reverse, save,
-             acts, xh, cs, tanh_c, packed)
-        final = slots(steps - 1, steps, reverse, save)[1] if steps else first
+        x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
+        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x, h0, c0,
+             weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
+             _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype), weights.tiles,
+             weights.w_hh_tiles, weights.bias_rows, weights.peep_rows, weights.rows, lengths,
+             reverse, save, acts, xh, cs, tanh_c, packed)
+        final = slots(steps - 1, steps, reverse, save)[1] if steps else slots(0, 0, reverse, save)[0]
         packed[steps] = xh[final, :, inputs:]
         packed[steps + 1] = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
         if not save:
@@ -111,7 +110,7 @@ class NumbaLSTM(RecurrentKernel):
         h_prev = saved.xh[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
-             *weights.backward_cut, weights.peephole, saved.lengths, saved.reverse, saved.cs,
+             weights.w_hh_tiles, weights.back_rows, weights.peep_rows, saved.lengths, saved.reverse, saved.cs,
              saved.tanh_c, d_out, dh, dc, workspace.empty((steps, batch, width), dtype), d_peephole,
              saved.x2, h_prev2, weights.w_ih, *grads, wanted)
         d_w_ih, d_w_hh, d_bias, dx = grads
@@ -136,14 +135,9 @@ def _blocks(hidden, flops):
     return 1
 
 
-def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
+def _weights(dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, save):
+    """The arrays the team prepares the weights in, and the cuts of the per-step GEMMs."""
     units = hidden // blocks
-    bias = np.zeros(4 * hidden, dtype)
-    for b in (b_ih, b_hh):
-        if b is not None:
-            bias += b
-    # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
-    peep = np.zeros((3, hidden), dtype) if peephole is None else np.ascontiguousarray(peephole)
 
     def measuring():   # the cuts are measured with the BLAS threading the team will have
         return cpu_threads.blas_threads(range(blocks))
@@ -151,36 +145,21 @@ def _prepare(dtype, batch, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, sav
     # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
     # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
     # 2.6 us) and a view of W_hh's columns the backward 4% slower.
-    w_ih, w_hh = np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh)
-    inputs = w_ih.shape[1]
     parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
-    width = units // parts
-    tiles = workspace.empty((blocks, 4, parts, inputs + hidden, width), dtype)
-    for w, part in ((w_ih, tiles[..., :inputs, :]), (w_hh, tiles[..., inputs:, :])):
-        part[...] = w.reshape(4, blocks, parts, width, w.shape[1]).transpose(1, 0, 2, 4, 3)
-    forward_cut = (tiles, rows)   # (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T's columns
-    backward_cut = None
-    if save:
-        parts, rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
-        w_cols = w_hh.reshape(4 * hidden, blocks, parts, units // parts).transpose(1, 2, 0, 3)
-        backward_cut = (_copy(w_cols), rows)   # (P, parts, 4H, U / parts): W_hh's columns
-    return Weights(w_ih, _rows(bias.reshape(4, blocks, units), batch), peep,
-                   _rows(peep.reshape(3, blocks, units), batch),
-                   (b_ih is not None, b_hh is not None), peephole is not None, forward_cut,
-                   backward_cut)
+    tiles = workspace.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
+    back_parts, back_rows = (numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
+                             if save else (0, 1))
+    w_hh_tiles = workspace.empty((blocks, back_parts, 4 * hidden, units // max(back_parts, 1)),
+                                 dtype) if save else np.empty((0, 0, 0, 0), dtype)
+    return Weights(np.ascontiguousarray(w_ih), tiles, rows, w_hh_tiles, back_rows,
+                   workspace.empty((blocks, 4, batch, units), dtype),
+                   workspace.empty((blocks, 3, batch, units), dtype),
+                   (b_ih is not None, b_hh is not None), peephole is not None)
 
 
-def _rows(v, batch):
-    """``v (G, P, U)`` per block, repeated for each of ``batch`` rows: ``(P, G, B, U)``."""
-    return np.ascontiguousarray(np.broadcast_to(v.transpose(1, 0, 2)[:, :, None],
-                                                (v.shape[1], v.shape[0], batch, v.shape[2])))
-
-
-def _copy(view):
-    """A contiguous copy of ``view``, in memory from the workspace pool."""
-    copy = workspace.empty(view.shape, view.dtype)
-    copy[...] = view
-    return copy
+def _or_empty(array, ndim, dtype):
+    """``array`` contiguous, or an empty array for a missing one (the kernels test the size)."""
+    return np.empty((0,) * ndim, dtype) if array is None else np.ascontiguousarray(array)
 
 
 def _run(team, work, threads, *args):
