@@ -70,7 +70,7 @@ def run(function, parts):
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads, thread_name_prefix="tinygrad_rnn-kernel",
                                    initializer=_pin, initargs=(itertools.count(),))
-    with blas_threads(parts):
+    with blas_threads(len(parts)):
         return list(_pool.map(function, parts))
 
 
@@ -82,10 +82,11 @@ def _pin(workers):
 
 
 @contextlib.contextmanager
-def blas_threads(parts):
-    """The BLAS threading that :func:`run` gives ``parts``: one thread when there are several
-    shards, BLAS's own setting for one (also for timing BLAS calls the way the shards make them)."""
-    if len(parts) == 1:
+def blas_threads(callers):
+    """BLAS limited to one thread per call while ``callers`` of our threads call it at once (the
+    shards of :func:`run`, a team of numba_team), BLAS's own setting for a single caller; also
+    for timing BLAS calls the way those threads make them."""
+    if callers == 1:
         yield
         return
     # threadpoolctl's own limit() context re-inspects every library on entry (measured 9 us a

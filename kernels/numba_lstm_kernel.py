@@ -140,7 +140,7 @@ def _weights(dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, s
     units = hidden // blocks
 
     def measuring():   # the cuts are measured with the BLAS threading the team will have
-        return cpu_threads.blas_threads(range(blocks))
+        return cpu_threads.blas_threads(blocks)
 
     # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
     # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
@@ -168,7 +168,7 @@ def _run(team, work, threads, *args):
         work(*args)
         return
     numba_team.start()
-    with cpu_threads.blas_threads(range(threads)):
+    with cpu_threads.blas_threads(threads):
         team(threads, *args)
 
 

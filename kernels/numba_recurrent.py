@@ -94,7 +94,7 @@ class NumbaRecurrent(RecurrentKernel):
         shard_rows = max(s.stop - s.start for s in shards)
 
         def measuring():   # the cuts are measured with the BLAS threading the shards will have
-            return cpu_threads.blas_threads(shards)
+            return cpu_threads.blas_threads(len(shards))
 
         cuts = []
         for w in (w_hh.T, w_hh)[:1 + save]:   # forward multiplies by W_hh^T, backward by W_hh
