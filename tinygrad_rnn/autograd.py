@@ -5,7 +5,10 @@ Every differentiable op is a :class:`Function` with ``forward`` (on backend arra
 gradient is wanted, records the node in the output tensor. ``backward`` walks those nodes in
 reverse topological order (iteratively: an unrolled RNN can be 10^5 nodes deep), calls each
 node's ``backward`` and reduces the gradient to the input's shape and dtype in one place
-(:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. Because every
+(:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. An op whose
+gradient is a scatter into its input (``x[t]``) may also have ``backward_into(buffer, g)``,
+which the walk calls instead when nothing is recorded, to add ``g`` in place
+(:func:`_gradient_buffer`). Because every
 ``backward`` is written in Tensor ops, running it with recording switched on
 (``create_graph=True``) yields differentiable gradients: Hessian-vector products and
 gradient penalties come for free; without it nothing is recorded, so the backward stays cheap.
@@ -184,6 +187,29 @@ def _accumulate(previous, grad, create_graph, handed_out):
     return grad
 
 
+def _add_gradient(grads, buffers, key, grad):
+    """``grads[key] += grad``: in place when the array is a buffer of this backward's own."""
+    if key in buffers:
+        grads[key].data += grad.data
+    else:
+        grads[key] = grads[key] + grad if key in grads else grad
+
+
+def _gradient_buffer(grads, buffers, tensor):
+    """The gradient of ``tensor`` gathered so far, as an array that this backward owns (zeros at
+    first), for an op's ``backward_into`` to add into.
+
+    The backward of ``x[t]`` is ``g`` scattered into zeros shaped like ``x``; an unrolled RNN
+    takes ``x[t]`` at every one of its T steps, so building that array each time and adding it
+    up would cost T full-sized arrays, O(T^2) in all. Added into one buffer, it costs O(T)."""
+    key = id(tensor)
+    if key not in buffers:
+        data = tensor.xp.zeros(tensor.shape, tensor.dtype) if key not in grads else grads[key].data.copy()
+        grads[key] = Tensor._from_op(data, None)
+        buffers.add(key)
+    return grads[key].data
+
+
 def _topological_order(roots):
     """Tensors reachable from ``roots`` that need a gradient, every input before its users."""
     order, visited = [], set()
@@ -236,13 +262,15 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
     retain_graph = create_graph if retain_graph is None else retain_graph
     wanted_ids = None if wanted is None else {id(t): i for i, t in enumerate(wanted)}
     found = [None] * len(wanted or ())
-    grads = {}
+    grads, buffers = {}, set()  # buffers: keys of grads whose array this backward owns
     for root, grad in zip(roots, root_grads):
-        grads[id(root)] = grads[id(root)] + grad if id(root) in grads else grad
+        _add_gradient(grads, buffers, id(root), grad)
     handed_out = set()  # ids of the arrays stored in some .grad by this backward
+    scatter_in_place = not create_graph and _anomaly is None
     with set_grad_enabled(create_graph):
         for tensor in reversed(_topological_order(roots)):
             grad = grads.pop(id(tensor), None)
+            buffers.discard(id(tensor))
             if grad is None:
                 continue
             for hook in tensor._hooks:
@@ -256,6 +284,11 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
                 tensor.grad = _accumulate(tensor.grad, grad, create_graph, handed_out)
             if node is None:
                 continue
+            if scatter_in_place and hasattr(node, "backward_into"):
+                node.backward_into(_gradient_buffer(grads, buffers, node.inputs[0]), grad.data)
+                if not retain_graph:
+                    node.release()
+                continue
             input_grads = node.backward(grad) if _anomaly is None else _anomaly.run_backward(node, grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
@@ -264,8 +297,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
                     continue
                 if parent_grad.shape != parent.shape or parent_grad.dtype != parent.dtype:
                     parent_grad = _reduce_to_input(parent_grad, parent, node.name)
-                key = id(parent)
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+                _add_gradient(grads, buffers, id(parent), parent_grad)
             if not retain_graph:
                 node.release()
     return found

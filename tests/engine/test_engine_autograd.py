@@ -48,6 +48,68 @@ def test_leaf_gradients_are_separate_writable_arrays(device):
     np.testing.assert_array_equal(b.grad.numpy(), np.ones((2, 3)))
 
 
+def _indexed_uses(x):
+    """A loss that takes x[t] at every step, as an unrolled RNN does, with overlapping slices,
+    a repeated advanced index and dense uses of x mixed in; returns (loss, its gradient)."""
+    rng = np.random.default_rng(3)
+    x0 = x.numpy()
+    weights = rng.standard_normal(x0.shape)
+    loss, expected = (x * 2).sum(), np.full(x0.shape, 2.0)
+    for t in range(x0.shape[0]):
+        loss = loss + (x[t] * tg.Tensor(weights[t], device=x.device)).sum()
+        expected[t] += weights[t]
+    loss = loss + x[1:3].sum() + x[2:4].sum() + x[[0, 0, 2]].sum() + (x * x).sum()
+    expected[1:3] += 1
+    expected[2:4] += 1
+    expected[0] += 2
+    expected[2] += 1
+    return loss, expected + 2 * x0
+
+
+def test_repeated_indexing_adds_its_gradients_into_one_buffer(device, monkeypatch):
+    """Without create_graph, x[t]'s gradient is added in place into one buffer (backward_into),
+    not scattered into a fresh zeros array per use: O(T) rather than O(T^2) for T steps. It
+    must equal the gradient worked out by hand, and the recorded path's (create_graph)."""
+    from tinygrad_rnn.ops import movement
+    x = leaf(np.random.default_rng(2).standard_normal((5, 2, 3)), device)
+    loss, expected = _indexed_uses(x)
+    original, scatters = movement.ScatterAdd.forward, []
+
+    def counting_forward(self, *args, **kwargs):
+        scatters.append(args[0].shape)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(movement.ScatterAdd, "forward", counting_forward)
+    loss.backward(retain_graph=True)
+    assert scatters == []
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    loss.backward()   # the retained graph again: the gradients add up
+    np.testing.assert_allclose(x.grad.numpy(), 2 * expected, rtol=1e-12)
+    recorded_loss, _ = _indexed_uses(x)
+    (recorded,) = tg.grad(recorded_loss, [x], create_graph=True)
+    assert len(scatters) > 0
+    np.testing.assert_allclose(recorded.numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("indexed_first", [True, False])
+def test_indexing_never_adds_into_a_gradient_another_tensor_shares(device, indexed_first):
+    """x + w hands one gradient array to both; x[0]'s gradient added to x's in place must not
+    reach w's (the buffer is a copy of what x had gathered)."""
+    x, w = leaf(np.ones((3, 2)), device), leaf(np.ones((3, 2)), device)
+    shared = ((x + w) * tg.Tensor(np.full((3, 2), 2.0), device=device)).sum()
+    indexed = x[0].sum()
+    (indexed + shared if indexed_first else shared + indexed).backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.full((3, 2), 2.0))
+    np.testing.assert_allclose(x.grad.numpy(), [[3.0, 3.0], [2.0, 2.0], [2.0, 2.0]])
+
+
+def test_a_hook_on_an_indexed_tensor_still_sees_its_gradient(device):
+    x = leaf(np.ones((3, 2)), device)
+    first = x[0]
+    first.register_hook(lambda g: g * 10)
+    (first.sum() + x[0:2].sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[11.0, 11.0], [1.0, 1.0], [0.0, 0.0]])
+
+
 def test_graph_is_freed_after_backward_and_second_backward_raises(device):
     x = leaf([1.0, 2.0], device)
     y = (x.exp() * x).sum()

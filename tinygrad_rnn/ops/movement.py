@@ -61,6 +61,11 @@ class GetItem(Function):
     def backward(self, g):
         return ScatterAdd.apply(g, index=self.index, shape=self.inputs[0].shape)
 
+    def backward_into(self, buffer, g):
+        """``buffer[index] += g``: the same gradient, added into the engine's buffer for ``a``
+        (the backward walk's fast path when it records nothing)."""
+        _scatter_add(buffer, self.index, g, self.device)
+
 
 class ScatterAdd(Function):
     """y = zeros(shape) with y[index] += a;  dy/da = g[index]."""
@@ -68,14 +73,19 @@ class ScatterAdd(Function):
     def forward(self, a, index, shape):
         self.index = index
         out = self.xp.zeros(shape, dtype=a.dtype)
-        if any(isinstance(i, self.device.array_type) for i in index):
-            self.device.index_add(out, index, a)
-        else:  # basic indexing selects each element at most once
-            out[index] = a
+        _scatter_add(out, index, a, self.device)
         return out
 
     def backward(self, g):
         return GetItem.apply(g, index=self.index)
+
+
+def _scatter_add(out, index, values, device):
+    """``out[index] += values``; an advanced index may repeat, and each repeat adds."""
+    if any(isinstance(i, device.array_type) for i in index):
+        device.index_add(out, index, values)
+    else:  # basic indexing selects each element at most once
+        out[index] += values
 
 
 class Concatenate(Function):
