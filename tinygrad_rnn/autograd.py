@@ -234,6 +234,19 @@ def _topological_order(roots):
     return order
 
 
+def _leading_to(order, wanted_ids):
+    """For ``grad``: the tensors of ``order`` (inputs first) from which a path leads back to a
+    wanted one, and the ids of those among them whose backward must run (an input leads to a
+    wanted tensor). No other backward runs."""
+    expanded, leading = set(), set(wanted_ids)
+    for tensor in order:
+        node = tensor._node
+        if node is not None and any(id(t) in leading for t in node.inputs):
+            expanded.add(id(tensor))
+            leading.add(id(tensor))
+    return [tensor for tensor in order if id(tensor) in leading], expanded
+
+
 def _check_root_grad(tensor, grad):
     if grad is None:
         if tensor.size != 1:
@@ -268,7 +281,10 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
     handed_out = set()  # ids of the arrays stored in some .grad by this backward
     scatter_in_place = not create_graph and _anomaly is None
     with set_grad_enabled(create_graph):
-        for tensor in reversed(_topological_order(roots)):
+        order, expanded = _topological_order(roots), None
+        if wanted is not None:
+            order, expanded = _leading_to(order, wanted_ids)
+        for tensor in reversed(order):
             grad = grads.pop(id(tensor), None)
             buffers.discard(id(tensor))
             if grad is None:
@@ -282,7 +298,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
                     found[wanted_ids[id(tensor)]] = grad
             elif node is None or tensor._retains_grad:
                 tensor.grad = _accumulate(tensor.grad, grad, create_graph, handed_out)
-            if node is None:
+            if node is None or expanded is not None and id(tensor) not in expanded:
                 continue
             if scatter_in_place and hasattr(node, "backward_into"):
                 node.backward_into(_gradient_buffer(grads, buffers, node.inputs[0]), grad.data)

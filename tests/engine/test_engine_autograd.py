@@ -184,6 +184,29 @@ def test_grad_with_create_graph_gives_hessian_vector_product(device):
     assert x.grad is None  # grad() returns gradients instead of accumulating them
 
 
+def test_grad_runs_no_backward_where_no_wanted_input_lies():
+    """grad(y, [h]) for an intermediate h needs nothing below h: that backward must not run."""
+    from tinygrad_rnn.autograd import Function
+    calls = []
+
+    class Doubled(Function):
+        def forward(self, a):
+            return a * 2
+
+        def backward(self, g):
+            calls.append(g.shape)
+            return g * 2
+
+    x = leaf([1.0, 2.0])
+    h = Doubled.apply(x)
+    y = (h * h).sum()
+    (g,) = tg.grad(y, [h], retain_graph=True)
+    assert calls == []
+    np.testing.assert_allclose(g.numpy(), [4.0, 8.0])
+    np.testing.assert_allclose(tg.grad(y, x).numpy(), [8.0, 16.0])
+    assert calls == [(2,)]
+
+
 def test_grad_without_create_graph_records_nothing():
     x = leaf([1.0, 2.0])
     g = tg.grad((x * x * x).sum(), x)
