@@ -15,6 +15,7 @@ thread: 22.6 us both), and adding into ``c`` costs nothing more (21.4 us).
 """
 import numpy as np
 from numba import njit, types
+from numba.extending import overload
 from numba.np.linalg import ensure_blas
 
 ensure_blas()   # loads SciPy's BLAS, which numba_xxgemm looks up on its first call
@@ -40,12 +41,26 @@ def gemm(a, b, c, accumulate=False, transpose_a=False, transpose_b=False):
         if not accumulate:
             c[:] = 0
         return
-    scalars = np.empty(2, c.dtype)     # alpha, beta: BLAS takes them by pointer
-    scalars[0] = 1
-    scalars[1] = 1 if accumulate else 0
+    scalars = _scalars(c)   # BLAS takes alpha and beta by pointer
+    beta = scalars[2:] if accumulate else scalars[1:2]
     _xxgemm(_SINGLE if c.itemsize == 4 else _DOUBLE, _T if transpose_b else _N,
             _T if transpose_a else _N, n, m, k, scalars[:1].ctypes, b.ctypes, _leading(b),
-            a.ctypes, _leading(a), scalars[1:].ctypes, c.ctypes, _leading(c))
+            a.ctypes, _leading(a), beta.ctypes, c.ctypes, _leading(c))
+
+
+# alpha = 1, beta = 0 (overwrite) and beta = 1 (accumulate), compiled in as constants: an array
+# made at each call cost 30 ns, 6% of a (16x96)@(96x32) product
+_SCALARS = {np.dtype(t): np.array([1, 0, 1], t) for t in (np.float32, np.float64)}
+
+
+def _scalars(c):
+    """``_SCALARS`` for ``c``'s dtype (inside Numba kernels)."""
+
+
+@overload(_scalars)
+def _scalars_for(c):
+    constant = _SCALARS[np.dtype(c.dtype.name)]
+    return lambda c: constant
 
 
 @njit(inline="always")
