@@ -145,26 +145,41 @@ def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_t
         for p in range(back_parts):
             column = first + p * back_width
             for row in range(4 * hidden):
-                w_hh_tiles[k, p, row] = w_hh[row, column:column + back_width]
+                for j in range(back_width):
+                    w_hh_tiles[k, p, row, j] = w_hh[row, column + j]
+    batch = bias_rows.shape[2]
     for g in range(4):
         rows = bias_rows[k, g]
-        rows[0] = 0
-        for b in (b_ih, b_hh):
-            if b.shape[0]:
-                rows[0] += b[g * hidden + first:g * hidden + first + units]
-        for r in range(1, rows.shape[0]):
-            rows[r] = rows[0]
+        for u in range(units):
+            rows[0, u] = 0
+            if b_ih.shape[0]:
+                rows[0, u] += b_ih[g * hidden + first + u]
+            if b_hh.shape[0]:
+                rows[0, u] += b_hh[g * hidden + first + u]
+        _repeat_first_row(rows)
     for g in range(3):
         rows = peep_rows[k, g]
-        rows[:] = 0
-        if peephole.shape[0]:
-            for r in range(rows.shape[0]):
-                rows[r] = peephole[g, first:first + units]
+        for u in range(units):
+            rows[0, u] = peephole[g, first + u] if peephole.shape[0] else 0
+        _repeat_first_row(rows)
     steps = x.shape[0]
     if steps:
         _copy_rows(x[steps - 1 if reverse else 0], xh, k, blocks)
-    xh[:, inputs + first:inputs + first + units] = h0[:, first:first + units]
-    c[:] = c0[:, first:first + units]
+    for b in range(batch):
+        for u in range(units):
+            xh[b, inputs + first + u] = h0[b, first + u]
+            c[b, u] = c0[b, first + u]
+
+
+# Element loops rather than slice assignments here and below: a slice assignment brings in
+# NumPy's broadcasting and its error messages, which took seconds to compile
+
+
+@njit(cache=True, nogil=True)
+def _repeat_first_row(rows):
+    for r in range(1, rows.shape[0]):
+        for u in range(rows.shape[1]):
+            rows[r, u] = rows[0, u]
 
 
 @njit(cache=True, nogil=True)
@@ -172,7 +187,8 @@ def _copy_rows(x_t, xh, k, blocks):
     """Block k's share of the rows of ``x_t`` (B, I) into the input columns of ``xh``."""
     batch = x_t.shape[0]
     for b in range(batch * k // blocks, batch * (k + 1) // blocks):
-        xh[b, :x_t.shape[1]] = x_t[b]
+        for i in range(x_t.shape[1]):
+            xh[b, i] = x_t[b, i]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -209,8 +225,8 @@ def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_fi
         if t >= lengths[b]:
             for j in range(units):
                 hn[j] = hb[j]
-            c_out[b] = c_in[b]
-            ob[:] = 0
+                c_out[b, j] = c_in[b, j]
+                ob[j] = 0
             continue
         ro, rt = o[b], tanh_c[b]
         for j in range(units):
@@ -256,10 +272,11 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, rev
             dg = db[2 * hidden + k * units:2 * hidden + k * units + units]
             do = db[3 * hidden + k * units:3 * hidden + k * units + units]
             if t >= lengths[b]:
-                di[:] = 0
-                df[:] = 0
-                dg[:] = 0
-                do[:] = 0
+                for j in range(units):
+                    di[j] = 0
+                    df[j] = 0
+                    dg[j] = 0
+                    do[j] = 0
                 continue
             dhb, dcb, dob = dh[b, u], dc[b, u], d_out[t, b, u]
             cpb, tcb = cs[t + reverse, k, b], tanh_c[t, k, b]
@@ -279,7 +296,8 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, rev
                 dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
             for j in range(units):
                 dcb[j] = dcb[j] * f[j] + pi[j] * di[j] + pf[j] * df[j]
-            dhb[:] = 0   # the next piece of these units adds this step's dh into it
+            for j in range(units):   # the next piece of these units adds this step's dh into it
+                dhb[j] = 0
             if want_peephole:
                 for j in range(units):
                     c_new = f[j] * cpb[j] + i[j] * g[j]
@@ -302,7 +320,8 @@ def _weight_gradients(k, blocks, d_gates2, x2, h_prev2, w_ih, d_w_ih, d_w_hh, d_
         gemm(da, h_prev2, d_w_hh[r], False, True)
     if wanted[2]:
         sums = d_bias[r]
-        sums[:] = 0
+        for j in range(sums.shape[0]):
+            sums[j] = 0
         for row in range(total):
             for j in range(sums.shape[0]):
                 sums[j] += da[row, j]
