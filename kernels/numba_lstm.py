@@ -296,7 +296,7 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, rev
                 dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
             for j in range(units):
                 dcb[j] = dcb[j] * f[j] + pi[j] * di[j] + pf[j] * df[j]
-            for j in range(units):   # the next piece of these units adds this step's dh into it
+            for j in range(units):   # the next piece of these units adds its dh into it
                 dhb[j] = 0
             if want_peephole:
                 for j in range(units):

@@ -84,7 +84,8 @@ class NumbaLSTM(RecurrentKernel):
              _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype), weights.tiles,
              weights.w_hh_tiles, weights.bias_rows, weights.peep_rows, weights.rows, lengths,
              reverse, save, acts, xh, cs, tanh_c, packed)
-        final = slots(steps - 1, steps, reverse, save)[1] if steps else slots(0, 0, reverse, save)[0]
+        first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
+        final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         packed[steps] = xh[final, :, inputs:]
         packed[steps + 1] = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
         if not save:
@@ -110,9 +111,10 @@ class NumbaLSTM(RecurrentKernel):
         h_prev = saved.xh[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
-             weights.w_hh_tiles, weights.back_rows, weights.peep_rows, saved.lengths, saved.reverse, saved.cs,
-             saved.tanh_c, d_out, dh, dc, workspace.empty((steps, batch, width), dtype), d_peephole,
-             saved.x2, h_prev2, weights.w_ih, *grads, wanted)
+             weights.w_hh_tiles, weights.back_rows, weights.peep_rows, saved.lengths,
+             saved.reverse, saved.cs, saved.tanh_c, d_out, dh, dc,
+             workspace.empty((steps, batch, width), dtype), d_peephole, saved.x2, h_prev2,
+             weights.w_ih, *grads, wanted)
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
                   "c0": dc, "weight_ih": d_w_ih, "weight_hh": d_w_hh}
@@ -147,10 +149,11 @@ def _weights(dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, s
     # 2.6 us) and a view of W_hh's columns the backward 4% slower.
     parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
     tiles = workspace.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
-    back_parts, back_rows = (numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
-                             if save else (0, 1))
-    w_hh_tiles = workspace.empty((blocks, back_parts, 4 * hidden, units // max(back_parts, 1)),
-                                 dtype) if save else np.empty((0, 0, 0, 0), dtype)
+    if save:
+        back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
+        w_hh_tiles = workspace.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
+    else:   # no backward
+        back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
     return Weights(np.ascontiguousarray(w_ih), tiles, rows, w_hh_tiles, back_rows,
                    workspace.empty((blocks, 4, batch, units), dtype),
                    workspace.empty((blocks, 3, batch, units), dtype),

@@ -204,7 +204,9 @@ def _gradient_buffer(grads, buffers, tensor):
     up would cost T full-sized arrays, O(T^2) in all. Added into one buffer, it costs O(T)."""
     key = id(tensor)
     if key not in buffers:
-        data = tensor.xp.zeros(tensor.shape, tensor.dtype) if key not in grads else grads[key].data.copy()
+        gathered = grads.get(key)
+        data = (tensor.xp.zeros(tensor.shape, tensor.dtype) if gathered is None
+                else gathered.data.copy())
         grads[key] = Tensor._from_op(data, None)
         buffers.add(key)
     return grads[key].data
