@@ -5,13 +5,13 @@ Every differentiable op is a :class:`Function` with ``forward`` (on backend arra
 gradient is wanted, records the node in the output tensor. ``backward`` walks those nodes in
 reverse topological order (iteratively: an unrolled RNN can be 10^5 nodes deep), calls each
 node's ``backward`` and reduces the gradient to the input's shape and dtype in one place
-(:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. An op whose
-gradient is a scatter into its input (``x[t]``) may also have ``backward_into(buffer, g)``,
-which the walk calls instead when nothing is recorded, to add ``g`` in place
-(:func:`_gradient_buffer`). Because every
+(:func:`_reduce_to_input`), so that no op has to handle broadcasting itself. Because every
 ``backward`` is written in Tensor ops, running it with recording switched on
 (``create_graph=True``) yields differentiable gradients: Hessian-vector products and
 gradient penalties come for free; without it nothing is recorded, so the backward stays cheap.
+An op whose gradient is a scatter into its input (``x[t]``) may also have
+``backward_into(buffer, g)``, which the walk calls instead when it records nothing, to add
+``g`` in place (:func:`_gradient_buffer`).
 ``tinygrad_rnn.anomaly.detect_anomaly`` plugs a NaN/Inf check into ``apply`` and the
 backward walk with :func:`set_anomaly_checker` (None, i.e. one global read per op, when off).
 """
