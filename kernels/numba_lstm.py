@@ -29,8 +29,8 @@ next to the h' it writes), then all gate arithmetic of its units for every batch
 One GEMM with K = I + H ran faster than an input projection computed ahead (a tall GEMM for
 512 KiB of steps at a time) plus a per-step product: B=32, T=50, I=64, H=128 inference 0.81 ms
 against 0.86 ms on 2 threads, B=64, T=100, I=128, H=256 11.8 ms against 12.9 ms; the whole
-projection hoisted (26 MB at that size) took 13.3 ms. Backward, piece j of step t first finishes dh for its units from the whole da
-of the step run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)),
+projection hoisted (26 MB at that size) took 13.3 ms. Backward, piece j of step t first
+finishes dh for its units from the whole da of the step run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)),
 then does its units' gate derivatives. One step's pieces need the whole of the step before,
 which is what the team's tickets wait for. Cutting by units rather than batch rows keeps each
 step's GEMM as tall as the batch, which BLAS runs faster: measured (float32, one thread)
@@ -48,6 +48,10 @@ writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit
 transcendentals then cost 8x more. Backward works row by row (its da must be in PyTorch's
 layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
 1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
+
+Arrays are written element by element, not by slice assignment (``a[:] = b``): a slice
+assignment brings in NumPy's broadcasting and its error messages, which made the first compile
+5 s longer.
 
 The states: ``xh`` (L, B, I + H) holds [x_t, h] (the GEMMs read it), ``cs`` (L, P, B, U) c by
 block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,
@@ -79,10 +83,11 @@ def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, til
     """One thread's share of the forward; every thread of the team calls it with the same
     arguments. ``x`` (T, B, I), ``h0``, ``c0`` (B, H); the weights as the layer has them (a
     missing bias, or the peephole of a plain LSTM, empty), and the arrays that the team's first
-    step fills from them, block by block (:func:`_prepare_block`): ``tiles`` (P, 4, parts, I + H, U / parts) [W_ih, W_hh]^T for each
-    block and gate, cut in column tiles for numba_tiles (multiplied ``rows`` rows at a time),
-    ``w_hh_tiles`` (training) and ``bias_rows`` (P, 4, B, U), ``peep_rows`` (P, 3, B, U). ``acts`` (P, T, 4, B, U) receives
-    the activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
+    step fills from them, block by block (:func:`_prepare_block`): ``tiles`` (P, 4, parts,
+    I + H, U / parts), [W_ih, W_hh]^T for each block and gate cut in column tiles for
+    numba_tiles (multiplied ``rows`` rows at a time), ``w_hh_tiles`` (training), ``bias_rows``
+    (P, 4, B, U) and ``peep_rows`` (P, 3, B, U). ``acts`` (P, T, 4, B, U) receives the
+    activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
     I + H) receives [x_t, h] entering each step (all T + 1 when ``training``, else 2 in turn,
     :func:`slots`), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
     ((1, P, B, U) unless ``training``); outputs go to ``packed[t]`` (T + 2, B, H)."""
@@ -171,12 +176,9 @@ def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_t
             c[b, u] = c0[b, first + u]
 
 
-# Element loops rather than slice assignments here and below: a slice assignment brings in
-# NumPy's broadcasting and its error messages, which took seconds to compile
-
-
 @njit(cache=True, nogil=True)
 def _repeat_first_row(rows):
+    """``rows[r] = rows[0]`` for every later row of the 2-D ``rows``."""
     for r in range(1, rows.shape[0]):
         for u in range(rows.shape[1]):
             rows[r, u] = rows[0, u]
