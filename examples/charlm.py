@@ -17,7 +17,8 @@ character on 20,000 characters (uniform guessing: 6.69). The sample at temperatu
 
 Run: ``python examples/charlm.py``
 """
-from tinygrad_rnn import charlm, datasets
+from tinygrad_rnn import datasets
+from tinygrad_rnn.apps import charlm
 
 
 def main():

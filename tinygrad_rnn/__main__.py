@@ -1,6 +1,6 @@
-"""``python -m tinygrad_rnn COMMAND``: see :mod:`tinygrad_rnn.cli`."""
+"""``python -m tinygrad_rnn COMMAND``: see :mod:`tinygrad_rnn.apps.cli`."""
 import sys
 
-from .cli import main
+from .apps.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_rnn import charlm, cli
+from tinygrad_rnn.apps import charlm, cli
 from tinygrad_rnn.serialization import CheckpointError, load
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 40

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import gradflow
-from tinygrad_rnn.gradflow import LastStepNet, hidden_gradient_norms
+from tinygrad_rnn.apps import gradflow
+from tinygrad_rnn.apps.gradflow import LastStepNet, hidden_gradient_norms
 
 VOCAB, HIDDEN, STEPS, BATCH = 5, 3, 6, 2
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functional as F, nn, optim
-from .autograd import no_grad
-from .backend import manual_seed
-from .datasets import Vocab
-from .serialization import load, save
-from .tensor import Tensor
+from .. import functional as F, nn, optim
+from ..autograd import no_grad
+from ..backend import manual_seed
+from ..datasets import Vocab
+from ..serialization import load, save
+from ..tensor import Tensor
 from .plotting import pyplot_or_none
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}

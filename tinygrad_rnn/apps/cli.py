@@ -13,7 +13,7 @@ from . import charlm
 
 
 def _train_charlm(args):
-    from .datasets import pydoc_text, text_file
+    from ..datasets import pydoc_text, text_file
     text = pydoc_text() if args.text is None else text_file(args.text)
     config = charlm.CharLMConfig(**{f.name: getattr(args, f.name) for f in fields(charlm.CharLMConfig)
                                     if getattr(args, f.name, None) is not None})
@@ -37,7 +37,7 @@ def _gradflow(args):
 
 def _graph(args):
     import numpy as np
-    from . import viz
+    from .. import viz
     from .gradflow import LastStepNet
     net = LastStepNet(args.cell, vocab_size=3, hidden_size=2)
     ids = np.random.default_rng(0).integers(0, 3, (args.seq_len, 1))

@@ -15,11 +15,11 @@ import math
 
 import numpy as np
 
-from . import functional as F, nn, optim
-from .autograd import grad
-from .backend import manual_seed
-from .datasets import Vocab, pydoc_text
-from .tensor import Tensor
+from .. import functional as F, nn, optim
+from ..autograd import grad
+from ..backend import manual_seed
+from ..datasets import Vocab, pydoc_text
+from ..tensor import Tensor
 from .plotting import pyplot_or_none
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
