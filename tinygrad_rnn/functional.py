@@ -6,7 +6,7 @@ from . import backend
 from .dtypes import get_default_dtype
 from .ops.elementwise import maximum, minimum, where, clip  # noqa: F401  (public re-exports)
 from .ops.linalg import matmul  # noqa: F401
-from .ops.movement import concatenate, stack, split, pad, getitem  # noqa: F401
+from .ops.movement import concatenate, stack, split, chunk, unbind, pad, getitem  # noqa: F401
 from .ops.reduce import normalize_axes
 from .tensor import Tensor
 
