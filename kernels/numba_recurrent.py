@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace
+from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
 from .recurrent_kernel import GATES, RecurrentKernel
