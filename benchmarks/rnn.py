@@ -19,7 +19,7 @@ before it, in a fresh process per cell after a warm-up on a small problem (so ev
 allocator is seen the same way; Linux only: it resets VmHWM through /proc/self/clear_refs). The GEMM rate is
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
 Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
-and then the same directory again (cached start).
+and then the same directory again (cached start), as benchmarks/cold_start.py measures them.
 
 Our LSTM kernel cuts every step into 2 blocks of hidden units on a team of 2 threads
 (tinygrad_rnn.kernels.numba_team), the GRU and RNN kernels run the batch as 2 shards on 2
@@ -37,7 +37,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 
@@ -55,6 +54,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from cold_start import first_steps  # noqa: E402  (this folder's script)
 from tinygrad_rnn import nn  # noqa: E402
 
 SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
@@ -209,24 +209,6 @@ def peak_memory_mib(name, size, layers, bidirectional, impl):
     return float(done.stdout.split()[-1])
 
 
-def compile_times():
-    """Fresh processes, one LSTM train step (forward + backward) at the first size: (import
-    seconds, first-call seconds) with an empty Numba cache (compiles) and then from the cache."""
-    code = ("import time, sys; start = time.perf_counter()\n"
-            "import tinygrad_rnn, tinygrad_rnn.nn, tinygrad_rnn.kernels.numba_recurrent\n"
-            "imported = time.perf_counter()\n"
-            f"sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
-            "import rnn\n"
-            "train, _ = rnn.build('LSTM', rnn.SIZES[0], 1, False, 'fused')\n"
-            "called = time.perf_counter(); train()\n"
-            "print(imported - start, time.perf_counter() - called)\n")
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                               check=True) for _ in range(2)]
-    return [tuple(map(float, run.stdout.split()[-2:])) for run in runs]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
@@ -254,10 +236,10 @@ def main():
         print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
               f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        (import_cold, first), (import_warm, cached) = compile_times()
+        (import_cold, first), (import_warm, cached) = first_steps("LSTM")
         print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
               f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + "
-              f"first call {cached:.2f} s from the cache")
+              f"first call {cached:.2f} s from the cache (benchmarks/cold_start.py)")
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
