@@ -154,7 +154,10 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.train_size, args.test_size, args.epochs = 200, 50, 1
 
     tg.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
