@@ -1,4 +1,4 @@
-"""Every example runs with ``--quick`` from a fresh copy of the repository's tracked files.
+"""Every example and benchmark runs with ``--quick`` from a fresh copy of the tracked files.
 
 A data file that was never committed, a default path outside the repository or a broken
 option fails here rather than in a new user's first minutes. The copy sits in a temporary
@@ -15,11 +15,16 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = sorted(path.name for path in (ROOT / "examples").glob("*.py"))
 EXAMPLES_EXTRA = ("matplotlib", "sklearn", "statsmodels", "gensim")  # what `pip install .[examples]` adds
-MISSING = [name for name in EXAMPLES_EXTRA if importlib.util.find_spec(name) is None]
+BENCH_EXTRA = EXAMPLES_EXTRA + ("torch",)                             # and `.[bench]`
 
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the examples extra is not installed (no {MISSING})")
+
+def scripts(folder, extra, needs):
+    """One test parameter per script in ``folder``, skipped where a module of ``needs`` is missing."""
+    missing = [name for name in needs if importlib.util.find_spec(name) is None]
+    skip = pytest.mark.skipif(bool(missing), reason=f"the {extra} extra is not installed (no {missing})")
+    return [pytest.param(f"{folder}/{path.name}", marks=skip, id=f"{folder}/{path.name}")
+            for path in sorted((ROOT / folder).glob("*.py"))]
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +42,10 @@ def fresh_copy(tmp_path_factory):
     return copy
 
 
-@pytest.mark.parametrize("script", EXAMPLES)
-def test_example_runs_quick_from_a_fresh_copy(fresh_copy, script):
-    run = subprocess.run([sys.executable, f"examples/{script}", "--quick"], cwd=fresh_copy, capture_output=True,
-                         text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
+@pytest.mark.parametrize("script", scripts("examples", "examples", EXAMPLES_EXTRA)
+                         + scripts("benchmarks", "bench", BENCH_EXTRA))
+def test_script_runs_quick_from_a_fresh_copy(fresh_copy, script):
+    run = subprocess.run([sys.executable, script, "--quick"], cwd=fresh_copy, capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
     assert run.returncode == 0, f"{script} --quick failed:\n{run.stderr[-3000:]}"
     assert run.stdout.strip(), f"{script} --quick printed nothing"
