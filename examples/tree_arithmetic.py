@@ -12,7 +12,7 @@ Both models learn from the value of every subtree of the training trees:
   operators, but not the structure), then a two-layer MLP, trained on every subtree as an
   example of its own. It knows which digits and operators occur, not how they combine.
 
-Run:  python examples/tree_arithmetic.py            (under 2 minutes on a shared 2-core CPU)
+Run:  python examples/tree_arithmetic.py [--quick]    (under 2 minutes on a shared 2-core CPU)
 
 Measured (defaults: 30,000 training trees, 5 epochs, seed 0; 1,000 test trees per split):
 
