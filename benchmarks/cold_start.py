@@ -1,7 +1,7 @@
 """How long a fresh process waits for its first fused training step: each layer kind in its own
 process, first with an empty Numba cache (the kernels compile), then again from that cache.
 
-    python benchmarks/cold_start.py [--layers LSTM,GRU,RNN] [--repeats 1]
+    python benchmarks/cold_start.py [--layers LSTM,GRU,RNN] [--repeats 1] [--quick]
 
 A step is forward + backward of a one-layer float32 layer at (B, T, I, H) = (32, 50, 64, 128),
 timed from just before the first call; the import of tinygrad_rnn is timed apart. Each
@@ -55,7 +55,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="LSTM,GRU,RNN", help="comma-separated subset of LSTM,GRU,RNN")
     parser.add_argument("--repeats", type=int, default=1, help="rounds, each with a fresh empty cache")
+    parser.add_argument("--quick", action="store_true", help="the RNN alone (checks the script runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.layers = "RNN"
     print(f"{cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'layer':<6}{'import s':>10}{'first step, empty cache s':>28}{'first step, cached s':>23}")
     for layer in args.layers.split(","):

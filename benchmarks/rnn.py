@@ -1,7 +1,7 @@
 """Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
 
     python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
-                             [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda]
+                             [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda] [--quick]
 
 float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' threads,
 and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through SciPy's
@@ -219,13 +219,19 @@ def main():
     parser.add_argument("--layers", default="LSTM,GRU,RNN", help="comma-separated subset of LSTM,GRU,RNN")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cuda: our CuPy kernels against cuDNN, adding the size (64,100,256,512)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the small warm-up size only, one round, no memory or compile-time processes: "
+                             "checks that the script works (seconds)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = args.reference_repeats = 1
+        args.no_memory = True
     import torch
     from tinygrad_rnn.kernels import cpu_threads
     torch.set_num_threads(THREADS)
     cpu_threads.set_num_threads(THREADS)
     device = args.device
-    rate = gemm_rate(device=device)
+    rate = gemm_rate(n=256 if args.quick else 2048, device=device)
     if device == "cuda":
         import cupy
         args.no_memory = True   # peak resident memory is a CPU measure
@@ -236,6 +242,7 @@ def main():
         print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
               f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    if device == "cpu" and not args.quick:
         (import_cold, first), (import_warm, cached) = first_steps("LSTM")
         print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
               f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + "
@@ -244,6 +251,8 @@ def main():
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
     rows = ROWS + (GPU_ROWS if device == "cuda" else [])
+    if args.quick:
+        rows = [(name, WARM_UP, 1, False) for name in GATES]
     for name, size, layers, bidirectional in (row for row in rows if row[0] in args.layers.split(",")):
         label = name + (f" {layers}L bi" if bidirectional else "")
         impls = ("fused", "torch") + (() if args.no_reference else ("reference",))
