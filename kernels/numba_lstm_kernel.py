@@ -143,9 +143,8 @@ def _weights(dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, s
     def measuring():   # the cuts are measured with the BLAS threading the team will have
         return cpu_threads.blas_threads(blocks)
 
-    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
-    # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
-    # 2.6 us) and a view of W_hh's columns the backward 4% slower.
+    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles): a transposed
+    # weight or a view of W_hh's columns made these short products slower.
     parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
     tiles = workspace.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
     if save:
