@@ -79,7 +79,7 @@ def test_the_cli_resumes_a_run_and_refuses_to_change_its_model(tmp_path, capsys)
     assert "resuming" in capsys.readouterr().out
     checkpoint = load(run / "charlm.npz")
     assert checkpoint["steps"] == 5 and checkpoint["config"]["hidden"] == 8
-    assert checkpoint["config"]["text_path"] == str(corpus)  # found again without --text
+    assert checkpoint["config"]["text"] == str(corpus)  # found again without --text
 
 
 def test_resume_refuses_a_different_text(tmp_path):

@@ -67,7 +67,7 @@ def test_help_shows_every_default_and_no_rest_markup(capsys):
         assert options
         for line in options:
             flag = line.split()[0]
-            if flag not in ("--resume", "--overwrite"):  # no default: a run to resume, a switch
+            if flag not in ("--text", "--out", "--resume", "--overwrite"):  # their help says what happens without
                 assert "(default:" in line, line
     _, out, _ = run_cli(["train-charlm", "--help"], capsys)
     assert "(default: 5.0)" in " ".join(out.split())  # --clip's default, read from CharLMConfig
@@ -84,11 +84,11 @@ def test_the_library_config_refuses_the_same_values(setting, value):
 @pytest.mark.parametrize("seq_len", [0, -1])
 def test_the_chunking_code_refuses_non_positive_lengths(seq_len):
     ids = np.arange(100) % 7
-    with pytest.raises(ValueError, match=f"TextStreams: seq_len must be a positive integer, got {seq_len}"):
+    with pytest.raises(ValueError, match=f"TextStreams: seq_len must be an integer >= 1, got {seq_len}"):
         charlm.TextStreams(ids, 2, seq_len)
-    with pytest.raises(ValueError, match=f"evaluate_bpc: seq_len must be a positive integer, got {seq_len}"):
+    with pytest.raises(ValueError, match=f"evaluate_bpc: seq_len must be an integer >= 1, got {seq_len}"):
         charlm.evaluate_bpc(None, ids, seq_len=seq_len)
-    with pytest.raises(ValueError, match="TextStreams: batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="TextStreams: batch_size must be an integer >= 1"):
         charlm.TextStreams(ids, seq_len, 5)
 
 

@@ -10,38 +10,32 @@ from one chunk to the next (so the model sees unbroken text) but detached, so gr
 back at most ``seq_len`` steps. Gradients are clipped to a global norm (Pascanu et al. 2013).
 """
 import hashlib
-import json
 import math
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from .. import functional as F, nn, optim
 from ..autograd import no_grad
-from ..backend import get_device, manual_seed
+from ..backend import manual_seed
 from ..datasets import Vocab
-from ..serialization import CheckpointError, load, save
+from ..serialization import save
 from ..tensor import Tensor
+from .charlm_run import (CHECKPOINT_NAME, CharLMError, RunState, checkpoint_state,
+                         prepare_out_dir, read_checkpoint, restore, resumable, saved_config)
 from .interrupt import StopRequest
 from .plotting import pyplot_or_none
 from .ranges import Range, above, at_least
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-CHECKPOINT_KIND = "tinygrad_rnn.charlm"
-CHECKPOINT_NAME = "charlm.npz"
+POSITIVE = at_least(1)
 
 
-class CharLMError(ValueError):
-    """A problem with what was asked for (the text, a setting, the output folder, the run to
-    resume), not with the code; the command line reports it in one line."""
-
-
-def _option(default, help, values=None, choices=None):
+def _option(default, help, values=None, choices=None, metavar=None):
     """A setting with its command-line help and its allowed ``values`` (a Range) or ``choices``."""
-    return field(default=default, metadata={"help": help, "range": values, "choices": choices})
+    return field(default=default, metadata={"help": help, "range": values, "choices": choices,
+                                            "metavar": metavar})
 
 
 @dataclass
@@ -50,6 +44,8 @@ class CharLMConfig:
     same name (``seq_len`` is ``--seq-len``); its range or choices, checked here, are the
     option's."""
 
+    text: str | None = _option(None, "UTF-8 text file to learn (default: Python's reference docs, pydoc_data)",
+                               metavar="FILE")
     cell: str = _option("lstm", "recurrent layer", choices=sorted(LAYERS))
     hidden: int = _option(256, "hidden units per layer", at_least(1))
     layers: int = _option(2, "stacked recurrent layers", at_least(1))
@@ -70,7 +66,6 @@ class CharLMConfig:
     checkpoint_every: int = _option(100, "write the checkpoint every this many steps", at_least(1))
     seed: int = _option(0, "random seed", at_least(0))
     device: str = _option("cpu", "where to train", choices=["cpu", "cuda"])
-    text_path: str = None  # the file trained on (None: Python's docs), recorded for --resume
 
     def __post_init__(self):
         for setting in fields(self):
@@ -80,12 +75,6 @@ class CharLMConfig:
                 values.check(f"CharLMConfig: {setting.name}", value)
             if choices is not None and value not in choices:
                 raise ValueError(f"CharLMConfig: {setting.name} must be one of {choices}, got {value!r}")
-
-
-# Settings a resumed run may change: they decide how long to train and what to print, not the
-# numbers computed.
-RESUME_MAY_CHANGE = ("steps", "time_budget", "checkpoint_every", "sample_every", "sample_length",
-                     "sample_temperature", "valid_chars", "text_path")
 
 
 class CharLM(nn.Module):
@@ -110,18 +99,9 @@ def detach_state(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
-def _check_lengths(where, **lengths):
-    """Chunk and stream lengths must be positive: a zero or negative one would loop forever or
-    score nothing."""
-    for name, value in lengths.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
-
-
 def _side_by_side(ids, batch_size, length):
     """The first ``batch_size·length`` ids cut into ``batch_size`` contiguous streams, time-major
     (length, batch_size), and the same streams shifted by one (the next-character targets)."""
-    _check_lengths("charlm", batch_size=batch_size, length=length)
     inputs = ids[:batch_size * length].reshape(batch_size, length).T
     targets = ids[1:batch_size * length + 1].reshape(batch_size, length).T
     return inputs, targets
@@ -135,7 +115,8 @@ class TextStreams:
     carried state must then be reset)."""
 
     def __init__(self, ids, batch_size, seq_len):
-        _check_lengths("TextStreams", batch_size=batch_size, seq_len=seq_len)
+        POSITIVE.check("TextStreams: batch_size", batch_size)
+        POSITIVE.check("TextStreams: seq_len", seq_len)
         length = (len(ids) - 1) // batch_size
         if length < seq_len + 1:
             raise CharLMError(f"train-charlm: the training text ({len(ids)} characters) is too short for "
@@ -158,7 +139,8 @@ def _chunk_loss(model, inputs, targets, state, device):
 
 def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):
     """Bits per character of ``ids`` (the next-character loss over all of it, state carried)."""
-    _check_lengths("evaluate_bpc", seq_len=seq_len, batch_size=batch_size)
+    POSITIVE.check("evaluate_bpc: seq_len", seq_len)
+    POSITIVE.check("evaluate_bpc: batch_size", batch_size)
     if len(ids) < 2:
         raise ValueError(f"evaluate_bpc: need at least 2 ids (one prediction), got {len(ids)}")
     model.eval()
@@ -228,17 +210,6 @@ class _Progress:
             self.bar.close()
 
 
-@dataclass
-class _RunState:
-    """What a run has done so far, beyond the model and the optimizer: all of it goes into the
-    checkpoint so that a resumed run continues exactly."""
-
-    step: int = 0
-    history: list = field(default_factory=list)  # training bits/char per step
-    samples: list = field(default_factory=list)  # (step, text)
-    carried: object = None  # the detached recurrent state carried into the next chunk
-
-
 def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
     """Train a :class:`CharLM` on ``text``; returns ``(model, vocab, results)``.
 
@@ -246,9 +217,9 @@ def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
     ``config.checkpoint_every`` steps, atomically, and at the end), then ``loss.png`` and
     ``samples.txt``; a folder that already holds a run is refused unless ``overwrite`` or it is the
     run being resumed, and an unwritable one before the first step. ``resume`` (a run folder or its
-    checkpoint) continues that run exactly: model, Adam state, step, random generator, carried
-    state and position in the text. The first Ctrl-C stops after the current step, writes
-    everything and returns with ``results["interrupted"]`` True; a second one aborts at once.
+    checkpoint) continues that run exactly (see :mod:`.charlm_run`). The first Ctrl-C stops after
+    the current step, writes everything and returns with ``results["interrupted"]`` True; a second
+    one aborts at once.
     """
     vocab = Vocab(sorted(set(text)), specials=())
     ids = vocab.encode(text)
@@ -259,15 +230,15 @@ def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
                           "need at least 2 (a longer text or a larger valid_fraction)")
     streams = TextStreams(train_ids, config.batch_size, config.seq_len)
     text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    resumed_from, checkpoint = (None, None) if resume is None else _resumable(resume, config, text_sha256)
+    resumed_from, checkpoint = (None, None) if resume is None else resumable(resume, config, text_sha256)
     if out_dir is not None:
-        out_dir = _prepare_out_dir(Path(out_dir), resumed_from, overwrite)
+        out_dir = prepare_out_dir(out_dir, resumed_from, overwrite)
 
     manual_seed(config.seed)
     model = CharLM(len(vocab), config.hidden, config.layers, config.cell, config.embedding, config.dropout,
                    device=config.device)
     optimizer = optim.Adam(model.parameters(), lr=config.lr)
-    run = _RunState() if checkpoint is None else _restore(checkpoint, model, optimizer, config, log)
+    run = RunState() if checkpoint is None else restore(checkpoint, model, optimizer, config, log)
     log(f"train-charlm: {len(text):,} characters, vocabulary {len(vocab)}, {config.cell.upper()} "
         f"{config.layers}x{config.hidden}, {sum(p.size for p in model.parameters()):,} parameters, "
         f"up to {config.steps} steps of {config.batch_size}x{config.seq_len} characters "
@@ -275,135 +246,62 @@ def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
                                                        if resumed_from else ""))
 
     def write_checkpoint(finished, valid_bpc=None):
-        return save(_checkpoint(model, optimizer, vocab, config, run, text_sha256, finished, valid_bpc),
-                    out_dir / CHECKPOINT_NAME)
+        state = checkpoint_state(model, optimizer, vocab, config, run, text_sha256, finished, valid_bpc)
+        return save(state, out_dir / CHECKPOINT_NAME)
 
-    prime = "The " if set("The ") <= set(vocab.itos) else text[0]
-    progress = _Progress(config.steps, log, run.step)
     started = time.perf_counter()
     with StopRequest("train-charlm: stopping after this step to save the run (Ctrl-C again aborts at once)") \
             as stop:
-        while run.step < config.steps and not stop.requested:
-            inputs, targets, restart = streams.chunk(run.step)
-            loss, carried = _chunk_loss(model, inputs, targets, None if restart else run.carried, config.device)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            run.carried = detach_state(carried)
-            run.step += 1
-            run.history.append(loss.item() / math.log(2))
-            progress.update(loss=loss.item(), bpc=run.history[-1])
-            out_of_time = time.perf_counter() - started > config.time_budget
-            if run.step % config.sample_every == 0 or run.step == config.steps or out_of_time:
-                run.samples.append((run.step, sample(model, vocab, prime, config.sample_length,
-                                                     config.sample_temperature, run.step, config.device)))
-                progress.write(f"--- sample after {run.step} steps ---\n{run.samples[-1][1]}\n---")
-            if out_of_time:
-                progress.write(f"train-charlm: time budget of {config.time_budget:.0f} s reached after "
-                               f"{run.step} steps")
-                break
-            if out_dir is not None and run.step % config.checkpoint_every == 0 and run.step < config.steps:
-                write_checkpoint(finished=False)
-        progress.close()
-        seconds = time.perf_counter() - started
-        results = {"steps": run.step, "seconds": seconds, "train_bpc": np.array(run.history),
-                   "valid_bpc": None, "sample": run.samples[-1][1] if run.samples else None,
-                   "interrupted": stop.requested}
+        _train_steps(model, optimizer, vocab, streams, run, config, stop, log,
+                     write_checkpoint if out_dir is not None else None)
+        results = {"steps": run.step, "seconds": time.perf_counter() - started,
+                   "train_bpc": np.array(run.history), "valid_bpc": None,
+                   "sample": run.samples[-1][1] if run.samples else None, "interrupted": stop.requested}
         if stop.requested:
             log(f"train-charlm: interrupted after step {run.step} of {config.steps}")
         else:
             results["valid_bpc"] = evaluate_bpc(model, valid_ids, config.seq_len, config.batch_size, config.device)
-            log(f"train-charlm: step {run.step} after {seconds:.0f} s; held-out bits/char {results['valid_bpc']:.3f} on {len(valid_ids):,} "
-                f"characters (uniform guessing: {math.log2(len(vocab)):.2f})")
+            log(f"train-charlm: step {run.step} after {results['seconds']:.0f} s; held-out bits/char "
+                f"{results['valid_bpc']:.3f} on {len(valid_ids):,} characters (uniform guessing: "
+                f"{math.log2(len(vocab)):.2f})")
         if out_dir is not None:
-            checkpoint_file = write_checkpoint(not stop.requested, results["valid_bpc"])
-            results["files"] = [str(checkpoint_file)] + _write_report(out_dir, run, results["valid_bpc"], log)
+            results["files"] = [str(write_checkpoint(not stop.requested, results["valid_bpc"]))]
+            results["files"] += _write_report(out_dir, run, results["valid_bpc"], log)
             log("train-charlm: wrote " + ", ".join(results["files"]))
             if stop.requested:
                 log(f"train-charlm: continue with: tinygrad-rnn train-charlm --resume {out_dir}")
     return model, vocab, results
 
 
-def _checkpoint(model, optimizer, vocab, config, run, text_sha256, finished, valid_bpc):
-    carried = run.carried if isinstance(run.carried, tuple) or run.carried is None else (run.carried,)
-    return {"kind": CHECKPOINT_KIND, "config": asdict(config), "vocab": vocab.state_dict(),
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "steps": run.step, "finished": finished, "train_bpc": np.array(run.history, dtype=np.float64),
-            "valid_bpc": valid_bpc, "samples": [[step, text] for step, text in run.samples],
-            "carried": None if carried is None else list(carried),
-            "rng": json.dumps(get_device(config.device).get_rng_state()), "text_sha256": text_sha256}
-
-
-_RESUME_NEEDS = ("config", "model", "optimizer", "steps", "train_bpc", "samples", "carried", "rng", "text_sha256")
-
-
-def checkpoint_file(run):
-    """The checkpoint of ``run``: a run folder (its charlm.npz) or the checkpoint file itself."""
-    run = Path(run)
-    return run / CHECKPOINT_NAME if run.is_dir() else run
-
-
-def resumed_config(run, changes):
-    """The settings of the run to resume (a folder or its checkpoint) with ``changes`` (a dict of
-    settings) applied; :func:`train` refuses changes outside ``RESUME_MAY_CHANGE``."""
-    saved = _load_charlm(checkpoint_file(run), "cpu", _RESUME_NEEDS)["config"]
-    known = {f.name for f in fields(CharLMConfig)}
-    return CharLMConfig(**{**{k: v for k, v in saved.items() if k in known}, **changes})
-
-
-def _resumable(resume, config, text_sha256):
-    """(path, checkpoint) of the run to resume, after checking that ``config`` and the text are
-    the ones it was trained with and that it has steps left to do."""
-    path = checkpoint_file(resume)
-    checkpoint = _load_charlm(path, config.device, _RESUME_NEEDS)
-    saved = checkpoint["config"]
-    for name in sorted(set(saved) - set(RESUME_MAY_CHANGE)):
-        if saved[name] != getattr(config, name, None):
-            raise CharLMError(f"train-charlm: cannot resume {path} with --{name.replace('_', '-')} "
-                              f"{getattr(config, name, None)}: the run was trained with {saved[name]} "
-                              f"(a resumed run may only change "
-                              f"{', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE)})")
-    if checkpoint["text_sha256"] != text_sha256:
-        raise CharLMError(f"train-charlm: cannot resume {path}: the text is not the one the run was trained on")
-    if checkpoint["steps"] >= config.steps:
-        raise CharLMError(f"train-charlm: {path} has done {checkpoint['steps']} of {config.steps} steps "
-                          f"already; give --steps above {checkpoint['steps']} to train further")
-    return path, checkpoint
-
-
-def _restore(checkpoint, model, optimizer, config, log):
-    """Load a checkpoint's model, optimizer and generator state; returns its run state."""
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    rng = json.loads(checkpoint["rng"])
-    if rng is not None:
-        get_device(config.device).set_rng_state(rng)
-    elif config.dropout > 0 and config.layers > 1:
-        log("train-charlm: warning: the run's random generator state was not saved (CuPy cannot export "
-            "it), so the dropout masks from here on differ from an uninterrupted run's")
-    carried = checkpoint["carried"]
-    return _RunState(step=checkpoint["steps"], history=[float(b) for b in checkpoint["train_bpc"]],
-                     samples=[(step, text) for step, text in checkpoint["samples"]],
-                     carried=None if carried is None else tuple(carried) if len(carried) > 1 else carried[0])
-
-
-def _prepare_out_dir(out_dir, resumed_from, overwrite):
-    """Create ``out_dir`` and check that files can be written there, before any training; refuse
-    a folder that holds another run unless ``overwrite``."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as error:
-        raise CharLMError(f"train-charlm: cannot write the output folder {out_dir} "
-                          f"({error.strerror or error})") from None
-    existing = out_dir / CHECKPOINT_NAME
-    same_run = resumed_from is not None and existing.exists() and existing.samefile(resumed_from)
-    if existing.exists() and not overwrite and not same_run:
-        raise CharLMError(f"train-charlm: {out_dir} already holds a run ({existing.name}); continue it "
-                          f"with --resume {out_dir} or replace it with --overwrite")
-    return out_dir
+def _train_steps(model, optimizer, vocab, streams, run, config, stop, log, write_checkpoint):
+    """The optimizer steps from ``run.step`` on, until ``config.steps``, the time budget or a stop
+    request; ``write_checkpoint(finished=False)`` (None: no output folder) every
+    ``config.checkpoint_every`` steps."""
+    prime = "The " if set("The ") <= set(vocab.itos) else vocab.itos[0]
+    progress = _Progress(config.steps, log, run.step)
+    started = time.perf_counter()
+    while run.step < config.steps and not stop.requested:
+        inputs, targets, restart = streams.chunk(run.step)
+        loss, carried = _chunk_loss(model, inputs, targets, None if restart else run.carried, config.device)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        run.carried = detach_state(carried)
+        run.step += 1
+        run.history.append(loss.item() / math.log(2))
+        progress.update(loss=loss.item(), bpc=run.history[-1])
+        out_of_time = time.perf_counter() - started > config.time_budget
+        if run.step % config.sample_every == 0 or run.step == config.steps or out_of_time:
+            run.samples.append((run.step, sample(model, vocab, prime, config.sample_length,
+                                                 config.sample_temperature, run.step, config.device)))
+            progress.write(f"--- sample after {run.step} steps ---\n{run.samples[-1][1]}\n---")
+        if out_of_time:
+            progress.write(f"train-charlm: time budget of {config.time_budget:.0f} s reached after {run.step} steps")
+            break
+        if write_checkpoint is not None and run.step % config.checkpoint_every == 0 and run.step < config.steps:
+            write_checkpoint(finished=False)
+    progress.close()
 
 
 def _write_report(out_dir, run, valid_bpc, log):
@@ -436,9 +334,8 @@ def _plot_loss(train_bpc, valid_bpc, path, log):
 
 def load_checkpoint(path, device="cpu"):
     """(model, vocab, checkpoint dict) from a file written by :func:`train`."""
-    checkpoint = _load_charlm(path, device)
-    known = {f.name for f in fields(CharLMConfig)}
-    config = CharLMConfig(**{k: v for k, v in checkpoint["config"].items() if k in known})
+    checkpoint = read_checkpoint(path, device)
+    config = CharLMConfig(**_known_settings(checkpoint["config"]))
     vocab = Vocab.from_state_dict(checkpoint["vocab"])
     model = CharLM(len(vocab), config.hidden, config.layers, config.cell, config.embedding, config.dropout,
                    device=device)
@@ -446,14 +343,13 @@ def load_checkpoint(path, device="cpu"):
     return model, vocab, checkpoint
 
 
-def _load_charlm(path, device, needs=("config", "vocab", "model")):
-    """A checkpoint written by :func:`train` holding the entries ``needs``; CheckpointError otherwise."""
-    checkpoint = load(path, device)
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != CHECKPOINT_KIND:
-        raise CheckpointError(f"charlm.load_checkpoint: {path} is a tinygrad_rnn checkpoint but not a char-LM "
-                              f"one (kind {checkpoint.get('kind') if isinstance(checkpoint, dict) else None!r})")
-    missing = [key for key in needs if key not in checkpoint]
-    if missing:
-        raise CheckpointError(f"charlm.load_checkpoint: {path} lacks {missing}" + (
-            " (it was written by a version of train-charlm that could not resume)" if "rng" in missing else ""))
-    return checkpoint
+def resumed_config(run, changes):
+    """The settings of the run to resume (a folder or its checkpoint) with ``changes`` (a dict of
+    settings) applied; :func:`train` refuses changes outside ``charlm_run.RESUME_MAY_CHANGE``."""
+    return CharLMConfig(**{**_known_settings(saved_config(run)), **changes})
+
+
+def _known_settings(saved):
+    """The saved settings that this version's CharLMConfig has."""
+    known = {f.name for f in fields(CharLMConfig)}
+    return {name: value for name, value in saved.items() if name in known}

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..serialization import CheckpointError
 from ..textio import TextFileError
 from . import charlm
+from .charlm_run import checkpoint_file
 from .ranges import ANY_NUMBER, above, at_least
 
 DESCRIPTION = ("Train and inspect recurrent networks built with tinygrad_rnn. "
@@ -48,8 +49,8 @@ def _train_charlm(args):
         config, out = charlm.CharLMConfig(**given), args.out or "charlm-run"
     else:
         config = charlm.resumed_config(args.resume, given)
-        out = args.out or charlm.checkpoint_file(args.resume).parent
-    text = pydoc_text() if config.text_path is None else text_file(config.text_path)
+        out = args.out or checkpoint_file(args.resume).parent
+    text = pydoc_text() if config.text is None else text_file(config.text)
     results = charlm.train(text, config, out, resume=args.resume, overwrite=args.overwrite)[2]
     return INTERRUPTED if results["interrupted"] else 0
 
@@ -96,16 +97,16 @@ def _graph(args):
 
 
 def _add_config_options(parser):
-    """One option per setting of CharLMConfig that has a help text, with its range or choices.
+    """One option per setting of CharLMConfig, with its help, range or choices.
     Their default is SUPPRESS, so the parsed arguments hold only the options given: a resumed
     run keeps its saved settings except those (the help still shows the defaults)."""
     for setting in fields(charlm.CharLMConfig):
-        if "help" not in setting.metadata:
-            continue
         values, choices = setting.metadata["range"], setting.metadata["choices"]
         parser.add_argument("--" + setting.name.replace("_", "-"), default=argparse.SUPPRESS,
                             type=values.parse if values is not None else None, choices=choices,
-                            help=f"{setting.metadata['help']} (default: {setting.default})")
+                            metavar=setting.metadata["metavar"],
+                            help=setting.metadata["help"] + ("" if setting.default is None
+                                                             else f" (default: {setting.default})"))
 
 
 def _parser():
@@ -122,15 +123,13 @@ def _parser():
 
     train = command("train-charlm", _train_charlm, "train a character-level language model",
                     charlm.__doc__.splitlines()[0])
-    train.add_argument("--text", dest="text_path", default=argparse.SUPPRESS, metavar="FILE",
-                       help="UTF-8 text file to learn (default: Python's reference docs, pydoc_data)")
     _add_config_options(train)
     train.add_argument("--out", default=None, metavar="DIR",
                        help="folder for charlm.npz, loss.png, samples.txt (default: charlm-run, or the "
                             "folder of the run given to --resume)")
     train.add_argument("--resume", metavar="RUN", help="continue the run in this folder (or checkpoint) "
-                       "exactly where its checkpoint stopped; only --steps, --time-budget and the "
-                       "sampling, checkpoint and held-out options may change")
+                       "exactly where its checkpoint stopped; only --steps, --time-budget, --text (the same "
+                       "text, moved) and the sampling, checkpoint and held-out options may change")
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
 
     sample = command("sample", _sample, "generate text from a train-charlm checkpoint")
