@@ -7,6 +7,7 @@ import pytest
 
 from tinygrad_rnn import datasets
 from tinygrad_rnn.apps import cli
+from tinygrad_rnn.backend import is_available
 from tinygrad_rnn.textio import TextFileError
 from tinygrad_rnn.word2vec import LineCorpus, Word2Vec
 from tinygrad_rnn.word2vec.formats import load_word2vec_format, save_word2vec_format
@@ -48,16 +49,27 @@ def test_cli_user_errors_are_one_line_for_every_command(tmp_path, capsys):
              (["sample", str(missing)], f"{missing}: No such file or directory"),
              (["sample", str(not_a_checkpoint)], "truncated or corrupt"),
              (["gradflow", "--seq-len", "3", "--hidden", "2", "--train-steps", "0", "--batch-size", "1",
-               "--cell", "rnn", "--out", str(not_a_checkpoint / "flow.png")], "flow.png"),
+               "--cell", "rnn", "--out", str(not_a_checkpoint / "flow.png")], f"{not_a_checkpoint} is not a folder"),
              (["graph", "--out", str(not_a_checkpoint / "g.dot")], "g.dot")]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exit_info:
             cli.main(argv)
-        err = capsys.readouterr().err
         command = argv[0]
-        assert exit_info.value.code == 2, argv
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 2 and out == "", argv  # refused before any work
         assert err.startswith(f"tinygrad-rnn {command}: error: ") and err.count("\n") == 1, err
         assert message in err, err
+
+
+@pytest.mark.skipif(is_available("cuda"), reason="this machine has a usable GPU")
+def test_train_charlm_on_a_missing_gpu_is_one_line(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train-charlm", "--text", str(corpus), "--device", "cuda", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("tinygrad-rnn train-charlm: error: --device cuda: device 'cuda' needs CuPy")
 
 
 def test_sample_refuses_an_empty_prime_in_one_line(tmp_path, capsys):

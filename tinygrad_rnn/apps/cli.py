@@ -14,6 +14,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from ..backend import get_device
 from ..serialization import CheckpointError
 from ..textio import TextFileError
 from . import charlm
@@ -22,7 +23,13 @@ from .ranges import ANY_NUMBER, above, at_least
 
 DESCRIPTION = ("Train and inspect recurrent networks built with tinygrad_rnn. "
                "Run tinygrad-rnn COMMAND --help for a command's options.")
-USER_ERRORS = (OSError, CheckpointError, TextFileError, charlm.CharLMError)
+
+
+class UsageError(Exception):
+    """A command's inputs that cannot work, found before any work is done."""
+
+
+USER_ERRORS = (OSError, CheckpointError, TextFileError, charlm.CharLMError, UsageError)
 INTERRUPTED = 130
 
 
@@ -50,9 +57,24 @@ def _train_charlm(args):
     else:
         config = charlm.resumed_config(args.resume, given)
         out = args.out or checkpoint_file(args.resume).parent
+    _check_device(config.device)
     text = pydoc_text() if config.text is None else text_file(config.text)
     results = charlm.train(text, config, out, resume=args.resume, overwrite=args.overwrite)[2]
     return INTERRUPTED if results["interrupted"] else 0
+
+
+def _check_device(name):
+    try:
+        get_device(name)
+    except RuntimeError as error:  # CuPy missing or no GPU
+        raise UsageError(f"--device {name}: {error}") from None
+
+
+def _check_output_folder(path):
+    """Refuse an output file whose folder is missing or is a file, before a long computation."""
+    folder = Path(path).absolute().parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: {folder} is not a folder")
 
 
 def _sample(args):
@@ -62,6 +84,7 @@ def _sample(args):
 
 def _gradflow(args):
     from . import gradflow
+    _check_output_folder(args.out)
     cells = ("rnn", "lstm", "gru") if args.cell == "all" else (args.cell,)
     results = gradflow.measure(cells, args.seq_len, args.hidden, args.forget_bias, args.train_steps,
                                args.batch_size, seed=args.seed)
