@@ -62,6 +62,8 @@ def test_sample_command_prints_primed_text(tmp_path, corpus, capsys):
     cli.main(["sample", str(tmp_path / "charlm.npz"), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("the d") and len(text) == 30
+    cli.main(["sample", str(tmp_path), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
+    assert capsys.readouterr().out.rstrip("\n") == text  # the run's folder names its checkpoint
 
 
 def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus, capsys):

@@ -78,7 +78,7 @@ def _check_output_folder(path):
 
 
 def _sample(args):
-    model, vocab, _ = charlm.load_checkpoint(args.checkpoint)
+    model, vocab, _ = charlm.load_checkpoint(checkpoint_file(args.checkpoint))
     print(charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.seed))
 
 
@@ -156,7 +156,7 @@ def _parser():
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
 
     sample = command("sample", _sample, "generate text from a train-charlm checkpoint")
-    sample.add_argument("checkpoint", help="the charlm.npz written by train-charlm")
+    sample.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
     sample.add_argument("--prime", default="The ", help="text the sample starts from")
     sample.add_argument("--temperature", type=above(0).parse, default=0.8,
                         help="below 1: safer; above 1: wilder")
