@@ -29,7 +29,6 @@ from .plotting import pyplot_or_none
 from .ranges import Range, above, at_least
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-POSITIVE = at_least(1)
 
 
 def _option(default, help, values=None, choices=None, metavar=None):
@@ -40,9 +39,9 @@ def _option(default, help, values=None, choices=None, metavar=None):
 
 @dataclass
 class CharLMConfig:
-    """Model and training settings. Each one with a ``help`` is the ``train-charlm`` option of the
-    same name (``seq_len`` is ``--seq-len``); its range or choices, checked here, are the
-    option's."""
+    """Model and training settings. Each is the ``train-charlm`` option of the same name
+    (``seq_len`` is ``--seq-len``), with its help, and its range or choices checked here and by
+    the command line's parser alike."""
 
     text: str | None = _option(None, "UTF-8 text file to learn (default: Python's reference docs, pydoc_data)",
                                metavar="FILE")
@@ -115,8 +114,8 @@ class TextStreams:
     carried state must then be reset)."""
 
     def __init__(self, ids, batch_size, seq_len):
-        POSITIVE.check("TextStreams: batch_size", batch_size)
-        POSITIVE.check("TextStreams: seq_len", seq_len)
+        at_least(1).check("TextStreams: batch_size", batch_size)
+        at_least(1).check("TextStreams: seq_len", seq_len)
         length = (len(ids) - 1) // batch_size
         if length < seq_len + 1:
             raise CharLMError(f"train-charlm: the training text ({len(ids)} characters) is too short for "
@@ -139,8 +138,8 @@ def _chunk_loss(model, inputs, targets, state, device):
 
 def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):
     """Bits per character of ``ids`` (the next-character loss over all of it, state carried)."""
-    POSITIVE.check("evaluate_bpc: seq_len", seq_len)
-    POSITIVE.check("evaluate_bpc: batch_size", batch_size)
+    at_least(1).check("evaluate_bpc: seq_len", seq_len)
+    at_least(1).check("evaluate_bpc: batch_size", batch_size)
     if len(ids) < 2:
         raise ValueError(f"evaluate_bpc: need at least 2 ids (one prediction), got {len(ids)}")
     model.eval()

@@ -2,10 +2,10 @@
 
 A checkpoint (``charlm.npz``, written atomically by ``tg.save``, no pickle) holds everything a
 run needs to continue exactly as if it had never stopped: the settings, vocabulary, model and
-Adam state (moments and step), the step counter (which also fixes the position in the text
-and the learning-rate schedule), the recurrent state carried into the next chunk, the device's
-random-generator state (as JSON text), the history and samples so far, and a SHA-256 of the
-text, so that a run is never resumed on another text.
+Adam state (moments and step count), the step counter (the position in the text follows from
+it; the learning rate is constant), the recurrent state carried into the next chunk, the
+device's random-generator state (as JSON text), the history and samples so far, and a SHA-256
+of the text, so that a run is never resumed on another text.
 """
 import json
 import tempfile
