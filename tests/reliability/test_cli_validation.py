@@ -117,3 +117,10 @@ def test_text_streams_walk_the_text_in_order_and_wrap_around():
 def test_word2vec_refuses_bad_settings_naming_the_argument(argument, value):
     with pytest.raises(ValueError, match=f"Word2Vec: {argument} must"):
         Word2Vec(**{argument: value})
+
+
+def test_a_held_out_part_too_short_to_score_is_refused_before_training():
+    config = charlm.CharLMConfig(hidden=8, layers=1, embedding=4, seq_len=5, batch_size=2, steps=1,
+                                 valid_fraction=0.01)
+    with pytest.raises(charlm.CharLMError, match="the held-out part of the text has 1 characters; need at least 2"):
+        charlm.train("ab" * 50, config, log=lambda _: None)  # 100 characters: 99 to train on, 1 held out
