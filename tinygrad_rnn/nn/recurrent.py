@@ -17,6 +17,8 @@ Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional el
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
 h_n holds the state at each sequence's last valid step and the reverse direction starts there.
+x is never read there: NaN or Inf padding changes no output and no gradient, and x's gradient
+there is 0.
 """
 import warnings
 
@@ -188,6 +190,10 @@ class _RecurrentLayer(Module):
         steps, batch = x.shape[:2]
         h0, c0 = self._states(hx, batch, batched, self.weight_ih_l0)
         lengths = self._lengths(lengths, steps, batch, batched)
+        if lengths is not None and lengths.min() < steps:
+            # Select, never multiply: 0·NaN is NaN. Both paths then see finite padding, and the
+            # select's backward gives x exact zeros there.
+            x = where(_valid_steps(lengths, steps, x.device), x, 0.0)
         active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
         run = _direction_function(self, x)
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
