@@ -6,6 +6,8 @@
 * Two tensors: if exactly one is floating, its dtype wins (int64 + float32 -> float32);
   otherwise NumPy's ``result_type`` decides (float32 + float64 -> float64, int32 + int64 -> int64).
 * Only floating tensors may require gradients.
+* Tensors hold bool, integer or floating data, never objects, strings, bytes or complex
+  numbers (:func:`check_tensor_dtype`).
 """
 import numpy as np
 
@@ -26,6 +28,23 @@ def set_default_dtype(dtype):
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
     _default_float = dtype
+
+
+def check_tensor_dtype(dtype, what):
+    """``dtype`` as a NumPy dtype if a tensor may hold it, else a TypeError naming ``what``.
+
+    An object or string tensor would turn ``x * None`` into NaNs and ``x + "1.5"`` into
+    numbers, and could only be saved with pickle; no op here is written for complex numbers.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{what}: tensors hold bool, integer or floating data, not dtype {dtype} "
+                        f"({_KIND_NAMES.get(dtype.kind, 'unsupported')})")
+    return dtype
+
+
+_KIND_NAMES = {"O": "Python objects", "U": "strings", "S": "bytes", "c": "complex numbers",
+               "V": "raw records", "M": "datetimes", "m": "time deltas"}
 
 
 def is_floating(dtype):

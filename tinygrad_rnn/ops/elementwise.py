@@ -26,8 +26,9 @@ def broadcast_shape(a, b, op):
 _constants = {}  # (value, type, dtype, device) -> Tensor: scalars lifted once, not per op
 
 
-def lift(value, like):
-    """``value`` as a Tensor on ``like``'s device; Python scalars take a weak dtype."""
+def lift(value, like, op):
+    """``value`` as a Tensor on ``like``'s device; Python scalars take a weak dtype. Anything
+    that makes no numeric tensor (None, a string, ...) raises TypeError naming ``op``."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float)):
@@ -43,15 +44,19 @@ def lift(value, like):
                 _constants.clear()
             constant = _constants[key] = Tensor._from_op(device.asarray(value, dtype=dtype), None)
         return constant
-    return Tensor(value, device=like.device)
+    try:
+        return Tensor(value, device=like.device)
+    except TypeError:
+        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__} (expected a Tensor, a real "
+                        "number or an array of bool, integer or floating values)") from None
 
 
 def binary_operands(a, b, op):
     """Both operands as Tensors of one dtype, after checking that their shapes broadcast."""
     if not isinstance(a, Tensor):
-        a = lift(a, b)
+        a = lift(a, b, op)
     elif not isinstance(b, Tensor):
-        b = lift(b, a)
+        b = lift(b, a, op)
     broadcast_shape(a.shape, b.shape, op)
     if a.dtype != b.dtype:
         dtype = promote(a.dtype, b.dtype)
