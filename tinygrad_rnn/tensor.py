@@ -1,4 +1,5 @@
 """Tensor: an array on a device, its gradient, and the node of the op that made it."""
+import math
 import numbers
 
 import numpy as np
@@ -389,6 +390,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
     """Evenly spaced values in [start, stop): integers unless a bound or ``dtype`` is floating."""
     if stop is None:
         start, stop = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero, got arange({start}, {stop}, {step})")
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: start, stop and step must be finite, got arange({start}, {stop}, {step})")
     if dtype is None and any(isinstance(v, float) for v in (start, stop, step)):
         dtype = get_default_dtype()
     device = backend.get_device(device)
