@@ -9,6 +9,8 @@
 * Tensors hold bool, integer or floating data, never objects, strings, bytes or complex
   numbers (:func:`check_tensor_dtype`).
 """
+import numbers
+
 import numpy as np
 
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -41,6 +43,14 @@ def check_tensor_dtype(dtype, what):
         raise TypeError(f"{what}: tensors hold bool, integer or floating data, not dtype {dtype} "
                         f"({_KIND_NAMES.get(dtype.kind, 'unsupported')})")
     return dtype
+
+
+def check_real(value, what):
+    """``value`` if it is a real number (Python's or NumPy's, bools included), else a TypeError
+    naming ``what``: NumPy would silently fill with NaN for None and with 1.5 for "1.5"."""
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r:.40}")
+    return value
 
 
 _KIND_NAMES = {"O": "Python objects", "U": "strings", "S": "bytes", "c": "complex numbers",

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from .dtypes import check_tensor_dtype, get_default_dtype, is_floating
+from .dtypes import check_real, check_tensor_dtype, get_default_dtype, is_floating
 
 
 def _host_array(data, dtype):
@@ -350,8 +350,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 
 def full(shape, value, dtype=None, device=None, requires_grad=False):
-    if not isinstance(value, (numbers.Real, np.bool_)):  # NumPy would fill with NaN for None, 1.5 for "1.5"
-        raise TypeError(f"full: the fill value must be a real number, got {type(value).__name__} {value!r:.40}")
+    check_real(value, "full: the fill value")
     device = backend.get_device(device)
     shape = shape_args((shape,))
     data = device.xp.full(shape, value, dtype=_factory_dtype(dtype))

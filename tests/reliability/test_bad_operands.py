@@ -66,6 +66,14 @@ def test_full_refuses_non_real_fill_values(value):
         tg.full((2,), value)
 
 
+@pytest.mark.parametrize("call", [lambda t: t.clip("0", None), lambda t: t.clip(None, [1.0]),
+                                  lambda t: tg.functional.pad(t, (1, 1), value=None)],
+                         ids=["clip low", "clip high", "pad value"])
+def test_clip_bounds_and_pad_values_must_be_real_numbers(call):
+    with pytest.raises(TypeError, match=r"^(clip: (low|high)|pad: the fill value) must be a real number, got"):
+        call(tg.ones(2))
+
+
 def test_numeric_operands_still_work(device):
     t = tg.ones(2, dtype="float64", device=device)
     np.testing.assert_array_equal((t * 2 + np.float64(0.5) - [1.0, 2.0]).numpy(), [1.5, 0.5])

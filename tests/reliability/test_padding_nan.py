@@ -92,3 +92,22 @@ def test_poisoned_padding_matches_torch_packed(cell, impl):
     for key, parameter in theirs.named_parameters():
         np.testing.assert_allclose(getattr(ours, key).grad.numpy(), parameter.grad.numpy(), rtol=1e-10,
                                    atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("ignored_logit", [-np.inf, np.nan])
+def test_ignored_targets_contribute_exact_zeros_to_the_loss(ignored_logit):
+    """The same class of bug in nll_loss: an ignored row whose picked log-probability is -inf
+    (a class masked out with -inf) made the loss NaN through 0·inf; PyTorch skips the row."""
+    logits = np.array([[0.0, 1.0, 2.0], [ignored_logit, 1.0, 2.0]])
+    target = [2, -100]
+    x = tg.Tensor(logits, requires_grad=True)
+    losses = tg.functional.cross_entropy(x, tg.tensor(target), reduction="none")
+    assert losses.numpy()[1] == 0.0 and np.isfinite(losses.numpy()).all()
+    loss = tg.functional.cross_entropy(x, tg.tensor(target))
+    loss.backward()
+    assert np.isfinite(loss.item()) and (x.grad.numpy()[0] != 0).all()
+    if ignored_logit == -np.inf:  # NaN logits give NaN gradients through log_softmax, in PyTorch too
+        assert (x.grad.numpy()[1] == 0).all()
+    torch = pytest.importorskip("torch")
+    expected = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)

@@ -3,7 +3,7 @@
 Notation: ``g`` is the gradient flowing into the op's output ``y``.
 """
 from ..autograd import Function
-from ..dtypes import promote, scalar_dtype
+from ..dtypes import check_real, promote, scalar_dtype
 from ..tensor import Tensor
 
 
@@ -339,6 +339,9 @@ def clip(a, low=None, high=None):
     """Clamp ``a`` into [low, high] (either bound may be None)."""
     if low is None and high is None:
         raise ValueError("clip: at least one of low and high must be given")
+    for name, bound in (("low", low), ("high", high)):
+        if bound is not None:
+            check_real(bound, f"clip: {name}")
     if low is not None and high is not None and low > high:
         raise ValueError(f"clip: low={low} is greater than high={high}")
     return Clip.apply(a, low=low, high=high)

@@ -2,6 +2,7 @@
 import itertools
 
 from ..autograd import Function
+from ..dtypes import check_real
 from ..tensor import Tensor, shape_args
 from .reduce import normalize_axes
 
@@ -346,4 +347,5 @@ def pad(a, widths, value=0.0):
             (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
     if any(before < 0 or after < 0 for before, after in pairs):
         raise ValueError(f"pad: negative widths {widths} are not supported")
+    check_real(value, "pad: the fill value")
     return Pad.apply(a, widths=tuple(pairs), value=value)
