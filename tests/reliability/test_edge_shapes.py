@@ -98,3 +98,16 @@ def test_load_state_dict_with_an_unsupported_numpy_dtype_names_the_key(dtype):
     with pytest.raises(TypeError, match=r"load_state_dict: value for 'weight': tensors hold bool, integer or"):
         layer.load_state_dict(state)
     np.testing.assert_array_equal(layer.weight.numpy(), before)  # nothing half-loaded
+
+
+def test_optimizer_state_with_an_unsupported_dtype_names_the_entry():
+    from tinygrad_rnn import optim
+
+    model = nn.Linear(2, 1)
+    optimizer = optim.Adam(model.parameters())
+    (model(tg.ones(1, 2)) ** 2).sum().backward()
+    optimizer.step()
+    state = optimizer.state_dict()
+    state["state"][0]["exp_avg"] = np.zeros((1, 2), dtype=np.complex64)
+    with pytest.raises(TypeError, match=r"Adam.load_state_dict: state\[0\]\['exp_avg'\]: .*complex64"):
+        optimizer.load_state_dict(state)
