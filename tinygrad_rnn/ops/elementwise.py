@@ -121,10 +121,12 @@ class Pow(Function):
 
 
 def _split_at_ties(g, a, b, a_wins):
-    """Route ``g`` to ``a`` where it wins, to ``b`` where it loses, half to each at ties."""
-    share_a = a_wins + 0.5 * (a.data == b.data)
-    share_a = Tensor._from_op(share_a.astype(g.dtype), None)
-    return g * share_a, g * (1 - share_a)
+    """Route ``g`` to ``a`` where it wins, to ``b`` where it loses, half to each at ties.
+    Selected, never multiplied by 0, so an infinite g at the loser's place gives it 0, not NaN
+    (as PyTorch); the same holds for every gradient mask below."""
+    ties = a.data == b.data
+    shared = where(ties, g * 0.5, g)
+    return where(a_wins | ties, shared, 0.0), where(a_wins, 0.0, shared)
 
 
 class Maximum(Function):
@@ -257,7 +259,7 @@ class Relu(Function):
         return self.xp.maximum(a, 0)
 
     def backward(self, g):
-        return g * Tensor._from_op((self.inputs[0].data > 0).astype(g.dtype), None)
+        return where(self.inputs[0].data > 0, g, 0.0)
 
 
 class LeakyRelu(Function):
@@ -298,7 +300,7 @@ class Clip(Function):
             inside = inside & (a >= self.low)
         if self.high is not None:
             inside = inside & (a <= self.high)
-        return g * Tensor._from_op(inside.astype(g.dtype), None)
+        return where(inside, g, 0.0)
 
 
 class Cast(Function):
