@@ -1,6 +1,6 @@
 """A boolean mask must have the shape of the axes it indexes: NumPy and PyTorch raise
 IndexError otherwise, and so do we (issue 18, item 3; before, a 3-long mask on 5 rows
-silently returned rows 0 and 2)."""
+silently returned rows 0 and 2). An empty index list selects nothing, as in NumPy."""
 import numpy as np
 import pytest
 
@@ -62,3 +62,10 @@ def test_wrong_mask_is_an_index_error_in_torch_too():
     torch = pytest.importorskip("torch")
     with pytest.raises(IndexError):
         torch.arange(5)[torch.tensor([True, False, True])]
+
+
+def test_empty_index_list_selects_nothing(device):
+    t = tg.arange(6, dtype="float64", device=device).reshape(3, 2).requires_grad_()
+    assert t[[]].shape == (0, 2) and t[:, []].shape == (3, 0)
+    t[[]].sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.zeros((3, 2)))

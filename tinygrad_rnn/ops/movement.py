@@ -221,7 +221,7 @@ def _index_part(part, a, position):
     if isinstance(part, Tensor):
         part = part.data
     elif isinstance(part, (list, tuple)):
-        part = a.device.asarray(part)
+        part = a.device.asarray(part, dtype=None if len(part) else "int64")  # [] selects nothing, as in NumPy
         if part.dtype.kind not in "biu":
             raise IndexError(f"getitem: index lists must hold integers or bools, got {part.dtype}")
     if isinstance(part, a.device.array_type):
