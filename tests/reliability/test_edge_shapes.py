@@ -111,3 +111,13 @@ def test_optimizer_state_with_an_unsupported_dtype_names_the_entry():
     state["state"][0]["exp_avg"] = np.zeros((1, 2), dtype=np.complex64)
     with pytest.raises(TypeError, match=r"Adam.load_state_dict: state\[0\]\['exp_avg'\]: .*complex64"):
         optimizer.load_state_dict(state)
+
+
+def test_split_of_an_empty_axis_is_one_empty_chunk_as_in_torch(device):
+    x = tg.zeros(0, 2, dtype="float64", device=device, requires_grad=True)
+    chunks = x.split(2)
+    assert [c.shape for c in chunks] == [(0, 2)]
+    chunks[0].sum().backward()
+    assert x.grad.shape == (0, 2)
+    torch = pytest.importorskip("torch")
+    assert [tuple(c.shape) for c in torch.zeros(0, 2).split(2)] == [c.shape for c in chunks]

@@ -309,6 +309,7 @@ def split(a, split_size_or_sections, axis=0):
         if split_size_or_sections <= 0:
             raise ValueError(f"split: chunk size must be positive, got {split_size_or_sections}")
         sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+        sizes = sizes or [0]  # an empty axis is one empty chunk, as in PyTorch
     else:
         sizes = list(split_size_or_sections)
         if any(size < 0 for size in sizes):  # [3, -1] adds up too, but would slice past the end
