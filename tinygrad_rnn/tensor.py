@@ -15,12 +15,12 @@ def _host_array(data, dtype):
     raises TypeError instead of becoming NaN or a number under a requested ``dtype``.
     """
     array = np.asarray(data)
-    if array.dtype.kind == "O" and all(isinstance(v, numbers.Integral) for v in array.flat):
-        if dtype is None:  # NumPy's integers stop at 64 bits; a float dtype may round the value
+    if array.dtype.kind not in "biuf":
+        if array.dtype.kind != "O" or not all(isinstance(v, numbers.Integral) for v in array.flat):
+            check_tensor_dtype(array.dtype, f"Tensor from {_abbreviated(data)}")
+        elif dtype is None:  # Python ints beyond 64 bits; a float dtype may round them
             raise OverflowError(f"Tensor: the integers in {_abbreviated(data)} do not fit in int64 or "
                                 "uint64; pass dtype=float64 to store them rounded")
-    else:
-        check_tensor_dtype(array.dtype, f"Tensor from {_abbreviated(data)}")
     if dtype is not None:
         return np.asarray(data, dtype=dtype)  # converts from the data (out-of-range ints raise)
     if array.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):

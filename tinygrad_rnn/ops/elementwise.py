@@ -125,8 +125,14 @@ def _split_at_ties(g, a, b, a_wins):
     Selected, never multiplied by 0, so an infinite g at the loser's place gives it 0, not NaN
     (as PyTorch); the same holds for every gradient mask below."""
     ties = a.data == b.data
-    shared = where(ties, g * 0.5, g)
-    return where(a_wins | ties, shared, 0.0), where(a_wins, 0.0, shared)
+    shared = _select(ties, g * 0.5, g)
+    return _select(a_wins | ties, shared), _select(~a_wins, shared)
+
+
+def _select(condition, g, otherwise=None):
+    """``g`` where ``condition`` holds, else ``otherwise`` (default 0): ``where`` without its
+    operand checks, for the backward passes whose shapes match by construction."""
+    return Where.apply(g, lift(0, g, "where") if otherwise is None else otherwise, condition=condition)
 
 
 class Maximum(Function):
@@ -259,7 +265,7 @@ class Relu(Function):
         return self.xp.maximum(a, 0)
 
     def backward(self, g):
-        return where(self.inputs[0].data > 0, g, 0.0)
+        return _select(self.inputs[0].data > 0, g)
 
 
 class LeakyRelu(Function):
@@ -300,7 +306,7 @@ class Clip(Function):
             inside = inside & (a >= self.low)
         if self.high is not None:
             inside = inside & (a <= self.high)
-        return where(inside, g, 0.0)
+        return _select(inside, g)
 
 
 class Cast(Function):
