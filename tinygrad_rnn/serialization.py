@@ -145,11 +145,11 @@ def _read_npy(member, info, path):
 
 def _check_header(header, path):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"load: {path} is not a tinygrad_rnn checkpoint (header format "
-                              f"{header.get('format') if isinstance(header, dict) else header!r})")
+        found = header.get("format") if isinstance(header, dict) else header
+        raise CheckpointError(f"load: {path} is not a tinygrad_rnn checkpoint (header format {found!r:.80})")
     version = header.get("version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"load: {path} has checkpoint format version {version!r}; this "
+        raise CheckpointError(f"load: {path} has checkpoint format version {version!r:.80}; this "
                               f"tinygrad_rnn reads version {FORMAT_VERSION}")
     if "tree" not in header:
         raise CheckpointError(f"load: {path} is corrupt: its header has no 'tree'")
