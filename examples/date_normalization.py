@@ -14,7 +14,9 @@ days, so every test date is unseen in every format.
 Model: ``nn.Seq2Seq`` with a bidirectional LSTM encoder (2 × 32 units), an LSTM decoder
 (64 units) and Luong "general" attention, without input feeding by default (then teacher
 forcing runs the decoder's LSTM over the whole target in one fused call; ``--input-feeding``
-switches it on); Adam with a cosine schedule, gradient clipping at norm 5; greedy decoding.
+switches it on); Adam with a cosine schedule, gradient clipping at norm 5. The held-out set is
+decoded greedily (the most likely character at each step) and by beam search (``--beam``, the
+``--beam`` most likely prefixes kept at each step), and the examples where they differ listed.
 
 Measured (``python examples/date_normalization.py``, 1500 steps of 128 examples, seed 0):
 held-out exact match 1.0000 (5000/5000, greedy decoding); training wall time 139 s (114 s in an
@@ -22,6 +24,13 @@ earlier run), on a 2-core CPU shared with other jobs (load average 11-13 during 
 whole script used 34 s of CPU), so the wall time is an upper bound. The loss falls below
 0.01 within 300 steps. With ``--input-feeding`` (a step loop): also 1.0000 (5000/5000), 227 s
 wall, 68 s CPU for the whole script, in the same shared conditions.
+
+Beam search against greedy decoding (width 4): after the full 1500 steps both are exact on all
+5000 held-out examples (the model leaves nothing for the search to fix; 224 s wall on a shared
+2-core CPU in this session). Stopped early at ``--steps 150``: greedy 0.3190, beam 0.3390, the
+two differing on 646 of 5000; e.g. "27 march 2042" greedy 2042-02-07, beam 2042-03-27 (right),
+but also "the 22nd of march 2027" greedy 2027-02-22, beam 2027-01-22 (both wrong): beam search
+finds more probable outputs, not always correct ones.
 
 The script saves ``date_normalization_attention.png``: the attention weights for
 "thursday, november 26, 2026" (output characters × source characters). They show the learned
