@@ -13,6 +13,7 @@ the registry neither imports Numba or CuPy nor compiles anything. Registered her
 operation                      device      kernel
 =============================  ==========  ==========================================
 rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Numba)
+gru_reset_before               cpu         (the same)
 rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuPy)
 =============================  ==========  ==========================================
 
@@ -78,3 +79,4 @@ def registered():
 for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
     register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)
     register(_mode, "cuda", "cupy_recurrent", "KERNELS", _mode)
+register("gru_reset_before", "cpu", "numba_recurrent", "KERNELS", "gru_reset_before")
