@@ -32,8 +32,8 @@ jerusalem, and the family words beside Austen's ball/dance/visit/letter.
 ``--cbow`` on the same corpus and settings (seed 1, workers=2, shared machine: skip-gram 5.2M
 effective words in 24.0 s, CBOW in 6.2 s). Google analogies (3CosAdd, gensim's
 questions-words.txt; 3,080 of its 19,544 questions have all four words in this vocabulary):
-skip-gram 0.087, CBOW 0.076. CBOW averages the context, so its neighbours lean to words that
-share contexts by kind rather than by association:
+skip-gram 0.087, CBOW 0.076. CBOW's nearest neighbours here are more often words of the same
+kind, with higher similarities:
 
           king: prophet 0.77, governor 0.71, joshua 0.70, david 0.70, messengers 0.69, joseph 0.69
         sister: mother 0.93, brother 0.87, father 0.86, uncle 0.86, aunt 0.84, cousin 0.83
