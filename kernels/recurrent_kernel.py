@@ -1,7 +1,7 @@
 """What every fused recurrent kernel shares: its interface and the checks of its arguments.
 
 A kernel runs one layer in one direction over a whole sequence, for one mode ("rnn_tanh",
-"rnn_relu", "lstm", "gru"), on the arrays of one device::
+"rnn_relu", "lstm", "gru", "gru_reset_before"), on the arrays of one device::
 
     out, h_n, c_n, saved = kernel.forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
                                           reverse, save)
