@@ -13,9 +13,10 @@ forward
        updated in place in ``h_n`` (and ``c_n``), so it ends there.
 backward
     per step ONE elementwise kernel for the gate derivatives ``da`` and one GEMM ``da @ W_hh``;
-    (the GRU with the reset gate before the product does two such GEMM-kernel phases per step,
-    each direction: cupy_gates) then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
+    then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
     the bias sums and (peephole LSTM) the peephole sums.
+The GRU with the reset gate before the product runs two GEMM + kernel phases per step, in each
+direction (cupy_gates), since its second product needs r.
 
 So a sequence of T steps costs 2T + O(1) launches each way; with ``cuda_graphs = True`` (off by
 default) each loop's 2T launches are replayed as one CUDA graph when its shapes recur
@@ -34,7 +35,7 @@ import cupy
 import numpy as np
 
 from . import cupy_gates, cupy_graphs
-from .recurrent_kernel import GATES, RecurrentKernel
+from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
 
 
 @dataclass
@@ -211,7 +212,8 @@ class CupyRecurrent(RecurrentKernel):
                     + _SAVED_STATES[1:] if name in arrays}
         products = self._step_products(True, arrays["w_hh"], hidden)
         for t in (range(steps) if reverse else range(steps - 1, -1, -1)):
-            named = dict(t=t, hidden=hidden, **state, **fixed, **{name: rows[t] for name, rows in per_step.items()})
+            named = dict(t=t, hidden=hidden, **state, **fixed,
+                         **{name: rows[t] for name, rows in per_step.items()})
             for phase, (source, columns, weight, target) in enumerate(products):
                 self._launch(True, phase, batch * hidden, named)
                 cupy.matmul(named[source][:, columns], weight, out=named[target])
@@ -232,11 +234,10 @@ class CupyRecurrent(RecurrentKernel):
             grads["x"] = cupy.matmul(d_gi2, saved.w_ih).reshape(steps, batch, inputs)
         if want("weight_ih"):
             grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
-        if want("weight_hh"):   # the reset-before GRU's n rows multiplied q = r h, not h
-            multiplied = [saved.h_prev] + ([saved.extra["q_saved"]] if "q_saved" in saved.extra else [])
-            blocks = [slice(None)] if len(multiplied) == 1 else [slice(0, 2 * hidden), slice(2 * hidden, None)]
+        if want("weight_hh"):
+            states = multiplied_states(self.mode, hidden, saved.h_prev, saved.extra.get("q_saved"))
             grads["weight_hh"] = cupy.concatenate([cupy.matmul(d_gh2[:, block].T, state.reshape(rows, hidden))
-                                                   for block, state in zip(blocks, multiplied)])
+                                                   for block, state in states])
         has_ih, has_hh = saved.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)

@@ -27,7 +27,7 @@ import numpy as np
 from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
-from .recurrent_kernel import GATES, RecurrentKernel
+from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
 
 _BATCH_AXIS = {"x": 1, "h0": 0}   # gradients of these are cut by shard, others summed
 
@@ -208,7 +208,8 @@ class NumbaRecurrent(RecurrentKernel):
             gemm(d_gi2, saved.x.reshape(rows, inputs), grads["weight_ih"], False, True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            for block, state in self._multiplied_states(saved, hidden):
+            q = saved.extra[0] if self.mode == "gru_reset_before" else None
+            for block, state in multiplied_states(self.mode, hidden, saved.h_prev, q):
                 gemm(d_gh2[:, block], state.reshape(rows, hidden), grads["weight_hh"][block], False, True)
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
@@ -217,13 +218,6 @@ class NumbaRecurrent(RecurrentKernel):
             same = d_gh is d_gi and "bias_ih" in grads
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         return {name: grad for name, grad in grads.items() if want(name)}
-
-    def _multiplied_states(self, saved, hidden):
-        """(rows of W_hh, the states they multiplied): h_prev for all of them, except the
-        reset-before GRU's n rows, which multiplied q = r h."""
-        if self.mode == "gru_reset_before":
-            return [(slice(0, 2 * hidden), saved.h_prev), (slice(2 * hidden, None), saved.extra[0])]
-        return [(slice(None), saved.h_prev)]
 
 
 KERNELS = {mode: LSTM_KERNEL if mode == "lstm" else NumbaRecurrent(mode) for mode in GATES}

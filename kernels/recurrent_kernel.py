@@ -106,3 +106,12 @@ class RecurrentKernel:
         if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
             raise ValueError(f"{self}: lengths must lie in [0, {steps}], got {lengths.tolist()}")
         return np.ascontiguousarray(lengths, dtype=np.int64)
+
+
+def multiplied_states(mode, hidden, h_prev, q=None):
+    """[(rows of W_hh, the states those rows multiplied)], for dW_hh[rows] = d_gh[:, rows]^T state
+    summed over steps: h_prev for every row, except the n rows of the reset-before GRU, which
+    multiplied q = r h."""
+    if mode == "gru_reset_before":
+        return [(slice(0, 2 * hidden), h_prev), (slice(2 * hidden, None), q)]
+    return [(slice(None), h_prev)]
