@@ -214,6 +214,14 @@ def _add_config_options(parser):
                                                              else f" (default: {setting.default})"))
 
 
+def _add_model_and_text(parser, verb):
+    """The checkpoint argument and the text, given inline or as a file."""
+    parser.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--text", help=f"the text to {verb}")
+    given.add_argument("--text-file", metavar="FILE", help=f"a UTF-8 file holding the text to {verb}")
+
+
 def _parser():
     parser = _Parser(prog="tinygrad-rnn", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -262,17 +270,11 @@ def _parser():
     flow.add_argument("--out", default="gradflow.png", help="the plot (PNG)")
 
     score = command("score", _score, "per-character surprisal and perplexity of a text under a train-charlm model")
-    score.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
-    given = score.add_mutually_exclusive_group(required=True)
-    given.add_argument("--text", help="the text to score")
-    given.add_argument("--text-file", metavar="FILE", help="a UTF-8 file holding the text to score")
+    _add_model_and_text(score, "score")
     score.add_argument("--out", default="surprisal.png", help="the plot (PNG)")
 
     inspect = command("inspect", _inspect, "gates and cell states of a train-charlm model over a text")
-    inspect.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
-    given = inspect.add_mutually_exclusive_group(required=True)
-    given.add_argument("--text", help="the text to read")
-    given.add_argument("--text-file", metavar="FILE", help="a UTF-8 file holding the text to read")
+    _add_model_and_text(inspect, "read")
     inspect.add_argument("--units", type=lambda v: [at_least(0).parse(u) for u in v.split(",")], default=[0],
                          help="comma-separated units to draw")
     inspect.add_argument("--find", choices=["quote", "bracket", "line"],
