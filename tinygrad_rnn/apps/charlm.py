@@ -181,7 +181,7 @@ def train(text, config, out_dir=None, log=print):
                    device=config.device)
     optimizer = optim.Adam(model.parameters(), lr=config.lr)
     log(f"train-charlm: {len(text):,} characters, vocabulary {len(vocab)}, {config.cell.upper()} "
-        f"{config.layers}x{config.hidden}, {sum(p.size for p in model.parameters()):,} parameters, "
+        f"{config.layers}x{config.hidden}, {sum(p.numel() for p in model.parameters()):,} parameters, "
         f"up to {config.steps} steps of {config.batch_size}x{config.seq_len} characters "
         f"(time budget {config.time_budget:.0f} s)")
     prime = "The " if set("The ") <= set(vocab.itos) else text[0]
