@@ -12,6 +12,8 @@ Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional el
     out   (L, N, D·H): the forward and reverse outputs of the last layer, concatenated
     h_n   (D·num_layers, N, H): layer by layer, forward before reverse
 
+``x`` may also be a PackedSequence (:mod:`tinygrad_rnn.nn.utils.rnn`), the same as passing the
+padded input with its ``lengths``; the output is then packed the same way, as in PyTorch.
 ``lengths`` (N ints, any order) give the valid prefix of each sequence, as
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
@@ -28,6 +30,7 @@ from ..tensor import Tensor, zeros
 from .cells import STEPS, add_parameters, parameters_of, positive_integer, rnn_mode, sizes
 from .layers import check_same_kind
 from .module import Module
+from .utils.rnn import repack_output, unpack_input
 
 IMPLS = ("fused", "reference")
 
@@ -228,8 +231,9 @@ class RNN(_RecurrentLayer):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, _ = self._run(x, hx, lengths)
-        return out, h_n
+        return repack_output(self, out, packed), h_n
 
     def extra_repr(self):
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else ", nonlinearity='relu'")
@@ -248,8 +252,9 @@ class LSTM(_RecurrentLayer):
                          bidirectional, peephole, impl, device, dtype)
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, c_n = self._run(x, hx, lengths)
-        return out, (h_n, c_n)
+        return repack_output(self, out, packed), (h_n, c_n)
 
 
 class GRU(_RecurrentLayer):
@@ -264,5 +269,6 @@ class GRU(_RecurrentLayer):
                          bidirectional, impl=impl, device=device, dtype=dtype)
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, _ = self._run(x, hx, lengths)
-        return out, h_n
+        return repack_output(self, out, packed), h_n
