@@ -22,7 +22,7 @@ import zipfile
 
 import numpy as np
 
-from . import backend
+from . import backend, safetensors_io
 from .tensor import Tensor
 
 FORMAT = "tinygrad_rnn.checkpoint"
@@ -36,7 +36,9 @@ class CheckpointError(ValueError):
 
 def save(state, path):
     """Write ``state`` (nested dicts/lists/tuples of Tensors, NumPy arrays and Python scalars)
-    to ``path`` atomically. Returns ``path``."""
+    to ``path`` atomically. Returns ``path``. A ``.safetensors`` path writes that format instead."""
+    if safetensors_io.is_safetensors_path(path):
+        return safetensors_io.save(state, path)
     arrays = {}
     tree = _encode(state, arrays, "state")
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "tree": tree}, allow_nan=True)
@@ -61,8 +63,11 @@ def load(path, device=None):
     """Read a checkpoint written by :func:`save`; Tensors are placed on ``device`` (default cpu).
 
     Raises :class:`CheckpointError` (naming the file and the reason) for a file that is
-    truncated, corrupt, not a checkpoint, or of an unsupported format version.
+    truncated, corrupt, not a checkpoint, or of an unsupported format version. A
+    ``.safetensors`` path reads that format instead.
     """
+    if safetensors_io.is_safetensors_path(path):
+        return safetensors_io.load(path, device)
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
