@@ -131,9 +131,14 @@ class Tensor:
         return int(self.item())
 
     def astype(self, dtype):
-        """A copy converted to ``dtype``; differentiable between floating dtypes."""
+        """A copy converted to ``dtype``; differentiable between floating dtypes, outside the
+        graph when ``dtype`` is not floating (an integer or bool tensor has no gradient)."""
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else _ew.Cast.apply(self, dtype=dtype)
+        if dtype == self.dtype:
+            return self
+        if not is_floating(dtype):
+            return Tensor._from_op(self.data.astype(dtype), None)
+        return _ew.Cast.apply(self, dtype=dtype)
 
     def to(self, device=None, dtype=None):
         """Move to ``device`` and/or convert to ``dtype`` (``to("cuda")``, ``to(np.float64)``)."""
@@ -338,6 +343,18 @@ class Tensor:
         return Tensor._from_op(function(self.data, axis=axis, keepdims=keepdim), None)
 
     @dim_aliases
+    def all(self, dim=None, keepdim=False):
+        """Whether every element is true (nonzero), over ``dim`` or everything; a bool tensor."""
+        axis = None if dim is None else _reduce.normalize_axes(dim, self.ndim, "all")
+        return Tensor._from_op(self.xp.all(self.data, axis=axis, keepdims=keepdim), None)
+
+    @dim_aliases
+    def any(self, dim=None, keepdim=False):
+        """Whether some element is true (nonzero), over ``dim`` or everything; a bool tensor."""
+        axis = None if dim is None else _reduce.normalize_axes(dim, self.ndim, "any")
+        return Tensor._from_op(self.xp.any(self.data, axis=axis, keepdims=keepdim), None)
+
+    @dim_aliases
     def softmax(self, dim=-1): return self.log_softmax(dim).exp()
     @dim_aliases
     def log_softmax(self, dim=-1): return _reduce.log_softmax(self, dim)
@@ -374,9 +391,14 @@ class Tensor:
     @dim_aliases
     def unsqueeze(self, dim): return _movement.unsqueeze(self, dim)
 
-    def flip(self, *dims):
-        """Reverse the order along ``dims`` (``flip(0)``, ``flip(0, 1)`` or ``flip((0, 1))``)."""
-        return _movement.flip(self, dims[0] if len(dims) == 1 else dims)
+    def flip(self, *axes, dims=None):
+        """Reverse the order along ``dims`` (``flip(0)``, ``flip(0, 1)``, ``flip((0, 1))`` or
+        ``flip(dims=(0, 1))``)."""
+        if dims is None:
+            dims = axes[0] if len(axes) == 1 else axes
+        elif axes:
+            raise TypeError(f"flip: got dims both as arguments {axes} and as dims={dims!r}")
+        return _movement.flip(self, dims)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
