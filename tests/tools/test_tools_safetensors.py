@@ -1,6 +1,8 @@
 """tg.save/tg.load with a .safetensors path: round trips here, refusals, and the hand-over to
 and from PyTorch (torch.nn.LSTM through safetensors.torch)."""
 import os
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -80,3 +82,17 @@ def test_pytorch_weights_load_here(tmp_path):
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x))[0].numpy()
     np.testing.assert_allclose(model(tg.tensor(x))[0].numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_readme_hand_over_runs(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import safetensors.torch
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    hand_over = re.search(r"```python\n(tg\.save\(lstm\.state_dict\(\).*?)```", readme, re.S).group(1)
+    assert len(hand_over.strip().splitlines()) == 3
+    lstm = nn.LSTM(8, 16, num_layers=2, bidirectional=True)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"tg": tg, "torch": torch, "safetensors": safetensors, "lstm": lstm}
+    exec(compile(hand_over, "README hand-over", "exec"), namespace)
+    for name, value in namespace["torch_lstm"].state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), lstm.state_dict()[name].numpy())
