@@ -181,3 +181,32 @@ def test_scheduler_errors():
         optim.lr_scheduler.OneCycleLR(optim.Adagrad([nn.Parameter(tg.zeros(1))]), max_lr=1.0, total_steps=5)
     with pytest.raises(ValueError, match="OneCycleLR: give total_steps, or positive ints epochs and steps_per_epoch"):
         optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0)
+
+
+# ----- devices: the new ops take the device's namespace, never NumPy ("strict" proves it) ---------
+DEVICE_CASES = {
+    "gather": lambda x: x.gather(1, tg.tensor([[0, 0, 3], [2, 2, 2], [1, 0, 1]], device=x.device)),
+    "topk": lambda x: x.topk(2, dim=0).values,
+    "repeat_clone": lambda x: x.repeat(2, 1).clone(),
+    "masked_fill": lambda x: x.masked_fill(x > 0, 0.5),
+    "index_select": lambda x: x.index_select(1, tg.tensor([3, 0, 3], device=x.device)),
+    "chunk_unbind": lambda x: tg.cat([c.sum(dim=1) for c in x.chunk(2, dim=1)] + list(x.unbind(0))),
+    "max_dim": lambda x: x.max(dim=1).values + x.argmax(dim=1).double() + x.amin(dim=0).sum(),
+    "pack_pad": lambda x: rnn.pad_packed_sequence(rnn.pack_padded_sequence(
+        x.reshape(3, 2, 2), [1, 3], enforce_sorted=False), padding_value=0.5)[0],
+    "label_smoothing": lambda x: nn.CrossEntropyLoss(label_smoothing=0.1)(x, tg.tensor([0, 1, 3], device=x.device)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_CASES))
+def test_new_ops_agree_across_devices(name, device):
+    host = np.random.default_rng(0).standard_normal((3, 4))
+    results = []
+    for where in ("cpu", device):
+        x = tg.tensor(host, requires_grad=True, device=where)
+        out = DEVICE_CASES[name](x)
+        out.backward(tg.tensor(np.cos(np.arange(out.numel())).reshape(out.shape), device=where))
+        assert out.device.name == where and x.grad.device.name == where
+        results.append((out.numpy(), x.grad.numpy()))
+    for ours, reference in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-14)
