@@ -9,6 +9,7 @@ streams read side by side, ``seq_len`` characters at a time. The recurrent state
 from one chunk to the next (so the model sees unbroken text) but detached, so gradients flow
 back at most ``seq_len`` steps. Gradients are clipped to a global norm (Pascanu et al. 2013).
 """
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import functional as F, nn, optim
+from .. import functional as F, nn, optim, safetensors_io
 from ..autograd import no_grad
 from ..backend import manual_seed
 from ..datasets import Vocab
@@ -249,6 +250,14 @@ def _plot_loss(train_bpc, valid_bpc, path, log):
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return str(path)
+
+
+def export_weights(model, vocab, config, path):
+    """Write the model's weights as a ``.safetensors`` file that PyTorch reads (the ``rnn.``
+    weights load into ``torch.nn.LSTM``), with the characters in id order and the config as JSON
+    in its metadata, so the file alone is enough to continue elsewhere."""
+    metadata = {"vocab": json.dumps(vocab.itos), "config": json.dumps(asdict(config))}
+    return safetensors_io.save(model.state_dict(), path, metadata=metadata)
 
 
 def load_checkpoint(path, device="cpu"):

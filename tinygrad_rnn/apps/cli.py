@@ -17,7 +17,9 @@ def _train_charlm(args):
     text = pydoc_text() if args.text is None else text_file(args.text)
     config = charlm.CharLMConfig(**{f.name: getattr(args, f.name) for f in fields(charlm.CharLMConfig)
                                     if getattr(args, f.name, None) is not None})
-    charlm.train(text, config, out_dir=args.out)
+    model, vocab, _ = charlm.train(text, config, out_dir=args.out)
+    if args.export:
+        print(f"train-charlm: exported the weights to {charlm.export_weights(model, vocab, config, args.export)}")
 
 
 def _sample(args):
@@ -61,6 +63,12 @@ def _graph(args):
     return 0 if Path(args.out).suffix == ".dot" else 1
 
 
+def _safetensors_path(text):
+    if not text.endswith(".safetensors"):
+        raise argparse.ArgumentTypeError(f"expected a path ending in .safetensors, got {text!r}")
+    return text
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="tinygrad-rnn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -89,6 +97,8 @@ def _parser():
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--device", choices=["cpu", "cuda"], default=defaults.device)
     train.add_argument("--out", default="charlm-run", help="folder for charlm.npz, loss.png, samples.txt")
+    train.add_argument("--export", type=_safetensors_path, metavar="FILE.safetensors",
+                       help="also write the trained weights there, for PyTorch (default: none)")
     train.set_defaults(run=_train_charlm)
 
     sample = commands.add_parser("sample", help="generate text from a train-charlm checkpoint")
