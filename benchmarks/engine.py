@@ -1,6 +1,6 @@
 """Engine overhead and throughput against PyTorch eager on the CPU, in one run.
 
-    python benchmarks/engine.py [--repeats 15]
+    python benchmarks/engine.py [--repeats 15] [--quick]
 
 Both libraries use 2 BLAS threads (torch.set_num_threads(2); OMP/OPENBLAS/MKL_NUM_THREADS=2
 for NumPy, set before NumPy loads). Each row is the median over ``--repeats`` timed runs
@@ -78,7 +78,10 @@ def mlp_step(lib, sizes, batch, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="one timed run per case, to check that the script works")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
     import torch
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """Fused recurrent kernels against our reference path and PyTorch on the CPU, in one run.
 
     python benchmarks/rnn.py [--threads 2] [--repeats 7] [--reference-repeats 3] [--no-reference]
-                             [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda]
+                             [--no-memory] [--layers LSTM,GRU,RNN] [--device cpu|cuda] [--quick]
 
 float32, 2 threads everywhere (``--threads``): torch.set_num_threads(2), our kernels' threads,
 and OPENBLAS/OMP/MKL_NUM_THREADS=2 set before NumPy loads (our GEMMs all go through SciPy's
@@ -19,7 +19,7 @@ before it, in a fresh process per cell after a warm-up on a small problem (so ev
 allocator is seen the same way; Linux only: it resets VmHWM through /proc/self/clear_refs). The GEMM rate is
 float32 (2048 x 2048 x 2048) through the same BLAS our kernels call, in this process.
 Compile times come from fresh processes with an empty NUMBA_CACHE_DIR (first call compiles)
-and then the same directory again (cached start).
+and then the same directory again (cached start), as benchmarks/cold_start.py measures them.
 
 Our LSTM kernel cuts every step into 2 blocks of hidden units on a team of 2 threads
 (tinygrad_rnn.kernels.numba_team), the GRU and RNN kernels run the batch as 2 shards on 2
@@ -37,7 +37,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 
@@ -55,6 +54,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from cold_start import first_steps  # noqa: E402  (this folder's script)
 from tinygrad_rnn import nn  # noqa: E402
 
 SIZES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]   # (B, T, I, H)
@@ -209,24 +209,6 @@ def peak_memory_mib(name, size, layers, bidirectional, impl):
     return float(done.stdout.split()[-1])
 
 
-def compile_times():
-    """Fresh processes, one LSTM train step (forward + backward) at the first size: (import
-    seconds, first-call seconds) with an empty Numba cache (compiles) and then from the cache."""
-    code = ("import time, sys; start = time.perf_counter()\n"
-            "import tinygrad_rnn, tinygrad_rnn.nn, tinygrad_rnn.kernels.numba_recurrent\n"
-            "imported = time.perf_counter()\n"
-            f"sys.argv = ['rnn.py']; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
-            "import rnn\n"
-            "train, _ = rnn.build('LSTM', rnn.SIZES[0], 1, False, 'fused')\n"
-            "called = time.perf_counter(); train()\n"
-            "print(imported - start, time.perf_counter() - called)\n")
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                               check=True) for _ in range(2)]
-    return [tuple(map(float, run.stdout.split()[-2:])) for run in runs]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
@@ -237,13 +219,19 @@ def main():
     parser.add_argument("--layers", default="LSTM,GRU,RNN", help="comma-separated subset of LSTM,GRU,RNN")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cuda: our CuPy kernels against cuDNN, adding the size (64,100,256,512)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the small warm-up size only, one round, no memory or compile-time processes: "
+                             "checks that the script works (seconds)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = args.reference_repeats = 1
+        args.no_memory = True
     import torch
     from tinygrad_rnn.kernels import cpu_threads
     torch.set_num_threads(THREADS)
     cpu_threads.set_num_threads(THREADS)
     device = args.device
-    rate = gemm_rate(device=device)
+    rate = gemm_rate(n=256 if args.quick else 2048, device=device)
     if device == "cuda":
         import cupy
         args.no_memory = True   # peak resident memory is a CPU measure
@@ -254,14 +242,17 @@ def main():
         print(f"float32 GEMM rate (SciPy OpenBLAS via Numba, {THREADS} threads, {openblas_kernel()} "
               f"kernels): {rate:.0f} GFLOP/s; torch {torch.__version__}, {THREADS} threads; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        (import_cold, first), (import_warm, cached) = compile_times()
+    if device == "cpu" and not args.quick:
+        (import_cold, first), (import_warm, cached) = first_steps("LSTM")
         print(f"LSTM train step in a fresh process: import {import_cold:.2f} s + first call "
               f"{first:.2f} s with an empty Numba cache (compiles); import {import_warm:.2f} s + "
-              f"first call {cached:.2f} s from the cache")
+              f"first call {cached:.2f} s from the cache (benchmarks/cold_start.py)")
     header = (f"{'layer':<14}{'B,T,I,H':<16}{'mode':<6}{'fused ms':>9}{'ref ms':>9}{'torch ms':>9}"
               f"{'ratio':>7}{'GFLOP/s':>9}{'%GEMM':>7}{'mem MiB f/r/t':>17}{'load':>6}")
     print(header)
     rows = ROWS + (GPU_ROWS if device == "cuda" else [])
+    if args.quick:
+        rows = [(name, WARM_UP, 1, False) for name in GATES]
     for name, size, layers, bidirectional in (row for row in rows if row[0] in args.layers.split(",")):
         label = name + (f" {layers}L bi" if bidirectional else "")
         impls = ("fused", "torch") + (() if args.no_reference else ("reference",))

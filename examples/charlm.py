@@ -15,18 +15,25 @@ character on 20,000 characters (uniform guessing: 6.69). The sample at temperatu
     method is done an string in a class instance of the class and its prode an exception in
     the case value will be an exceptions that
 
-Run: ``python examples/charlm.py``
+Run: ``python examples/charlm.py [--quick]``
 """
+import argparse
+
 from tinygrad_rnn import datasets
 from tinygrad_rnn.apps import charlm
 
+QUICK_CONFIG = dict(hidden=32, layers=1, seq_len=20, steps=3, valid_chars=2000, sample_length=20)
+
 
 def main():
-    config = charlm.CharLMConfig()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
+    quick = parser.parse_args().quick
+    config = charlm.CharLMConfig(**QUICK_CONFIG) if quick else charlm.CharLMConfig()
     model, vocab, results = charlm.train(datasets.pydoc_text(), config, out_dir="charlm-example")
     for temperature in (0.5, 0.8, 1.0):
         print(f"--- temperature {temperature} ---")
-        print(charlm.sample(model, vocab, "The ", 300, temperature, seed=1))
+        print(charlm.sample(model, vocab, "The ", 30 if quick else 300, temperature, seed=1))
 
 
 if __name__ == "__main__":

@@ -194,8 +194,12 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--input-feeding", action="store_true", help="feed ãₜ₋₁ into the decoder's input")
     parser.add_argument("--plot", default="date_normalization_attention.png")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
     args = parser.parse_args()
-    model, accuracy, seconds = train(args.steps, args.batch_size, seed=args.seed, input_feeding=args.input_feeding)
+    sizes = dict(steps=args.steps, batch_size=args.batch_size)
+    if args.quick:
+        sizes = dict(steps=3, batch_size=8, test_size=50)
+    model, accuracy, seconds = train(**sizes, seed=args.seed, input_feeding=args.input_feeding)
     print(f"held-out exact match (greedy): {accuracy:.4f}   training wall time: {seconds:.0f} s")
     for source in ["thursday, november 26, 2026", "26/11/26", "Nov 26 2026", "the 3rd of march 1961"]:
         src, lengths, _ = encode_batch([(source, "0000-00-00")])

@@ -6,7 +6,7 @@ network settles exactly on the stored pattern. Theory (Amit, Gutfreund & Sompoli
 puts the capacity near P/N ≈ 0.138 for large N: below it the stored patterns are (near)
 fixed points, above it they stop being attractors and recall collapses.
 
-Run:  python examples/hopfield_capacity.py [--neurons 100 200] [--plot hopfield_capacity.png]
+Run:  python examples/hopfield_capacity.py [--neurons 100 200] [--plot hopfield_capacity.png] [--quick]
 
 It prints a table of exact-recall rates and mean overlaps and writes the plot (needs
 matplotlib). Measured (seed 0, 400 probes per point, about 11 s):
@@ -44,7 +44,10 @@ def main(argv=None):
     parser.add_argument("--flip", type=float, default=0.1, help="fraction of bits flipped in each probe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default="hopfield_capacity.png", help="PNG path ('' for no plot)")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.neurons, args.loads, args.probes = [50], [0.05, 0.2], 20
 
     start = time.perf_counter()
     curves = {}

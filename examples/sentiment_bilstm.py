@@ -22,7 +22,7 @@ Measured here (2 CPU cores shared with other jobs, load average ~7, seed 0; two 
   polarity: 5-fold accuracy BiLSTM 0.475 ± 0.089, naive Bayes 0.500, chance 0.5 (11 s):
             200 sentences are too few to learn sentiment from scratch, for either model.
 
-Run: ``python examples/sentiment_bilstm.py [--task source|polarity]``
+Run: ``python examples/sentiment_bilstm.py [--task source|polarity] [--quick]``
 """
 import argparse
 import re
@@ -108,14 +108,16 @@ def sentences_by_source(per_source, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["source", "polarity"], default="source")
-    task = parser.parse_args().task
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     started = time.perf_counter()
-    if task == "source":
-        tokens, labels, names = sentences_by_source(1000, rng)
+    if args.task == "source":
+        tokens, labels, names = sentences_by_source(50 if args.quick else 1000, rng)
         order = rng.permutation(len(tokens))
         cut = int(0.8 * len(order))
-        ours, baseline = evaluate_split(tokens, labels, order[:cut], order[cut:], len(names), epochs=4, seed=0)
+        ours, baseline = evaluate_split(tokens, labels, order[:cut], order[cut:], len(names),
+                                        epochs=1 if args.quick else 4, seed=0)
         print(f"sources {names}: test accuracy BiLSTM {ours:.3f}, naive Bayes {baseline:.3f}, "
               f"chance {1 / len(names):.3f} ({time.perf_counter() - started:.0f} s)")
         return
@@ -125,7 +127,7 @@ def main():
     scores = []
     for k, test in enumerate(folds):
         train_part = np.concatenate([f for j, f in enumerate(folds) if j != k])
-        scores.append(evaluate_split(tokens, labels, train_part, test, 2, epochs=25, seed=k))
+        scores.append(evaluate_split(tokens, labels, train_part, test, 2, epochs=1 if args.quick else 25, seed=k))
         print(f"fold {k + 1}/5: BiLSTM {scores[-1][0]:.2f}, naive Bayes {scores[-1][1]:.2f}")
     ours, baseline = np.array(scores).T
     print(f"5-fold accuracy: BiLSTM {ours.mean():.3f} ± {ours.std():.3f}, naive Bayes {baseline.mean():.3f}, "

@@ -7,7 +7,7 @@ forward pass sees the whole history, while backward stops at the chunk boundary 
 time per update stay bounded). Without the detach, the second chunk's backward would try to
 go through the first chunk's graph, which the first backward has already freed.
 
-    /tmp/venv/bin/python examples/tbptt_language_model.py [--epochs 6]
+    python examples/tbptt_language_model.py [--epochs 6] [--quick]
 
 The held-out text is scored twice with the trained model: carrying the state across chunks (as
 trained) and resetting it at every chunk; the gap is what the carried state is worth.
@@ -92,10 +92,10 @@ def sample(model, alphabet, prompt, length=200, temperature=0.7, seed=0):
     return "".join(alphabet[i] for i in ids)
 
 
-def train(epochs=6, batch=32, chunk=64, lr=3e-3, seed=0, log=True):
+def train(epochs=6, batch=32, chunk=64, lr=3e-3, seed=0, log=True, train_chars=200_000):
     """Returns a dict of measured numbers (bits per character) and the trained model."""
     tg.manual_seed(seed)
-    train_ids, valid_ids, alphabet = corpus()
+    train_ids, valid_ids, alphabet = corpus(train_chars)
     model = CharLM(len(alphabet))
     optimizer = optim.Adam(model.parameters(), lr=lr)
     train_data, valid_data = streams(train_ids, batch), streams(valid_ids, batch)
@@ -122,8 +122,9 @@ def train(epochs=6, batch=32, chunk=64, lr=3e-3, seed=0, log=True):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
     args = parser.parse_args()
-    results, model = train(args.epochs)
+    results, model = train(1, train_chars=20_000) if args.quick else train(args.epochs)
     print(f"held-out bits/char: {results['valid_bits_carried']:.3f} carrying the state, "
           f"{results['valid_bits_reset']:.3f} resetting it every chunk, "
           f"{results['unigram_bits']:.3f} for character frequencies alone "

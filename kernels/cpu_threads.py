@@ -19,6 +19,9 @@ cost of its own, which small calls feel: two no-op tasks took 42 us back to back
 1 ms pause and 293 us after a 10 ms pause (an idle virtual CPU is slow to wake; workers that
 polled for work before sleeping did not measurably help, as they still wait for the GIL).
 
+A child made by ``fork`` has none of the parent's threads: it starts a pool of its own on its
+first call (``os.register_at_fork``), where the parent's pool would wait for ever.
+
 While shards run, BLAS is limited to one thread (through threadpoolctl, for the duration of the
 call) so that the threads do not oversubscribe the cores; without threadpoolctl installed,
 kernels run as a single shard with BLAS's own threading.
@@ -72,6 +75,15 @@ def run(function, parts):
                                    initializer=_pin, initargs=(itertools.count(),))
     with blas_threads(len(parts)):
         return list(_pool.map(function, parts))
+
+
+def _forget_pool_in_child():
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def _pin(workers):

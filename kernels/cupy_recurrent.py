@@ -9,8 +9,8 @@ forward
        (GRU: without b_hn, which goes inside ``r * (...)``);
     2. per step: one GEMM ``h @ W_hh^T`` into a preallocated buffer and ONE elementwise kernel
        (cupy_gates) for all gate arithmetic, the state update, the masking, the output row
-       (written straight into ``packed``) and the saving of what backward needs. The state
-       lives in ``packed``'s h_n (and c_n) rows, so it ends there.
+       (written straight into ``out``) and the saving of what backward needs. The state is
+       updated in place in ``h_n`` (and ``c_n``), so it ends there.
 backward
     per step ONE elementwise kernel for the gate derivatives ``da`` and one GEMM ``da @ W_hh``;
     then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
@@ -88,9 +88,8 @@ class CupyRecurrent(RecurrentKernel):
             loop(arrays)
 
     # ----- forward ---------------------------------------------------------------------------
-    def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
-                       lengths=None, reverse=False, save=True):
-        """Returns ``(packed (T + 1 [+ 1], B, H), saved or None)``: see recurrent_kernel."""
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
+                reverse=False, save=True):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
@@ -99,14 +98,13 @@ class CupyRecurrent(RecurrentKernel):
         bias, b_hn = self._biases(dtype, hidden, b_ih, b_hh)
         gates = cupy.matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         gates += bias
-        packed = cupy.empty((steps + 1 + lstm, batch, hidden), dtype)
-        packed[steps] = h0   # the state lives in the h_n (and c_n) rows
         kept = steps if save else 1   # inference: the saved states go to one scratch row
-        arrays = {"gates": gates, "packed": packed, "h_prev": cupy.empty((kept, batch, hidden), dtype),
+        arrays = {"gates": gates, "out": cupy.empty((steps, batch, hidden), dtype),
+                  "h_n": h0.astype(dtype, copy=True), "h_prev": cupy.empty((kept, batch, hidden), dtype),
                   "rec": cupy.empty((batch, self.gates * hidden), dtype),
                   "lengths": cupy.asarray(lengths), "w_hh": cupy.ascontiguousarray(w_hh)}
         if lstm:
-            packed[steps + 1] = c0
+            arrays["c_n"] = c0.astype(dtype, copy=True)
             # a plain LSTM is a peephole LSTM with zero peepholes: a + 0 * c == a exactly
             arrays.update(c_prev=cupy.empty_like(arrays["h_prev"]), tanh_c=cupy.empty_like(arrays["h_prev"]),
                           peephole=(cupy.zeros((3, hidden), dtype) if peephole is None
@@ -115,28 +113,29 @@ class CupyRecurrent(RecurrentKernel):
             arrays.update(m_saved=cupy.empty_like(arrays["h_prev"]), b_hn=b_hn)
         self._run_loop(("forward", reverse, save, steps, batch, hidden, dtype),
                        lambda a: self._forward_loop(a, reverse, save), arrays,
-                       inputs=("gates", "packed", "lengths", "w_hh", "peephole", "b_hn"),
-                       outputs=("gates", "packed") + _SAVED_STATES)
+                       inputs=("gates", "h_n", "c_n", "lengths", "w_hh", "peephole", "b_hn"),
+                       outputs=("gates", "out", "h_n", "c_n") + _SAVED_STATES)
+        out, h_n, c_n = arrays["out"], arrays["h_n"], arrays.get("c_n")
         if not save:
-            return packed, None
+            return out, h_n, c_n, None
         extra = {name: arrays[name] for name in _SAVED_STATES[1:] if name in arrays}
         saved = Saved(x, w_ih, arrays["w_hh"], arrays.get("peephole"), gates, arrays["h_prev"], extra,
                       arrays["lengths"], reverse, (b_ih is not None, b_hh is not None),
                       peephole is not None)
-        return packed, saved
+        return out, h_n, c_n, saved
 
     def _forward_loop(self, arrays, reverse, save):
         """All steps: per step the GEMM h W_hh^T into ``rec`` and one elementwise kernel."""
-        packed, gates, rec = arrays["packed"], arrays["gates"], arrays["rec"]
-        steps, (batch, hidden) = gates.shape[0], packed.shape[1:]
-        state = {"h": packed[steps]} | ({"c": packed[steps + 1]} if self.mode == "lstm" else {})
+        out, gates, rec = arrays["out"], arrays["gates"], arrays["rec"]
+        steps, (batch, hidden) = gates.shape[0], arrays["h_n"].shape
+        state = {"h": arrays["h_n"]} | ({"c": arrays["c_n"]} if self.mode == "lstm" else {})
         fixed = {name: arrays[name] for name in ("rec", "lengths", "peephole", "b_hn") if name in arrays}
         saved_rows = {name: arrays[name] for name in _SAVED_STATES if name in arrays}
         w_hh_t = arrays["w_hh"].T
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             ts = t if save else 0
             cupy.matmul(state["h"], w_hh_t, out=rec)
-            self._launch(False, batch * hidden, t=t, hidden=hidden, gates=gates[t], output=packed[t],
+            self._launch(False, batch * hidden, t=t, hidden=hidden, gates=gates[t], output=out[t],
                          **state, **fixed, **{name: rows[ts] for name, rows in saved_rows.items()})
 
     def _biases(self, dtype, hidden, b_ih, b_hh):

@@ -26,12 +26,12 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, packed, first,
+def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, out, first,
                      h_prev, m_saved):
     """Run all steps. ``gates`` (T, B, 3H) holds x W_ih^T and receives r, z, n over it; ``bias``
     (3H,) is b_ih + [b_hr, b_hz, 0]; ``whh_t_parts`` is W_hh^T (H, 3H) in
     column blocks, multiplied ``rows`` rows at a time (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one. Outputs go to
-    ``packed[t, first + b]``. ``h_prev`` (T, B, H) receives the state entering each step and
+    ``out[t, first + b]``. ``h_prev`` (T, B, H) receives the state entering each step and
     ``m_saved`` m, for backward; for inference they have length 0 and 1 in time."""
     steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
     saving = h_prev.shape[0] > 0
@@ -42,7 +42,7 @@ def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, 
         t = steps - 1 - s if reverse else s
         tiled_matmul(h, whh_t_parts, recurrent, False, rows)
         for b in range(batch):
-            hb, ob, sb, rb = h[b], packed[t, first + b], gates[t, b], recurrent[b]
+            hb, ob, sb, rb = h[b], out[t, first + b], gates[t, b], recurrent[b]
             mb = m_saved[t if saving else 0, b]
             if saving:
                 hpb = h_prev[t, b]

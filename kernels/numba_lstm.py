@@ -79,7 +79,7 @@ def slots(step, steps, reverse, training):
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles,
                       bias_rows, peep_rows, rows, lengths, reverse, training, acts, xh, cs, tanh_c,
-                      packed):
+                      out):
     """One thread's share of the forward; every thread of the team calls it with the same
     arguments. ``x`` (T, B, I), ``h0``, ``c0`` (B, H); the weights as the layer has them (a
     missing bias, or the peephole of a plain LSTM, empty), and the arrays that the team's first
@@ -90,9 +90,9 @@ def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, til
     activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
     I + H) receives [x_t, h] entering each step (all T + 1 when ``training``, else 2 in turn,
     :func:`slots`), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
-    ((1, P, B, U) unless ``training``); outputs go to ``packed[t]`` (T + 2, B, H)."""
+    ((1, P, B, U) unless ``training``); outputs go to ``out[t]`` (T, B, H)."""
     blocks, _, batch, units = bias_rows.shape
-    steps, inputs, flat = packed.shape[0] - 2, x.shape[2], batch * units
+    steps, inputs, flat = out.shape[0], x.shape[2], batch * units
     while True:   # step -1 prepares, then steps 0 .. T - 1
         ticket = next_ticket(counters, blocks, (steps + 1) * blocks)
         if ticket >= (steps + 1) * blocks:
@@ -113,7 +113,7 @@ def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, til
                bias_rows[k].reshape(4, flat), peep_rows[k].reshape(3, flat),
                cs[entering, k].reshape(flat), cs[leaving, k].reshape(flat), tc.reshape(flat))
         _outputs(a[3], tc, inputs + k * units, t, lengths, xh[entering], cs[entering, k],
-                 xh[leaving], cs[leaving, k], packed[t], k * units)
+                 xh[leaving], cs[leaving, k], out[t], k * units)
         if step + 1 < steps:   # this block's share of the rows of the next step's input
             _copy_rows(x[t - 1 if reverse else t + 1], xh[leaving], k, blocks)
         finish(counters)

@@ -1,6 +1,6 @@
 """The fused LSTM layer on the CPU: a team of threads cut by hidden units (numba_lstm).
 
-``forward_packed`` runs the T steps on the team (numba_team), after a first step in which each
+``forward`` runs the T steps on the team (numba_team), after a first step in which each
 thread prepares its block: it copies [W_ih, W_hh]^T into tiles for the per-step GEMMs
 (numba_tiles measures the cut) and repeats the biases and peepholes for every row. Done by the
 team rather than in NumPy beforehand, this costs each thread half the copying, into its own
@@ -64,9 +64,8 @@ class NumbaLSTM(RecurrentKernel):
     def __init__(self):
         super().__init__("lstm")
 
-    def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
-                       lengths=None, reverse=False, save=True):
-        """Returns ``(packed (T + 2, B, H), saved or None)`` (see recurrent_kernel)."""
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
+                reverse=False, save=True):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
@@ -77,21 +76,21 @@ class NumbaLSTM(RecurrentKernel):
         xh = workspace.empty((slot_count, batch, inputs + hidden), dtype)
         cs = workspace.empty((slot_count, threads, batch, units), dtype)
         tanh_c = workspace.empty((kept, threads, batch, units), dtype)
-        packed = workspace.empty((steps + 2, batch, hidden), dtype)
+        out = workspace.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
         _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x, h0, c0,
              weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
              _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype), weights.tiles,
              weights.w_hh_tiles, weights.bias_rows, weights.peep_rows, weights.rows, lengths,
-             reverse, save, acts, xh, cs, tanh_c, packed)
+             reverse, save, acts, xh, cs, tanh_c, out)
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
-        packed[steps] = xh[final, :, inputs:]
-        packed[steps + 1] = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
+        h_n = xh[final, :, inputs:].copy()
+        c_n = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
         if not save:
-            return packed, None
+            return out, h_n, c_n, None
         x2 = x.reshape(steps * batch, inputs)
-        return packed, Saved(weights, threads, reverse, x2, acts, xh, cs, tanh_c, lengths)
+        return out, h_n, c_n, Saved(weights, threads, reverse, x2, acts, xh, cs, tanh_c, lengths)
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
         weights, acts = saved.weights, saved.acts

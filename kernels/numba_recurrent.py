@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace
+from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
 from .recurrent_kernel import GATES, RecurrentKernel
@@ -65,21 +65,21 @@ class NumbaRecurrent(RecurrentKernel):
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
     # ----- forward ---------------------------------------------------------------------------
-    def forward_packed(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None,
-                       lengths=None, reverse=False, save=True):
-        """Returns ``(packed (T + 1, B, H), saved or None)`` (see recurrent_kernel)."""
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
+                reverse=False, save=True):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
         weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
-        packed = workspace.empty((steps + 1, batch, hidden), dtype)
+        out = workspace.empty((steps, batch, hidden), dtype)
+        h_n = np.empty((batch, hidden), dtype)
 
         def run_shard(rows):
-            return self._forward_shard(x, h0, weights, lengths, reverse, save, rows, packed)
+            return self._forward_shard(x, h0, weights, lengths, reverse, save, rows, out, h_n)
 
         parts = cpu_threads.run(run_shard, shards)
-        return packed, ((weights, reverse, parts) if save else None)
+        return out, h_n, None, ((weights, reverse, parts) if save else None)
 
     def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
         bias = np.zeros(self.gates * hidden, dtype)
@@ -104,7 +104,7 @@ class NumbaRecurrent(RecurrentKernel):
         return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn,
                        (b_ih is not None, b_hh is not None), cuts[0], cuts[1] if save else None)
 
-    def _forward_shard(self, x, h0, weights, lengths, reverse, save, rows, packed):
+    def _forward_shard(self, x, h0, weights, lengths, reverse, save, rows, out, h_n):
         steps, _, inputs = x.shape
         batch, hidden, dtype = rows.stop - rows.start, h0.shape[1], x.dtype
         xs = workspace.empty((steps, batch, inputs), dtype)
@@ -121,13 +121,13 @@ class NumbaRecurrent(RecurrentKernel):
         if self.mode == "gru":
             m = workspace.empty(scratch, dtype)
             numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
-                                       *args, packed, rows.start, h_prev, m)
+                                       *args, out, rows.start, h_prev, m)
             extra = (m,)
         else:
             numba_rnn.rnn_forward_loop(gates, weights.bias, *weights.forward_cut,
-                                       self.mode == "rnn_relu", *args, packed, rows.start, h_prev)
+                                       self.mode == "rnn_relu", *args, out, rows.start, h_prev)
             extra = ()
-        packed[steps, rows] = h
+        h_n[rows] = h
         return Saved(rows, xs, gates, h_prev, extra, lengths) if save else None
 
     # ----- backward --------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, packed, first,
+def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, out, first,
                      h_prev):
     """Run all steps. ``gates`` (T, B, H) holds x W_ih^T and receives h' over it (what backward
     needs); ``bias`` (H,) is b_ih + b_hh; ``whh_t_parts`` is W_hh^T (H, H) in column
     blocks, multiplied ``rows`` rows at a time (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one.
-    Outputs go to ``packed[t, first + b]``; ``h_prev`` (T, B, H) receives the states for
+    Outputs go to ``out[t, first + b]``; ``h_prev`` (T, B, H) receives the states for
     backward, or has length 0 in time (inference)."""
     steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
     saving = h_prev.shape[0] > 0
@@ -29,7 +29,7 @@ def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, 
         t = steps - 1 - s if reverse else s
         tiled_matmul(h, whh_t_parts, gates[t], True, rows)
         for b in range(batch):
-            hb, ob, ab = h[b], packed[t, first + b], gates[t, b]
+            hb, ob, ab = h[b], out[t, first + b], gates[t, b]
             if saving:
                 hpb = h_prev[t, b]
                 for j in range(hidden):

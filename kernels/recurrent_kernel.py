@@ -1,30 +1,27 @@
-"""What every fused recurrent kernel shares: its interface, the packed output and the input checks.
+"""What every fused recurrent kernel shares: its interface and the checks of its arguments.
 
 A kernel runs one layer in one direction over a whole sequence, for one mode ("rnn_tanh",
 "rnn_relu", "lstm", "gru"), on the arrays of one device::
 
-    packed, saved = kernel.forward_packed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
+    out, h_n, c_n, saved = kernel.forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
                                           reverse, save)
-    out, h_n, c_n, saved = kernel.forward(...)          # the same, as views of ``packed``
     grads = kernel.backward(saved, d_out, d_hn, d_cn, wanted)   # {"x": ..., "weight_hh": ...}
 
-A kernel implements ``forward_packed`` and ``_backward(saved, d_out, d_hn, d_cn, want)`` (``want``
-a predicate on gradient names).
-
-``packed`` (T + 1 [+ 1], B, H) holds the T output rows, then h_n, then c_n (lstm): the one array
-that the engine's one-output node returns (tinygrad_rnn.nn.fused), written in place by the kernel
-rather than concatenated afterwards. Shapes and names follow PyTorch: ``x`` (T, B, I), ``h0``,
-``c0`` (B, H), ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), ``b_ih``, ``b_hh`` (G·H,) or None,
-``peephole`` (3, H) or None (lstm only), ``lengths`` a host integer array (B,) or None.
+A kernel implements ``forward`` and ``_backward(saved, d_out, d_hn, d_cn, want)`` (``want`` a
+predicate on gradient names). Shapes and names follow PyTorch: ``x`` (T, B, I), ``h0``, ``c0``
+(B, H), ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), ``b_ih``, ``b_hh`` (G·H,) or None, ``peephole``
+(3, H) or None (lstm only), ``lengths`` a host integer array (B,) or None; ``out`` (T, B, H),
+``h_n``, ``c_n`` (B, H) (``c_n`` None except for lstm), ``saved`` None unless ``save``.
 """
 import numpy as np
 
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+from ..nn.cells import GATES  # noqa: F401  (the gate counts are defined once, with the cells)
+
 _LIBRARIES = {"numpy": "NumPy", "cupy": "CuPy"}
 
 
 class RecurrentKernel:
-    """Base of the kernels: ``forward`` over ``forward_packed``, and the checks of the arguments."""
+    """Base of the kernels: ``backward``'s common part, and the checks of the arguments."""
 
     backend = None       # "numba", "cupy"
     device = None        # the device name whose arrays the kernel takes
@@ -41,10 +38,7 @@ class RecurrentKernel:
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
                 reverse=False, save=True):
         """Returns ``(out (T, B, H), h_n (B, H), c_n (B, H) or None, saved or None)``."""
-        packed, saved = self.forward_packed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
-                                            reverse, save)
-        steps = x.shape[0]
-        return packed[:steps], packed[steps], packed[steps + 1] if self.mode == "lstm" else None, saved
+        raise NotImplementedError
 
     def backward(self, saved, d_out, d_hn, d_cn=None, wanted=None):
         """Gradients from those of ``out``, ``h_n`` and ``c_n`` (None means zero).

@@ -1,7 +1,8 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine for recurrent networks, on NumPy or CuPy."""
 from .tensor import (Tensor, tensor, zeros, ones, full, empty, zeros_like, ones_like, randn, rand,  # noqa: F401
                      arange, linspace, eye, from_numpy)
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad, Function  # noqa: F401
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .autograd import grad, Function  # noqa: F401
 from .backend import manual_seed, get_device, is_available  # noqa: F401
 from .dtypes import float16, float32, float64, int32, int64, bool_, get_default_dtype, set_default_dtype  # noqa: F401
 from . import functional, cuda  # noqa: F401

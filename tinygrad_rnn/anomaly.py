@@ -5,12 +5,12 @@ backward returns is checked; the first that holds a non-finite value raises
 :class:`AnomalyError` naming the op, the shapes of its inputs and the pass (forward or
 backward). Ops run inside a backward (the Tensor ops a ``backward`` is written in) are
 reported as that backward. Deliberate infinities (e.g. ``-inf`` attention masks) trigger it
-too: it is a debugging tool. Off, it costs one global read per op (see
-``autograd.set_anomaly_checker``).
+too: it is a debugging tool. It is switched on per thread; off, it costs one attribute read per
+op (see ``grad_mode.set_anomaly_checker``).
 """
 import contextlib
 
-from . import autograd
+from . import grad_mode
 
 
 class AnomalyError(RuntimeError):
@@ -27,22 +27,26 @@ class _Checker:
     def __init__(self):
         self.backward_of = None  # the node whose backward is running, if any
 
-    def check_forward(self, node, inputs, data):
-        if self.backward_of is None and not _finite(data, node.xp):
-            raise AnomalyError(f"detect_anomaly: forward of {node.name} (input shapes "
-                               f"{[tuple(t.shape) for t in inputs]}) produced NaN or Inf "
-                               f"in its output of shape {tuple(data.shape)}")
+    def check_forward(self, node, inputs, outputs):
+        if self.backward_of is not None:
+            return
+        for data in outputs:
+            if not _finite(data, node.xp):
+                raise AnomalyError(f"detect_anomaly: forward of {node.name} (input shapes "
+                                   f"{[tuple(t.shape) for t in inputs]}) produced NaN or Inf "
+                                   f"in its output of shape {tuple(data.shape)}")
 
-    def run_backward(self, node, grad_output):
+    def run_backward(self, node, grad_outputs):
         outer, self.backward_of = self.backward_of, node
         try:
-            grads = node.backward(grad_output)
+            grads = node.backward(*grad_outputs)
         finally:
             self.backward_of = outer
         as_tuple = grads if type(grads) is tuple else (grads,)
         for position, grad in enumerate(as_tuple):
             if grad is not None and not _finite(grad.data, node.xp):
-                incoming = "" if _finite(grad_output.data, node.xp) else " (its incoming gradient was already non-finite)"
+                incoming = ("" if all(g is None or _finite(g.data, node.xp) for g in grad_outputs)
+                            else " (its incoming gradient was already non-finite)")
                 raise AnomalyError(f"detect_anomaly: backward of {node.name} (input shapes "
                                    f"{[tuple(t.shape) for t in node.inputs]}) produced NaN or Inf "
                                    f"in the gradient of input {position}{incoming}")
@@ -52,8 +56,8 @@ class _Checker:
 @contextlib.contextmanager
 def detect_anomaly():
     """Raise at the first op whose forward output or backward gradient holds NaN or Inf."""
-    previous = autograd.set_anomaly_checker(_Checker())
+    previous = grad_mode.set_anomaly_checker(_Checker())
     try:
         yield
     finally:
-        autograd.set_anomaly_checker(previous)
+        grad_mode.set_anomaly_checker(previous)

@@ -15,6 +15,8 @@ from .tensor import Tensor
 concatenate = cat = dim_aliases(movement.concatenate)
 stack = dim_aliases(movement.stack)
 split = dim_aliases(movement.split)
+chunk = dim_aliases(movement.chunk)
+unbind = dim_aliases(movement.unbind)
 
 
 def relu(x): return x.relu()
@@ -187,19 +189,3 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
         raise ValueError(f"binary_cross_entropy_with_logits: logits shape {logits.shape} differs from target shape {target.shape}")
     return _reduce_loss(logits.softplus() - logits * target, reduction, "binary_cross_entropy_with_logits")
 
-
-# ----- chunk and unbind, built on split (simple versions; single multi-output nodes may replace them)
-@dim_aliases
-def chunk(x, chunks, dim=0):
-    """Split into ``chunks`` pieces of ⌈length/chunks⌉ along ``dim`` (the last may be smaller,
-    and fewer pieces come back when the length runs out), as ``torch.chunk``."""
-    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    length = x.shape[normalize_axes(dim, x.ndim, "chunk")[0]]
-    return split(x, max(-(-length // chunks), 1), dim)
-
-
-@dim_aliases
-def unbind(x, dim=0):
-    """The slices of ``x`` along ``dim``, that axis removed, as ``torch.unbind``."""
-    return tuple(piece.squeeze(dim) for piece in split(x, 1, dim))

@@ -71,7 +71,7 @@ def test_dim_aliases_needs_an_axis_argument():
     (lambda x: x.topk(5), ValueError, "topk: k=5 is out of range for dim -1 of size 4"),
     (lambda x: x.masked_fill(x, 0.0), TypeError, "masked_fill: mask must be a bool tensor"),
     (lambda x: x.masked_fill(tg.ones(2, 3, 4, dtype=bool), 0.0), ValueError, "masked_fill: mask of shape"),
-    (lambda x: x.chunk(0), ValueError, "chunk: chunks must be a positive int"),
+    (lambda x: x.chunk(0), ValueError, "chunk: the number of chunks must be a positive int"),
     (lambda x: x.size(2), ValueError, "size: axis 2 is out of range"),
     (lambda x: x.flip(0, dims=1), TypeError, "flip: got dims both as arguments"),
     (lambda x: tg.linspace(0, 1, -1), ValueError, "linspace: steps must be a non-negative int"),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import autograd
+from tinygrad_rnn import grad_mode
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN/Inf are the point here
@@ -30,7 +30,7 @@ def test_off_outside_the_block_even_after_an_error():
     with pytest.raises(AnomalyError):
         with detect_anomaly():
             tg.tensor([0.0]).log()
-    assert autograd._anomaly is None
+    assert grad_mode.state.anomaly is None
     with np.errstate(divide="ignore"):
         assert np.isneginf(tg.tensor([0.0]).log().numpy()).all()  # off: no check, no error
 

@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import kernels, nn
-from tinygrad_rnn.nn import fused
+from tinygrad_rnn.nn import fused, recurrent
 
 MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
@@ -27,7 +27,7 @@ def test_a_device_without_a_kernel_raises_when_asked_and_falls_back_otherwise():
                              r"\(it exists on: cpu, cuda\); use the reference path"):
         kernels.get("lstm", "strict")
     assert kernels.find("lstm", "strict") is None
-    assert not fused.fused_supported("lstm", "strict", np.float32)
+    assert "no fused kernel for operation 'lstm' on device 'strict'" in fused.unavailable("lstm", "strict", np.float32)
 
 
 def test_the_cuda_kernels_are_registered_and_say_why_they_cannot_load_without_cupy():
@@ -46,9 +46,9 @@ def test_unknown_operation_says_no_device_has_it():
 
 
 def test_dtype_support():
-    assert fused.fused_supported("gru", "cpu", np.float32)
-    assert fused.fused_supported("gru", "cpu", np.float64)
-    assert not fused.fused_supported("gru", "cpu", np.float16)
+    assert fused.unavailable("gru", "cpu", np.float32) is None
+    assert fused.unavailable("gru", "cpu", np.float64) is None
+    assert "does not support dtype float16" in fused.unavailable("gru", "cpu", np.float16)
 
 
 def test_fused_direction_on_a_device_without_kernel_raises():
@@ -63,14 +63,19 @@ def test_fused_direction_rejects_unsupported_dtype():
     x = tg.zeros(2, 1, 3, dtype=np.float16)
     h0 = tg.zeros(1, 2, dtype=np.float16)
     w = tg.zeros(2, 3, dtype=np.float16), tg.zeros(2, 2, dtype=np.float16)
-    with pytest.raises(TypeError, match="fused rnn_tanh: dtype float16 is not supported"):
+    with pytest.raises(TypeError, match="dtype float16 is not supported"):
         fused.fused_direction("rnn_tanh", x, h0, None, *w, None, None)
 
 
-def test_layers_on_a_device_without_kernel_take_the_reference_path():
-    layer = nn.LSTM(3, 2, device="strict")  # impl="fused" is the default
-    out, (h_n, c_n) = layer(tg.randn(4, 2, 3, device="strict"))
+def test_layers_on_a_device_without_kernel_take_the_reference_path(monkeypatch):
+    monkeypatch.setattr(recurrent, "_REPORTED", set())
+    layer = nn.LSTM(3, 2, device="strict")  # impl="auto" is the default
+    with pytest.warns(RuntimeWarning, match=r"LSTM runs the reference path \(impl='auto'\): no fused "
+                                            "kernel for operation 'lstm' on device 'strict'"):
+        out, (h_n, c_n) = layer(tg.randn(4, 2, 3, device="strict"))
     assert out.shape == (4, 2, 2) and out.device.name == "strict"
+    with pytest.raises(RuntimeError, match="impl='fused' was asked for, but no fused kernel"):
+        nn.LSTM(3, 2, device="strict", impl="fused")(tg.randn(4, 2, 3, device="strict"))
 
 
 def test_importing_the_registry_neither_loads_kernels_nor_compiles():

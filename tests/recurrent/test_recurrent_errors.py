@@ -93,7 +93,7 @@ def test_other_constructor_arguments():
         nn.GRU(3, 4, num_layers=0)
     with pytest.raises(ValueError, match="LSTM: input_size must be a positive integer"):
         nn.LSTM(0, 4)
-    with pytest.raises(ValueError, match=r"GRU: impl must be one of \('fused', 'reference'\), got 'cuda'"):
+    with pytest.raises(ValueError, match=r"GRU: impl must be one of \('auto', 'fused', 'reference'\), got 'cuda'"):
         nn.GRU(3, 4, impl="cuda")
 
 

@@ -1,9 +1,8 @@
 """Behaviour of the recurrent layers that needs no peer: init, layouts, lengths, dropout, devices,
 the fused/reference dispatch and truncated BPTT."""
-import importlib.machinery
 import math
-import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -169,39 +168,54 @@ def test_every_device_gives_the_cpu_result(layer, device):
 # ----- fused / reference dispatch ------------------------------------------------------------------
 @pytest.fixture
 def fake_fused(monkeypatch):
-    """A stand-in tinygrad_rnn.nn.fused that records calls and delegates to the reference."""
-    name = "tinygrad_rnn.nn.fused"
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.calls, module.supported = [], True
-    module.fused_supported = lambda mode, device_name, dtype: module.supported
+    """A stand-in for nn.fused that records calls and delegates to the reference path."""
+    module = types.SimpleNamespace(calls=[], reason=None)
+    module.unavailable = lambda mode, device, dtype: module.reason
 
     def fused_direction(mode, *args, **kwargs):
         module.calls.append(mode)
         return reference_direction(mode, *args, **kwargs)
 
     module.fused_direction = fused_direction
-    monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(recurrent, "fused", module)
+    monkeypatch.setattr(recurrent, "_REPORTED", set())
     return module
 
 
-def test_fused_impl_uses_the_kernel_for_every_layer_and_direction(fake_fused):
-    lstm = nn.LSTM(3, 2, num_layers=3, bidirectional=True)
-    lstm(tg.Tensor(np.zeros((4, 2, 3), np.float32)))
-    assert fake_fused.calls == ["lstm"] * 6
+def test_auto_and_fused_impl_use_the_kernel_for_every_layer_and_direction(fake_fused):
+    for impl in ("auto", "fused"):
+        lstm = nn.LSTM(3, 2, num_layers=3, bidirectional=True, impl=impl)
+        lstm(tg.Tensor(np.zeros((4, 2, 3), np.float32)))
+    assert fake_fused.calls == ["lstm"] * 12
 
 
-def test_reference_impl_or_unsupported_kernel_take_the_reference_path(fake_fused):
-    x = tg.Tensor(np.zeros((4, 2, 3), np.float32))
-    nn.GRU(3, 2, impl="reference")(x)
-    fake_fused.supported = False
-    nn.GRU(3, 2)(x)
+def test_reference_impl_never_asks_for_the_kernel(fake_fused):
+    nn.GRU(3, 2, impl="reference")(tg.Tensor(np.zeros((4, 2, 3), np.float32)))
     assert fake_fused.calls == []
 
 
-def test_missing_fused_module_falls_back(monkeypatch):
-    monkeypatch.setattr(recurrent.importlib.util, "find_spec", lambda name: None)
-    assert nn.RNN(3, 2)._direction_function(tg.Tensor(np.zeros((2, 1, 3)))) is reference_direction
+def test_auto_without_a_kernel_says_why_once_and_runs_the_reference_path(fake_fused):
+    fake_fused.reason = "no kernel here"
+    x = tg.Tensor(np.zeros((4, 2, 3), np.float32))
+    with pytest.warns(RuntimeWarning, match=r"GRU runs the reference path \(impl='auto'\): no kernel here"):
+        nn.GRU(3, 2)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.GRU(3, 2)(x)  # said once
+    assert fake_fused.calls == []
+
+
+def test_fused_impl_without_a_kernel_raises(fake_fused):
+    fake_fused.reason = "no kernel here"
+    with pytest.raises(RuntimeError, match="GRU: impl='fused' was asked for, but no kernel here"):
+        nn.GRU(3, 2, impl="fused")(tg.Tensor(np.zeros((4, 2, 3), np.float32)))
+
+
+def test_an_uninstalled_source_tree_says_the_kernels_are_missing(monkeypatch):
+    from tinygrad_rnn.nn import fused
+    monkeypatch.setattr(fused, "kernels", None)
+    monkeypatch.setattr(fused, "_NOT_INSTALLED", "the fused kernels are not installed (test)", raising=False)
+    assert fused.unavailable("lstm", "cpu", np.float32) == "the fused kernels are not installed (test)"
 
 
 # ----- truncated backpropagation through time -------------------------------------------------------

@@ -1,9 +1,10 @@
 """Sequence layers RNN, LSTM and GRU: stacked, optionally bidirectional, with variable lengths.
 
 Every (layer, direction) pair runs through one function with the signature of
-:func:`reference_direction`: the fused kernels of :mod:`tinygrad_rnn.nn.fused` when
-``impl="fused"`` and a kernel supports the mode, device and dtype, else the reference path
-below, composed of engine ops so that backpropagation through time happens on the tape.
+:func:`reference_direction`: the fused kernels of :mod:`tinygrad_rnn.nn.fused` when a kernel
+runs the mode on the input's device and dtype (``impl="auto"``, the default, or ``"fused"``),
+else the reference path below, composed of engine ops so that backpropagation through time
+happens on the tape (``impl="reference"``, or ``"auto"`` without a kernel).
 
 Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional else 1)::
 
@@ -19,20 +20,23 @@ padded input with its ``lengths``; the output is then packed the same way, as in
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
 h_n holds the state at each sequence's last valid step and the reverse direction starts there.
 """
-import importlib
-import importlib.util
+import warnings
 
 import numpy as np
 
 from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
+from . import fused
 from .cells import STEPS, add_parameters, parameters_of, positive_integer, rnn_mode, sizes
 from .layers import check_same_kind
 from .module import Module
 from .utils.rnn import repack_output, unpack_input
 
-IMPLS = ("fused", "reference")
+# "auto": the fused kernel where one runs the mode on the input's device and dtype, otherwise the
+# reference path (said once per reason); "fused": the kernel or an error; "reference": the tape.
+IMPLS = ("auto", "fused", "reference")
+_REPORTED = set()
 
 
 def reference_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole=None,
@@ -70,12 +74,21 @@ def _valid_steps(lengths, steps, device):
     return device.asarray(host)
 
 
-def _fused_direction(mode, device, dtype):
-    """The fused kernel's direction function, or None when the module or a kernel is missing."""
-    if importlib.util.find_spec(f"{__package__}.fused") is None:
-        return None
-    fused = importlib.import_module(f"{__package__}.fused")
-    return fused.fused_direction if fused.fused_supported(mode, device.name, dtype) else None
+def _direction_function(layer, x):
+    """The function that runs one direction of ``layer`` on ``x``: see ``IMPLS``."""
+    if layer.impl == "reference":
+        return reference_direction
+    reason = fused.unavailable(layer.mode, x.device, x.dtype)
+    if reason is None:
+        return fused.fused_direction
+    if layer.impl == "fused":
+        raise RuntimeError(f"{type(layer).__name__}: impl='fused' was asked for, but {reason}; "
+                           "use impl='auto' or impl='reference'")
+    if reason not in _REPORTED:
+        _REPORTED.add(reason)
+        warnings.warn(f"{type(layer).__name__} runs the reference path (impl='auto'): {reason}",
+                      RuntimeWarning, stacklevel=5)
+    return reference_direction
 
 
 def host_lengths(lengths):
@@ -91,7 +104,7 @@ class _RecurrentLayer(Module):
     """The machinery shared by RNN, LSTM and GRU: parameters, checks, stacking and directions."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, peephole=False, impl="fused", device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, peephole=False, impl="auto", device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
         input_size, hidden_size = sizes(name, input_size, hidden_size)
@@ -167,10 +180,6 @@ class _RecurrentLayer(Module):
         return host.astype(np.int64)
 
     # ----- forward ---------------------------------------------------------------------------
-    def _direction_function(self, x):
-        fused = _fused_direction(self.mode, x.device, x.dtype) if self.impl == "fused" else None
-        return fused or reference_direction
-
     def _run(self, x, hx, lengths):
         """Shared forward: returns (out, h_n, c_n) in the caller's layout (c_n None unless LSTM)."""
         self._check_input(x)
@@ -183,7 +192,7 @@ class _RecurrentLayer(Module):
         h0, c0 = self._states(hx, batch, batched, self.weight_ih_l0)
         lengths = self._lengths(lengths, steps, batch, batched)
         active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
-        run = self._direction_function(x)
+        run = _direction_function(self, x)
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
         for layer in range(self.num_layers):
             if layer > 0:
@@ -208,7 +217,7 @@ class _RecurrentLayer(Module):
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False, "peephole": False, "impl": "fused"}
+                    "bidirectional": False, "peephole": False, "impl": "auto"}
         for key, default in defaults.items():
             value = getattr(self, key)
             if value != default:
@@ -220,12 +229,12 @@ class RNN(_RecurrentLayer):
     """Elman RNN, h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), act = tanh or relu.
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False, impl="fused")``;
+    batch_first=False, dropout=0.0, bidirectional=False, impl="auto")``;
     ``out, h_n = rnn(x, h0=None, lengths=None)``. Shapes and lengths: see the module docstring.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, impl="fused", device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, impl="auto", device=None, dtype=None):
         super().__init__(rnn_mode(type(self).__name__, nonlinearity), input_size, hidden_size, num_layers,
                          bias, batch_first, dropout, bidirectional, impl=impl, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
@@ -247,7 +256,7 @@ class LSTM(_RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, peephole=False, impl="fused", device=None, dtype=None):
+                 bidirectional=False, peephole=False, impl="auto", device=None, dtype=None):
         super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, peephole, impl, device, dtype)
 
@@ -264,7 +273,7 @@ class GRU(_RecurrentLayer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, impl="fused", device=None, dtype=None):
+                 bidirectional=False, impl="auto", device=None, dtype=None):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, impl=impl, device=device, dtype=dtype)
 

@@ -1,4 +1,6 @@
 """Ops that move, select or combine elements without arithmetic. ``g`` is the output gradient."""
+import itertools
+
 from ..autograd import Function
 from ..tensor import Tensor, shape_args
 from .reduce import normalize_axes
@@ -112,6 +114,42 @@ class Concatenate(Function):
             grads.append(g[(slice(None),) * self.axis + (slice(start, stop),)] if needed else None)
             start = stop
         return tuple(grads)
+
+
+class Split(Function):
+    """(y₀, y₁, …) = consecutive slices of a along ``axis``, of the given sizes;
+    dL/da = [g₀, g₁, …] joined along ``axis`` (zeros for a piece that received no gradient)."""
+
+    def forward(self, a, sizes, axis):
+        self.axis, stops = axis, tuple(itertools.accumulate(sizes))
+        pieces = tuple(a[(slice(None),) * axis + (slice(stop - size, stop),)]
+                       for size, stop in zip(sizes, stops))
+        self.shapes = [piece.shape for piece in pieces]
+        return pieces
+
+    def backward(self, *grads):
+        return concatenate(_zeros_for_missing(self, grads), self.axis)
+
+
+class Unbind(Function):
+    """(y₀, y₁, …) = a[…, i, …] for each index i of ``axis``;  dL/da = stack(g₀, g₁, …) along
+    ``axis`` (zeros for a slice that received no gradient)."""
+
+    def forward(self, a, axis):
+        self.axis = axis
+        slices = tuple(a[(slice(None),) * axis + (i,)] for i in range(a.shape[axis]))
+        self.shapes = [piece.shape for piece in slices]
+        return slices
+
+    def backward(self, *grads):
+        return stack(_zeros_for_missing(self, grads), self.axis)
+
+
+def _zeros_for_missing(node, grads):
+    """The gradients of a multi-output node's outputs, zeros where an output received none."""
+    dtype = node.inputs[0].dtype
+    return [Tensor(node.xp.zeros(shape, dtype), device=node.device) if g is None else g
+            for g, shape in zip(grads, node.shapes)]
 
 
 class Pad(Function):
@@ -293,7 +331,7 @@ def stack(tensors, axis=0):
 
 def split(a, split_size_or_sections, axis=0):
     """Split along ``axis`` into chunks of a given size (an int, the last chunk may be
-    smaller) or of the given sizes (a list that must add up to the axis length)."""
+    smaller) or of the given sizes (a list that must add up to the axis length); one node."""
     axis = normalize_axes(axis, a.ndim, "split")[0]
     length = a.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -306,11 +344,22 @@ def split(a, split_size_or_sections, axis=0):
             raise ValueError(f"split: sizes {sizes} must be non-negative")
         if sum(sizes) != length:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the length of axis {axis}")
-    chunks, start = [], 0
-    for size in sizes:
-        chunks.append(a[(slice(None),) * axis + (slice(start, start + size),)])
-        start += size
-    return tuple(chunks)
+    return Split.apply(a, sizes=tuple(sizes), axis=axis)
+
+
+def chunk(a, chunks, axis=0):
+    """Split along ``axis`` into ``chunks`` pieces of ceil(n / chunks) (the last may be smaller,
+    and there may be fewer pieces), as ``torch.chunk``."""
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be a positive int, got {chunks!r}")
+    axis = normalize_axes(axis, a.ndim, "chunk")[0]
+    return split(a, max(-(-a.shape[axis] // chunks), 1), axis)
+
+
+def unbind(a, axis=0):
+    """The slices of ``a`` along ``axis``, that axis removed (``tuple(a)`` for axis 0); one node."""
+    axis = normalize_axes(axis, a.ndim, "unbind")[0]
+    return Unbind.apply(a, axis=axis)
 
 
 def pad(a, widths, value=0.0):
