@@ -106,11 +106,12 @@ def _module_tree(lib, x):
             [p.requires_grad for p in model.parameters()])
 
 
-def _packed_layer(lib, kind, x, lengths, batch_first, enforce_sorted):
+def _packed_layer(lib, kind, x, lengths, batch_first, enforce_sorted, h0=None):
+    """A 2-layer bidirectional layer on a PackedSequence (``h0`` in the original batch order)."""
     layer = _load(lib, getattr(lib.nn, kind)(2, 3, num_layers=2, bidirectional=True, batch_first=batch_first), 2)
     rnn = lib.nn.utils.rnn
     packed = rnn.pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
-    out, state = layer(packed)
+    out, state = layer(packed, h0)
     steps = x.shape[1] if batch_first else x.shape[0]
     padded, out_lengths = rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=steps)
     return out, padded, out_lengths, state
@@ -258,8 +259,8 @@ CASES = [
          {"x": _x(5, 4, 2)}, ["PackedSequence->LSTM"]),
     Case("packed_gru_batch_first", lambda lib, x: _packed_layer(lib, "GRU", x, [4, 4, 2], True, True),
          {"x": _x(3, 4, 2)}, ["PackedSequence->GRU"]),
-    Case("packed_rnn", lambda lib, x: _packed_layer(lib, "RNN", x, [3, 1, 4], False, False),
-         {"x": _x(4, 3, 2)}, ["PackedSequence->RNN"]),
+    Case("packed_rnn", lambda lib, x, h0: _packed_layer(lib, "RNN", x, [3, 1, 4], False, False, h0),
+         {"x": _x(4, 3, 2), "h0": _x(4, 3, 3, seed=1)}, ["PackedSequence->RNN"]),
     # ----- optimizers and schedulers
     Case("sgd_options", lambda lib, w, x: [
         _train(lib, "SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01), w, x),
