@@ -344,15 +344,17 @@ class Tensor:
 
     @dim_aliases
     def all(self, dim=None, keepdim=False):
-        """Whether every element is true (nonzero), over ``dim`` or everything; a bool tensor."""
-        axis = None if dim is None else _reduce.normalize_axes(dim, self.ndim, "all")
-        return Tensor._from_op(self.xp.all(self.data, axis=axis, keepdims=keepdim), None)
+        """Whether every element is true (nonzero) over ``dim`` (an int or a tuple; None: all)."""
+        return self._truth(self.xp.all, dim, keepdim, "all")
 
     @dim_aliases
     def any(self, dim=None, keepdim=False):
-        """Whether some element is true (nonzero), over ``dim`` or everything; a bool tensor."""
-        axis = None if dim is None else _reduce.normalize_axes(dim, self.ndim, "any")
-        return Tensor._from_op(self.xp.any(self.data, axis=axis, keepdims=keepdim), None)
+        """Whether some element is true (nonzero) over ``dim`` (an int or a tuple; None: all)."""
+        return self._truth(self.xp.any, dim, keepdim, "any")
+
+    def _truth(self, function, dim, keepdim, op):
+        axes = _reduce.normalize_axes(dim, self.ndim, op)  # a bool tensor, outside the graph
+        return Tensor._from_op(function(self.data, axis=axes, keepdims=keepdim), None)
 
     @dim_aliases
     def softmax(self, dim=-1): return self.log_softmax(dim).exp()

@@ -14,7 +14,7 @@ import numpy as np
 REQUIRED = [
     # dim/keepdim (with axis/keepdims aliases), reductions and the softmax family
     "dim=", "keepdim=", "sum", "mean", "amax", "amin", "max(dim)", "min(dim)", "logsumexp", "var",
-    "argmax", "argmin", "softmax", "log_softmax", "squeeze", "unsqueeze",
+    "argmax", "argmin", "softmax", "log_softmax", "squeeze", "unsqueeze", "all", "any",
     # top level
     "cat", "stack", "where", "split", "chunk", "unbind", "from_numpy", "zeros", "ones", "full", "empty",
     "arange", "linspace", "eye", "dtype=", "device=", "requires_grad=", "manual_seed", "cuda.is_available",
@@ -176,6 +176,9 @@ CASES = [
     Case("arg_extremes", lambda lib, x: [x.argmax(), x.argmax(dim=1), x.argmin(dim=0, keepdim=True),
                                          x.argmax(1, keepdim=True)],
          {"x": _distinct(3, 4)}, ["argmax", "argmin"]),
+    Case("truth_tests", lambda lib, m: [m.all(), m.all(dim=1), m.any(dim=0, keepdim=True), m[:1, :1].any(),
+                                        lib.ones(2, 3).all(dim=(0, 1))],
+         {"m": np.array([[True, False, True], [True, True, True]])}, ["all", "any"]),
     Case("softmax_family", lambda lib, x: [x.softmax(dim=0), x.log_softmax(dim=-1), x.softmax(-1)],
          {"x": _x(3, 4)}, ["softmax", "log_softmax"]),
     Case("squeeze_unsqueeze", lambda lib, x: [x.unsqueeze(dim=1), x.unsqueeze(-1).squeeze(dim=-1), x.squeeze()],
