@@ -364,7 +364,8 @@ class Tensor:
     @dim_aliases
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """The ``k`` largest (or smallest) elements along ``dim`` and their indices, largest first
-        (ties: the lower index first); gradients flow to the chosen elements."""
+        (ties: the lower index first; always sorted, which ``sorted=False`` allows); gradients
+        flow to the chosen elements."""
         axis = _movement.one_axis(dim, self.ndim, "topk")
         if not 0 <= k <= self.shape[axis]:
             raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {self.shape[axis]}")
@@ -410,18 +411,15 @@ class Tensor:
 
     @dim_aliases
     def split(self, split_size_or_sections, dim=0):
-        from . import functional
-        return functional.split(self, split_size_or_sections, dim)
+        return _functional.split(self, split_size_or_sections, dim)
 
     @dim_aliases
     def chunk(self, chunks, dim=0):
-        from . import functional
-        return functional.chunk(self, chunks, dim)
+        return _functional.chunk(self, chunks, dim)
 
     @dim_aliases
     def unbind(self, dim=0):
-        from . import functional
-        return functional.unbind(self, dim)
+        return _functional.unbind(self, dim)
 
     def clone(self):
         """A copy with its own array, in the graph (the gradient passes through unchanged)."""
@@ -565,3 +563,4 @@ def from_numpy(array):
 import operator as _operator  # noqa: E402  (the op modules import Tensor, so they come last)
 
 from .ops import elementwise as _ew, linalg as _linalg, movement as _movement, reduce as _reduce  # noqa: E402
+from . import functional as _functional  # noqa: E402  (split, chunk, unbind live there)
