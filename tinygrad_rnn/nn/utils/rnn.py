@@ -68,7 +68,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise ValueError(f"pack_padded_sequence: {lengths.shape[0]} lengths for an input of shape {input.shape} "
                          f"(batch on dim {batch_axis})")
     steps = input.shape[1 - batch_axis]
-    if lengths.size and (lengths.min() < 1 or lengths.max() > steps):
+    if not lengths.size or lengths.min() < 1 or lengths.max() > steps:
         raise ValueError(f"pack_padded_sequence: every length must be in [1, {steps}], got {lengths.tolist()}")
     if enforce_sorted:
         if np.any(np.diff(lengths) > 0):
