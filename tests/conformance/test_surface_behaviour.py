@@ -151,7 +151,7 @@ def test_packing_errors():
     with pytest.raises(ValueError, match=r"every length must be in \[1, 3\]"):
         rnn.pack_padded_sequence(tg.randn(3, 2, 1), [4, 3])
     with pytest.raises(ValueError, match=r"every length must be in \[1, 3\], got \[\]"):
-        rnn.pack_padded_sequence(tg.randn(3, 0, 1), [])
+        rnn.pack_padded_sequence(tg.randn(3, 0, 1), np.zeros(0, dtype=np.int64))
     packed = rnn.pack_padded_sequence(tg.randn(3, 2, 1), [3, 2])
     with pytest.raises(ValueError, match="LSTM: a PackedSequence input carries its lengths"):
         nn.LSTM(1, 2)(packed, lengths=[3, 2])
