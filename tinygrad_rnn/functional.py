@@ -25,19 +25,19 @@ def sigmoid(x): return x.sigmoid()
 def softplus(x): return x.softplus()
 def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
 @dim_aliases
-def logsumexp(x, axis=None, keepdims=False): return x.logsumexp(axis, keepdims)
+def logsumexp(x, dim=None, keepdim=False): return x.logsumexp(dim, keepdim)
 
 
 @dim_aliases
-def softmax(x, axis=-1):
-    """softmax(x)ᵢ = e^(xᵢ - logsumexp(x)) along ``axis``; stable for any magnitude."""
-    return x.softmax(axis)
+def softmax(x, dim=-1):
+    """softmax(x)ᵢ = e^(xᵢ - logsumexp(x)) along ``dim``; stable for any magnitude."""
+    return x.softmax(dim)
 
 
 @dim_aliases
-def log_softmax(x, axis=-1):
-    """log softmax(x) = x - logsumexp(x) along ``axis``; stable for any magnitude."""
-    return x.log_softmax(axis)
+def log_softmax(x, dim=-1):
+    """log softmax(x) = x - logsumexp(x) along ``dim``; stable for any magnitude."""
+    return x.log_softmax(dim)
 
 
 def linear(x, weight, bias=None):
@@ -163,7 +163,7 @@ def cross_entropy(logits, target, ignore_index=-100, reduction="mean", label_smo
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     class_axis = 1 if logits.ndim > 1 else 0
-    log_probs = log_softmax(logits, axis=class_axis)
+    log_probs = log_softmax(logits, dim=class_axis)
     if not label_smoothing:
         return nll_loss(log_probs, target, ignore_index, reduction)
     picked = nll_loss(log_probs, target, ignore_index, "none")
