@@ -212,3 +212,17 @@ def test_new_ops_agree_across_devices(name, device):
         results.append((out.numpy(), x.grad.numpy()))
     for ours, reference in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-14)
+
+
+def test_cuda_and_cpu_methods():
+    x = x64(2, 3)
+    assert x.cpu() is x and tg.cuda.is_available() == tg.is_available("cuda")
+    if not tg.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device 'cuda' needs CuPy"):
+            x.cuda()
+        return
+    on_gpu = x.cuda()
+    assert on_gpu.device.name == "cuda"
+    (on_gpu * on_gpu).sum().backward()
+    assert x.grad.device.name == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy(), rtol=1e-15)
