@@ -23,7 +23,7 @@ REQUIRED = [
     "Tensor.chunk", "Tensor.split", "Tensor.unbind", "repeat", "expand", "expand_as", "masked_fill",
     "clamp", "clip", "topk", "flip", "gather", "index_select", "new_zeros", "new_ones", "zero_", "fill_",
     # modules
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "Tanh", "ReLU", "Sigmoid", "Identity",
+    "nn.functional", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "Tanh", "ReLU", "Sigmoid", "Identity",
     "Flatten", "Module.apply", "named_modules", "Module.requires_grad_", "Module.zero_grad",
     # recurrent utilities
     "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "PackedSequence->RNN",
@@ -235,6 +235,10 @@ CASES = [
         lib.nn.CrossEntropyLoss(reduction="none", label_smoothing=0.3, ignore_index=-1)(logits, target),
         lib.nn.CrossEntropyLoss()(logits[:, :, 0], target[:, 2])],
          _loss_inputs(3), ["CrossEntropyLoss"]),
+    Case("nn_functional", lambda lib, logits, target: [
+        lib.nn.functional.cross_entropy(logits, target, ignore_index=-1, label_smoothing=0.1),
+        lib.nn.functional.softmax(logits, dim=1), lib.nn.functional.log_softmax(logits, dim=-1)],
+         _loss_inputs(5), ["nn.functional"]),
     Case("nll_loss", lambda lib, logits, target: [
         lib.nn.NLLLoss(ignore_index=-1)(logits.log_softmax(dim=1), target),
         lib.nn.NLLLoss(reduction="none", ignore_index=-1)(logits, target)],

@@ -6,5 +6,5 @@ from .attention import LuongAttention, BahdanauAttention, masked_softmax  # noqa
 from .layers import Linear, Embedding, Dropout, LayerNorm, Tanh, ReLU, Sigmoid, Identity, Flatten  # noqa: F401
 from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss  # noqa: F401
 from .containers import Sequential, ModuleList  # noqa: F401
-from . import init, utils  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .seq2seq import Seq2Seq, Encoder, Decoder  # noqa: F401
