@@ -235,6 +235,8 @@ class Tensor:
         The new values go into a fresh array (arrays may be shared between tensors, e.g.
         gradients), and a tensor that requires grad is refused: its values may be saved for a
         backward, and the engine keeps no version counters to notice a change (PyTorch does).
+        The same holds for a constant used by a graph not yet backpropagated: change it only
+        before the graph is built or after its backward.
         """
         if self.requires_grad:
             raise RuntimeError(f"fill_/zero_: in-place change of a tensor that requires grad (shape {self.shape}) "
