@@ -226,3 +226,26 @@ def test_cuda_and_cpu_methods():
     (on_gpu * on_gpu).sum().backward()
     assert x.grad.device.name == "cpu"
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("make, step", [
+    (lambda opt: optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, three_phase=True), lambda s, i: s.step()),
+    (lambda opt: optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1), lambda s, i: s.step(1.0 if i > 1 else 2.0 - i)),
+])
+def test_new_schedulers_resume_from_a_checkpoint(tmp_path, make, step):
+    def fresh():
+        opt = optim.SGD([nn.Parameter(tg.zeros(1))], lr=0.1, momentum=0.9)
+        return opt, make(opt)
+    opt, scheduler = fresh()
+    for i in range(4):
+        step(scheduler, i)
+    tg.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict()}, tmp_path / "state.npz")
+    saved = tg.load(tmp_path / "state.npz")
+    resumed_opt, resumed = fresh()
+    resumed_opt.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    for i in range(4, 8):
+        step(scheduler, i)
+        step(resumed, i)
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+        assert resumed_opt.param_groups[0]["momentum"] == opt.param_groups[0]["momentum"]
