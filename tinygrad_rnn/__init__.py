@@ -14,3 +14,4 @@ from . import viz, anomaly, testing  # noqa: F401,E402
 from .anomaly import detect_anomaly, AnomalyError  # noqa: F401,E402
 from .serialization import save, load, CheckpointError  # noqa: F401,E402
 from . import datasets, interop, utils  # noqa: F401,E402
+from .utils.data import Generator  # noqa: F401,E402

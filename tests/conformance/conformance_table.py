@@ -17,7 +17,7 @@ REQUIRED = [
     "argmax", "argmin", "softmax", "log_softmax", "squeeze", "unsqueeze", "all", "any",
     # top level
     "cat", "stack", "where", "split", "chunk", "unbind", "from_numpy", "zeros", "ones", "full", "empty",
-    "arange", "linspace", "eye", "dtype=", "device=", "requires_grad=", "manual_seed", "cuda.is_available",
+    "arange", "linspace", "eye", "dtype=", "device=", "requires_grad=", "manual_seed", "Generator", "cuda.is_available",
     # Tensor methods
     "size", "dim", "numel", "clone", "t", "contiguous", "cpu", "float", "double", "long", "int", "bool",
     "Tensor.chunk", "Tensor.split", "Tensor.unbind", "repeat", "expand", "expand_as", "masked_fill",
@@ -201,6 +201,9 @@ CASES = [
                                    lib.ones(2, requires_grad=True).requires_grad],
          {}, ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "dtype=", "device=", "requires_grad="]),
     Case("manual_seed", lambda lib: _reseeded(lib), {}, ["manual_seed"]),
+    Case("generator_seed", lambda lib: [lib.Generator().manual_seed(7).initial_seed(),
+                                        type(lib.Generator().manual_seed(3)).__name__],
+         {}, ["Generator"]),
     Case("cuda_is_available", lambda lib: type(lib.cuda.is_available()).__name__, {}, ["cuda.is_available"]),
     # ----- Tensor methods
     Case("sizes", lambda lib, x: [x.size(), x.size(1), x.size(-1), x.dim(), x.numel(), x.t().shape],

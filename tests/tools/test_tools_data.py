@@ -21,6 +21,16 @@ def test_seeded_generator_gives_the_same_epochs():
     assert sorted(sum(epochs[0], [])) == list(range(10))
 
 
+def test_torch_style_generator():
+    data = TensorDataset(tg.arange(10))
+    generator = tg.Generator().manual_seed(7)
+    first = _batches(DataLoader(data, batch_size=4, shuffle=True, generator=generator))
+    assert generator.initial_seed() == 7
+    assert _batches(DataLoader(data, batch_size=4, shuffle=True, generator=generator.manual_seed(7))) == first
+    with pytest.raises(ValueError, match="Generator: only device 'cpu' is supported"):
+        tg.Generator("cuda")
+
+
 def test_global_seed_drives_shuffling_without_a_generator():
     data = TensorDataset(tg.arange(10))
     tg.manual_seed(11)
@@ -71,7 +81,7 @@ def test_loader_refusals_name_the_argument(kwargs, message):
 def test_dataset_checks():
     with pytest.raises(ValueError, match="TensorDataset: every tensor needs the same first dimension"):
         TensorDataset(tg.zeros(3), tg.zeros(4))
-    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="generator must be a tg.Generator or a numpy.random.Generator, got int"):
         list(DataLoader(TensorDataset(tg.arange(3)), shuffle=True, generator=5))
     with pytest.raises(TypeError, match="default_collate: cannot batch samples of type object"):
         list(DataLoader([object(), object()], batch_size=2))

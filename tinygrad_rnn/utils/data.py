@@ -2,9 +2,10 @@
 ``default_collate``, and ``BucketBatchSampler`` (the bucketing of
 :func:`tinygrad_rnn.datasets.bucket_batches`, for variable-length text).
 
-Shuffling draws from a NumPy ``Generator`` (``generator=np.random.default_rng(seed)``), or
-from the global seed set by ``tg.manual_seed`` when none is given: the same seed gives the same
-batches every run (not the same order as PyTorch, whose generator is another algorithm).
+Shuffling draws from ``generator=tg.Generator().manual_seed(seed)`` (or a NumPy
+``np.random.default_rng(seed)``), or from the global seed set by ``tg.manual_seed`` when none is
+given: the same seed gives the same batches every run (not the same order as PyTorch, whose
+generator is another algorithm).
 Loading runs in the calling process (``num_workers=0``).
 """
 import numbers
@@ -68,14 +69,34 @@ def default_collate(samples):
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; pass a collate_fn")
 
 
+class Generator:
+    """A seeded random source for shuffling, as ``torch.Generator`` on the CPU:
+    ``Generator().manual_seed(0)``; it holds a NumPy Generator, ``rng``."""
+
+    def __init__(self, device="cpu"):
+        if str(device) != "cpu":
+            raise ValueError(f"Generator: only device 'cpu' is supported (shuffling runs on the host), got {device!r}")
+        self.manual_seed(0)
+
+    def manual_seed(self, seed):
+        """Restart the stream from ``seed``; returns the generator, as PyTorch's does."""
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+
 def _seed_from(generator):
     """A fresh seed for one epoch, from ``generator`` or the global seed (``tg.manual_seed``)."""
     if generator is None:
         return int(backend.get_device("cpu").integers(0, 2 ** 63 - 1, ()))
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"DataLoader: generator must be a numpy.random.Generator "
-                        f"(np.random.default_rng(seed)), got {type(generator).__name__}")
-    return int(generator.integers(0, 2 ** 63 - 1))
+    rng = generator.rng if isinstance(generator, Generator) else generator
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"DataLoader: generator must be a tg.Generator or a numpy.random.Generator, "
+                        f"got {type(generator).__name__}")
+    return int(rng.integers(0, 2 ** 63 - 1))
 
 
 class BucketBatchSampler:
