@@ -445,6 +445,11 @@ class Tensor:
 
     def __getitem__(self, index): return _movement.getitem(self, index)
 
+    def __setitem__(self, index, value):
+        raise TypeError(f"Tensor item assignment (in place) is not supported (shape {self.shape}): the engine "
+                        "cannot keep gradients correct through it; build the result instead, e.g. "
+                        "x.masked_fill(mask, v), tg.where(mask, v, x) or tg.cat([...])")
+
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 

@@ -92,6 +92,12 @@ def test_in_place_fill_only_outside_autograd():
     assert np.all(x.grad.numpy() == 0) and not np.all(shared == 0)
 
 
+def test_item_assignment_says_what_to_do_instead():
+    x = tg.zeros(2, 3)
+    with pytest.raises(TypeError, match=r"Tensor item assignment \(in place\) is not supported .*masked_fill"):
+        x[0] = 1.0
+
+
 def test_max_over_one_dim_returns_values_and_indices():
     x = tg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
     values, indices = x.max(dim=1)
