@@ -76,4 +76,7 @@ def load(path, device=None):
     except (safetensors.SafetensorError, ValueError, TypeError) as error:
         raise serialization.CheckpointError(f"load: {path} is not a readable safetensors file "
                                             f"({type(error).__name__}: {error})") from error
+    except KeyError as error:  # the NumPy API knows no type for this dtype (BF16, F8_*)
+        raise serialization.CheckpointError(f"load: {path} holds tensors of dtype {error.args[0]}, which NumPy "
+                                            "has no type for; convert them (e.g. to float32) before saving") from None
     return OrderedDict((name, Tensor(array, device=device)) for name, array in arrays.items())

@@ -53,6 +53,14 @@ def test_corrupt_or_missing_files(tmp_path):
         tg.load(tmp_path / "absent.safetensors")
 
 
+def test_a_dtype_numpy_lacks_is_named(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(2, dtype=torch.bfloat16)}, tmp_path / "half.safetensors")
+    with pytest.raises(tg.CheckpointError, match="holds tensors of dtype BF16, which NumPy has no type for"):
+        tg.load(tmp_path / "half.safetensors")
+
+
 def test_trained_here_continues_in_pytorch(tmp_path):
     torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
