@@ -4,20 +4,13 @@ the LSTM kernel's team, numba_team, cuts each step by hidden units instead).
 
 The rows of a batch never interact in a recurrent layer, so the batch is cut into contiguous
 shards and each thread runs the whole sequence (forward or BPTT) for its shard; the threads meet
-once, at the end. Parallelizing each step's small GEMM inside BLAS instead costs a barrier per
-step, and on a busy machine (more runnable threads than cores) each barrier can wait a
-scheduler quantum: measured here while other processes loaded both cores, a (32 x 128) @
-(128 x 512) GEMM ran at under 1 GFLOP/s on 2 OpenBLAS threads and at 92 GFLOP/s on one. The
-shards only need their threads to finish.
+once, at the end. Threading each step's small GEMM inside BLAS instead would cost a barrier per
+step, and on a busy machine each barrier can wait a scheduler quantum.
 
 The shards run on a pool of worker threads, each pinned to its own core (Linux; round-robin
-over the cores the process may use), while the calling thread waits. Unpinned, the scheduler
-would sometimes wake both workers on the same core after the process had been idle and leave
-them there for many calls: measured here (2-core VM), an LSTM inference (B=32, T=50, H=128) took
-2.2 ms instead of 1.2 ms for tens of calls after a 1 s pause. Handing shards to threads has a
-cost of its own, which small calls feel: two no-op tasks took 42 us back to back, 82 us after a
-1 ms pause and 293 us after a 10 ms pause (an idle virtual CPU is slow to wake; workers that
-polled for work before sleeping did not measurably help, as they still wait for the GIL).
+over the cores the process may use), while the calling thread waits: unpinned, the scheduler
+sometimes leaves both workers on one core after an idle spell. Handing out shards has a cost of
+its own, which small calls feel (benchmarks/PERFORMANCE.md has the measurements).
 
 A child made by ``fork`` has none of the parent's threads: it starts a pool of its own on its
 first call (``os.register_at_fork``), where the parent's pool would wait for ever.
@@ -32,7 +25,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_ROWS = 8            # fewer rows per shard: the per-step GEMMs get too thin
-MIN_FLOPS = 4_000_000   # less work per shard (~40 us on one core) does not pay for a thread
+MIN_FLOPS = 4_000_000   # less work per shard does not pay for a thread
 
 _threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _pool = None
@@ -101,8 +94,8 @@ def blas_threads(callers):
     if callers == 1:
         yield
         return
-    # threadpoolctl's own limit() context re-inspects every library on entry (measured 9 us a
-    # call); the BLAS libraries' get/set functions cost 1 us
+    # threadpoolctl's own limit() context re-inspects every library on entry; the BLAS
+    # libraries' get/set functions are far cheaper
     controller = _blas_controller()   # None: BLAS keeps its threads (slower, still correct)
     libraries = [lib for lib in getattr(controller, "lib_controllers", ()) if lib.user_api == "blas"]
     before = [lib.get_num_threads() for lib in libraries]

@@ -26,32 +26,26 @@ input projection and the recurrent product in one GEMM over the concatenated inp
 (the weights' columns of that gate and block copied into contiguous tiles once per call; the
 state slots hold [x_t, h] side by side, each piece copying its share of the rows of x_{t+1}
 next to the h' it writes), then all gate arithmetic of its units for every batch row at once.
-One GEMM with K = I + H ran faster than an input projection computed ahead (a tall GEMM for
-512 KiB of steps at a time) plus a per-step product: B=32, T=50, I=64, H=128 inference 0.81 ms
-against 0.86 ms on 2 threads, B=64, T=100, I=128, H=256 11.8 ms against 12.9 ms; the whole
-projection hoisted (26 MB at that size) took 13.3 ms. Backward, piece j of step t first
+One GEMM with K = I + H ran faster than an input projection computed ahead plus a per-step
+product. Backward, piece j of step t first
 finishes dh for its units from the whole da of the step run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)),
 then does its units' gate derivatives. One step's pieces need the whole of the step before,
 which is what the team's tickets wait for. Cutting by units rather than batch rows keeps each
-step's GEMM as tall as the batch, which BLAS runs faster: measured (float32, one thread)
-(32x128)@(128x256) at 235 GFLOP/s and (64x256)@(256x512) at 242, against 186 and 191 for the
-same work cut by rows, (16x128)@(128x512) and (32x256)@(256x1024). The weight gradients after
-the steps are P pieces too.
+step's GEMM as tall as the batch, which BLAS runs faster. The weight gradients after the steps
+are P pieces too.
 
 **Gate-major blocks.** Forward keeps a block's pre-activations, activations and cell state as
 (4, B, U) and (B, U) arrays: each gate of a step is then one flat loop over B*U elements, which
-LLVM vectorizes without the set-up cost of one short loop per row (B=32, T=50, H=128, one
-block: 0.10 ms against 0.22 ms for the gate arithmetic of a whole sequence). Rows past their
+LLVM vectorizes without the set-up cost of one short loop per row. Rows past their
 length get garbage there that :func:`_outputs` replaces by their carried state. Each gate has
 its own loop: a loop that stores into many arrays, or reads one array at an offset it also
-writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit), and the
-transcendentals then cost 8x more. Backward works row by row (its da must be in PyTorch's
+writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit). Backward works row by row (its da must be in PyTorch's
 layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
 1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
 
 Arrays are written element by element, not by slice assignment (``a[:] = b``): a slice
-assignment brings in NumPy's broadcasting and its error messages, which made the first compile
-5 s longer.
+assignment brings in NumPy's broadcasting and its error messages, which lengthen the first
+compile.
 
 The states: ``xh`` (L, B, I + H) holds [x_t, h] (the GEMMs read it), ``cs`` (L, P, B, U) c by
 block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,

@@ -70,13 +70,14 @@ class NumbaLSTM(RecurrentKernel):
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
-        weights = _weights(dtype, batch, inputs, hidden, threads, w_ih, b_ih, b_hh, peephole, save)
+        lease = workspace.lease()
+        weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, b_ih, b_hh, peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
-        acts = workspace.empty((threads, kept, 4, batch, units), dtype)
-        xh = workspace.empty((slot_count, batch, inputs + hidden), dtype)
-        cs = workspace.empty((slot_count, threads, batch, units), dtype)
-        tanh_c = workspace.empty((kept, threads, batch, units), dtype)
-        out = workspace.empty((steps, batch, hidden), dtype)
+        acts = lease.empty((threads, kept, 4, batch, units), dtype)
+        xh = lease.empty((slot_count, batch, inputs + hidden), dtype)
+        cs = lease.empty((slot_count, threads, batch, units), dtype)
+        tanh_c = lease.empty((kept, threads, batch, units), dtype)
+        out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
         _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x, h0, c0,
              weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
@@ -86,11 +87,14 @@ class NumbaLSTM(RecurrentKernel):
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         h_n = xh[final, :, inputs:].copy()
-        c_n = cs[final].transpose(1, 0, 2).reshape(batch, hidden)
+        c_n = cs[final].transpose(1, 0, 2).reshape(batch, hidden).copy()
         if not save:
+            lease.give_back()
             return out, h_n, c_n, None
-        x2 = x.reshape(steps * batch, inputs)
-        return out, h_n, c_n, Saved(weights, threads, reverse, x2, acts, xh, cs, tanh_c, lengths)
+        saved = Saved(weights, threads, reverse, x.reshape(steps * batch, inputs), acts, xh, cs,
+                      tanh_c, lengths)
+        lease.give_back_with(saved)
+        return out, h_n, c_n, saved
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
         weights, acts = saved.weights, saved.acts
@@ -109,11 +113,13 @@ class NumbaLSTM(RecurrentKernel):
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
         h_prev = saved.xh[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
+        scratch = workspace.lease()
         _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
              weights.w_hh_tiles, weights.back_rows, weights.peep_rows, saved.lengths,
              saved.reverse, saved.cs, saved.tanh_c, d_out, dh, dc,
-             workspace.empty((steps, batch, width), dtype), d_peephole, saved.x2, h_prev2,
+             scratch.empty((steps, batch, width), dtype), d_peephole, saved.x2, h_prev2,
              weights.w_ih, *grads, wanted)
+        scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
                   "c0": dc, "weight_ih": d_w_ih, "weight_hh": d_w_hh}
@@ -136,26 +142,26 @@ def _blocks(hidden, flops):
     return 1
 
 
-def _weights(dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, save):
-    """The arrays the team prepares the weights in, and the cuts of the per-step GEMMs."""
+def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, save):
+    """The arrays the team prepares the weights in (borrowed through ``lease``), and the cuts of
+    the per-step GEMMs."""
     units = hidden // blocks
 
     def measuring():   # the cuts are measured with the BLAS threading the team will have
         return cpu_threads.blas_threads(blocks)
 
-    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles); measured, a
-    # transposed weight made these short products 25% slower ((32x128)@(128x64) 3.4 against
-    # 2.6 us) and a view of W_hh's columns the backward 4% slower.
+    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles): a transposed
+    # weight or a view of W_hh's columns made these short products slower.
     parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
-    tiles = workspace.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
+    tiles = lease.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
     if save:
         back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
-        w_hh_tiles = workspace.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
+        w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
     else:   # no backward
         back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
     return Weights(np.ascontiguousarray(w_ih), tiles, rows, w_hh_tiles, back_rows,
-                   workspace.empty((blocks, 4, batch, units), dtype),
-                   workspace.empty((blocks, 3, batch, units), dtype),
+                   lease.empty((blocks, 4, batch, units), dtype),
+                   lease.empty((blocks, 3, batch, units), dtype),
                    (b_ih is not None, b_hh is not None), peephole is not None)
 
 

@@ -45,6 +45,15 @@ class Weights:
 
 
 @dataclass
+class Call:
+    """What backward needs from a training forward; its arrays go back to the workspace pool
+    when it is collected."""
+    weights: Weights
+    reverse: bool
+    shards: list              # a Saved per batch shard
+
+
+@dataclass
 class Saved:
     """What backward needs from the forward of one batch shard (arrays private to the kernel)."""
     rows: slice
@@ -71,17 +80,23 @@ class NumbaRecurrent(RecurrentKernel):
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
-        weights = self._prepare(dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
-        out = workspace.empty((steps, batch, hidden), dtype)
+        lease = workspace.lease()
+        weights = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
+        out = np.empty((steps, batch, hidden), dtype)
         h_n = np.empty((batch, hidden), dtype)
 
         def run_shard(rows):
-            return self._forward_shard(x, h0, weights, lengths, reverse, save, rows, out, h_n)
+            return self._forward_shard(lease, x, h0, weights, lengths, reverse, save, rows, out, h_n)
 
         parts = cpu_threads.run(run_shard, shards)
-        return out, h_n, None, ((weights, reverse, parts) if save else None)
+        if not save:
+            lease.give_back()
+            return out, h_n, None, None
+        call = Call(weights, reverse, parts)
+        lease.give_back_with(call)
+        return out, h_n, None, call
 
-    def _prepare(self, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
+    def _prepare(self, lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -99,27 +114,27 @@ class NumbaRecurrent(RecurrentKernel):
         cuts = []
         for w in (w_hh.T, w_hh)[:1 + save]:   # forward multiplies by W_hh^T, backward by W_hh
             parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
-            blocks = workspace.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
+            blocks = lease.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
             cuts.append((numba_tiles.split_columns(w, parts, blocks), rows))
         return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn,
                        (b_ih is not None, b_hh is not None), cuts[0], cuts[1] if save else None)
 
-    def _forward_shard(self, x, h0, weights, lengths, reverse, save, rows, out, h_n):
+    def _forward_shard(self, lease, x, h0, weights, lengths, reverse, save, rows, out, h_n):
         steps, _, inputs = x.shape
         batch, hidden, dtype = rows.stop - rows.start, h0.shape[1], x.dtype
-        xs = workspace.empty((steps, batch, inputs), dtype)
+        xs = lease.empty((steps, batch, inputs), dtype)
         xs[...] = x[:, rows]
-        gates = workspace.empty((steps, batch, self.gates * hidden), dtype)
+        gates = lease.empty((steps, batch, self.gates * hidden), dtype)
         gemm(xs.reshape(steps * batch, inputs), weights.w_ih, gates.reshape(steps * batch, -1),
              False, False, True)
         h = np.array(h0[rows], dtype=dtype, order="C")
         lengths = lengths[rows]
         kept = steps if save else 0   # inference saves nothing
-        h_prev = workspace.empty((kept, batch, hidden), dtype)
+        h_prev = lease.empty((kept, batch, hidden), dtype)
         scratch = (max(kept, 1), batch, hidden)   # per-step values that inference discards
         args = (lengths, reverse, h)
         if self.mode == "gru":
-            m = workspace.empty(scratch, dtype)
+            m = lease.empty(scratch, dtype)
             numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
                                        *args, out, rows.start, h_prev, m)
             extra = (m,)
@@ -132,15 +147,17 @@ class NumbaRecurrent(RecurrentKernel):
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, reverse, shards = saved
+        weights, reverse, shards = saved.weights, saved.reverse, saved.shards
         d_out = np.ascontiguousarray(d_out, dtype=weights.w_hh.dtype)
+        scratch = workspace.lease()
 
         def run_shard(shard):
             rows = shard.rows
-            return self._backward_shard(shard, weights, reverse, d_out,
+            return self._backward_shard(scratch, shard, weights, reverse, d_out,
                                         None if d_hn is None else d_hn[rows], want)
 
         parts = cpu_threads.run(run_shard, shards)
+        scratch.give_back()
         grads = {}
         for name in parts[0]:
             pieces = [p[name] for p in parts]
@@ -152,15 +169,15 @@ class NumbaRecurrent(RecurrentKernel):
                 grads[name] = sum(pieces)
         return grads
 
-    def _backward_shard(self, saved, weights, reverse, d_out, d_hn, want):
+    def _backward_shard(self, scratch, saved, weights, reverse, d_out, d_hn, want):
         steps, batch, inputs = saved.x.shape
         hidden, dtype, first = saved.h_prev.shape[2], saved.x.dtype, saved.rows.start
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         grads = {"h0": dh}
-        d_gi = workspace.empty(saved.acts.shape, dtype)
+        d_gi = scratch.empty(saved.acts.shape, dtype)
         d_gh = d_gi   # rnn adds both biases before the nonlinearity: the same gradient
         if self.mode == "gru":
-            d_gh = workspace.empty(saved.acts.shape, dtype)
+            d_gh = scratch.empty(saved.acts.shape, dtype)
             numba_gru.gru_backward_loop(saved.acts, *weights.backward_cut, saved.lengths, reverse,
                                         saved.h_prev, saved.extra[0], d_out, first, dh, d_gi, d_gh)
         else:

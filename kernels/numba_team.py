@@ -17,22 +17,16 @@ A thread only ever waits for tickets that running threads have claimed, so the t
 deadlock however many of its threads run, or in what order: one thread alone does every piece
 (the serial path; also after ``fork``, where GNU OpenMP's threads are gone). A thread that
 waits holds no ticket, so when the scheduler takes its core away (a loaded machine) the others
-do its share; only a thread descheduled in the middle of a piece holds the team up. (Claiming
-first and waiting after, as a first version did, made a waiting thread hold the next step's
-ticket: with one other busy process on the 2 cores, an LSTM inference at B=32, T=50, H=128 then
-took 24 ms instead of 1.) Waiting spins (a step takes microseconds, far less than a sleep and
+do its share; only a thread descheduled in the middle of a piece holds the team up. Waiting spins (a step takes microseconds, far less than a sleep and
 wake-up) and yields the core after a while.
 
-The threads are Numba's own (``parallel=True``, its OpenMP layer here): starting a team takes
-about 3 us when its threads are spinning from a recent call, against 42 us to hand two tasks to
-a Python thread pool (which also needs the GIL in each worker). GNU OpenMP keeps its idle
-threads spinning for a few milliseconds after a call, as PyTorch's do. :func:`start` pins
-Numba's worker threads one per core on first use and moves the calling thread (which takes
-pieces too) off the workers' cores when the scheduler has put it on one: unpinned, after a
-pause the scheduler sometimes left the caller and a worker on one core, and each call then took
-4 ms instead of 3 us (measured here, 2-core VM). Pinning the caller to a core of its own for
-the whole call measured worse (an LSTM inference at B=32, T=50, H=128: 1.8 ms against 1.0 ms;
-the cause is not established).
+The threads are Numba's own (``parallel=True``, its OpenMP layer here): a team whose threads
+are still spinning from a recent call starts far faster than tasks handed to a Python thread
+pool (which also needs the GIL in each worker). GNU OpenMP keeps its idle threads spinning for
+a few milliseconds after a call, as PyTorch's do. :func:`start` pins Numba's worker threads one
+per core on first use and moves the calling thread (which takes pieces too) off the workers'
+cores when the scheduler has put it on one, where it would slow every call
+(benchmarks/PERFORMANCE.md has the measurements).
 
 While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads). Numba's cache
 stores a kernel with the functions of this module compiled in; after editing this module,

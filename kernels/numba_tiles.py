@@ -2,20 +2,9 @@
 
 A time loop multiplies a thin ``a`` (a shard's rows) by the same weight at every step, and
 OpenBLAS repacks the weight on each call. How well that goes depends on the call's shape in ways
-that only the BLAS build knows; measured here (float32, one thread, SkylakeX kernels), per step:
-
-=====================  ===========  ==================================================
-a @ w                  one call     best cut
-=====================  ===========  ==================================================
-(16x128) @ (128x512)   21 us        8 rows at a time: 11 us (its unpacked small-matrix
-                                    kernel takes calls with m*n*k <= 10^6)
-(32x256) @ (256x1024)  120 us       2 column blocks, 4 rows at a time: 84 us
-(32x1024) @ (1024x256) 131 us       4 column blocks, 8 rows at a time: 68 us
-=====================  ===========  ==================================================
-
-while OpenBLAS's Haswell kernels (no small-matrix kernel) are fastest with one call, and
-slowest with 4 rows (4x). So the cut is measured once per shape and process (:func:`tiling`,
-a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
+that only the BLAS build knows: one build runs fastest with a few rows per call and column
+blocks, another with one call (benchmarks/PERFORMANCE.md has the table). So the cut is measured
+once per shape and process (:func:`tiling`, a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
 ``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)`` (:func:`split_columns`), and each
 block is computed ``rows`` rows of ``a`` at a time, each call a GEMM (numba_blas) that adds into
 its block of ``out`` or overwrites it:
@@ -23,9 +12,7 @@ its block of ``out`` or overwrites it:
     out[r:r + rows, block p] (+)= a[r:r + rows] @ w_parts[p]
 
 The blocks are copies rather than views of ``w``: a view's rows lie 4 KiB or more apart, which
-makes them compete for the same cache sets (measured: (32x256) @ (256x1024) in 2 blocks of 4 rows,
-106 us per step through views, 84 us through copies; adding into ``out`` costs the same as
-overwriting it).
+makes them compete for the same cache sets.
 """
 import contextlib
 import time

@@ -62,16 +62,25 @@ def test_sample_command_prints_primed_text(tmp_path, corpus, capsys):
     cli.main(["sample", str(tmp_path / "charlm.npz"), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("the d") and len(text) == 30
+    cli.main(["sample", str(tmp_path), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
+    assert capsys.readouterr().out.rstrip("\n") == text  # the run's folder names its checkpoint
 
 
-def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus):
+def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus, capsys):
     cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path)] + TINY)
     path = tmp_path / "charlm.npz"
-    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
         cli.main(["sample", str(path), "--prime", "XYZ"])
+    assert exit_info.value.code == 2 and "not in the model's vocabulary" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+        cli.main(["sample", str(path), "--prime", "XYZ", "--debug"])
     path.write_bytes(path.read_bytes()[:-200])
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+    with pytest.raises(SystemExit) as exit_info:
         cli.main(["sample", str(path)])
+    assert exit_info.value.code == 2 and "truncated or corrupt" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        cli.main(["sample", str(path), "--debug"])
 
 
 def test_gradflow_command_prints_numbers_and_plots(tmp_path, capsys):

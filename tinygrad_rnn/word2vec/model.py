@@ -14,6 +14,7 @@ learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -49,6 +50,11 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"Word2Vec: {name} must be an int, got {value!r}")
+        for name in ("ns_exponent", "sample", "alpha", "min_alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Word2Vec: {name} must be a number, got {value!r}")
+            need(math.isfinite(value), f"{name} must be finite, got {value}")
         need(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
         need(self.window >= 1, f"window must be >= 1, got {self.window}")
         need(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
@@ -56,6 +62,7 @@ class Settings:
         need(self.negative >= 1, f"negative must be >= 1 (only negative sampling is implemented), "
                                  f"got {self.negative}")
         need(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
+        need(self.alpha > 0, f"alpha must be > 0 (the initial learning rate), got {self.alpha}")
         need(0 <= self.min_alpha <= self.alpha, f"need 0 <= min_alpha <= alpha, got "
                                                  f"alpha={self.alpha}, min_alpha={self.min_alpha}")
         need(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
