@@ -167,7 +167,7 @@ def _parser():
                        "text, moved) and the sampling, checkpoint and held-out options may change")
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     train.add_argument("--export", type=_safetensors_path, metavar="FILE.safetensors",
-                       help="when training finishes, also write the weights there, for PyTorch")
+                       help="when training finishes, also write the weights there, for PyTorch (default: none)")
 
     sample = command("sample", _sample, "generate text from a train-charlm checkpoint")
     sample.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
