@@ -5,10 +5,9 @@ here by the file extension. A safetensors file is a JSON header (names, dtypes, 
 offsets) followed by the raw little-endian bytes: no code runs on loading, and PyTorch reads it
 with ``safetensors.torch.load_file``. It holds a flat ``{name: tensor}`` dict only, so full
 checkpoints (optimizer state, configs) stay ``.npz`` files. Written through the ``safetensors``
-package's NumPy API, atomically (a temporary file, then ``os.replace``).
+package's NumPy API, atomically (:mod:`tinygrad_rnn.atomic`).
 """
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
@@ -16,6 +15,7 @@ import safetensors
 import safetensors.numpy
 
 from . import backend, serialization
+from .atomic import write_atomically
 from .tensor import Tensor
 
 SUFFIX = ".safetensors"
@@ -37,19 +37,7 @@ def save(state_dict, path, metadata=None):
             raise TypeError(f"save: key {name!r} is a {type(name).__name__}; {SUFFIX} names must be str")
         arrays[name] = np.ascontiguousarray(_host_array(value, name))
     data = safetensors.numpy.save(arrays, metadata=metadata)
-    path = os.fspath(path)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
+    return write_atomically(path, lambda file: file.write(data), suffix=SUFFIX)
 
 
 def _host_array(value, name):

@@ -1,8 +1,10 @@
 """The command line: ``tinygrad-rnn COMMAND`` (or ``python -m tinygrad_rnn COMMAND``).
 
 Commands: ``train-charlm`` (a character-level language model, the main job), ``sample``
-(text from a trained checkpoint), ``gradflow`` (vanishing gradients made visible) and
-``graph`` (the unrolled computation graph of a tiny recurrent net).
+(text from a trained checkpoint), ``score`` (its surprisal at each character of a text),
+``inspect`` (its gates and cell states over a text, and units that track quotes, brackets or
+the position in a line), ``gradflow`` (vanishing and exploding gradients made visible) and
+``graph`` (the unrolled graph of a tiny recurrent net, at the lecture's level or op by op).
 
 A user's mistake (an option out of range, a missing or unreadable file, a bad checkpoint, an
 output folder that cannot be written) ends the command with one line,
@@ -99,13 +101,93 @@ def _gradflow(args):
     _check_output_folder(args.out)
     cells = ("rnn", "lstm", "gru") if args.cell == "all" else (args.cell,)
     results = gradflow.measure(cells, args.seq_len, args.hidden, args.forget_bias, args.train_steps,
-                               args.batch_size, seed=args.seed)
+                               args.batch_size, seed=args.seed, recurrent_scale=args.recurrent_scale)
     written = gradflow.plot(results, args.out, args.forget_bias)
     if written:
         print(f"gradflow: wrote {written}")
+    if args.compare_clipping:
+        runs = gradflow.clipping_study(seq_len=min(args.seq_len, 30), clip=args.clip, seed=args.seed,
+                                       recurrent_scale=args.recurrent_scale if args.recurrent_scale != 1 else 2.0)
+        for name, run in runs.items():
+            print(f"gradflow: SGD {'without clipping' if name == 'none' else f'clipped at {args.clip:g}'}: "
+                  f"final loss {run['loss'][-10:].mean():.2f} nats, largest gradient norm {run['grad_norm'].max():.1f}")
+        clipping = gradflow.plot_clipping(runs, Path(args.out).with_name(Path(args.out).stem + "-clipping.png"),
+                                          args.clip)
+        if clipping:
+            print(f"gradflow: wrote {clipping}")
+
+
+def _pyplot(command):
+    from .plotting import pyplot_or_none
+    plt = pyplot_or_none(print, f"{command}: matplotlib is not installed")
+    if plt is None:
+        raise UsageError("matplotlib is needed for this picture (pip install matplotlib)")
+    return plt
+
+
+def _text_argument(args, vocab):
+    """The text of --text or --text-file, refused when the model cannot read it."""
+    from ..datasets import text_file
+    text = text_file(args.text_file) if args.text_file else args.text
+    unknown = sorted(set(text) - set(vocab.itos))
+    if unknown:
+        raise UsageError(f"the text has characters {unknown} that are not in the model's vocabulary")
+    if len(text) < 2:
+        raise UsageError("the text needs at least two characters")
+    return text
+
+
+def _score(args):
+    from . import surprisal
+    _check_output_folder(args.out)
+    model, vocab, _ = charlm.load_checkpoint(checkpoint_file(args.checkpoint))
+    text = _text_argument(args, vocab)
+    bits = surprisal.surprisal(model, vocab, text)
+    print("char  bits")
+    for char, value in zip(text[1:], bits):
+        print(f"{char!r:5} {value:5.2f}")
+    print(f"score: {bits.mean():.3f} bits per character, perplexity {surprisal.perplexity(bits):.2f}")
+    print(f"score: wrote {surprisal.plot(text, bits, args.out, _pyplot('score'))}")
+
+
+def _inspect(args):
+    from . import inspect_units
+    _check_output_folder(args.out)
+    model, vocab, _ = charlm.load_checkpoint(checkpoint_file(args.checkpoint))
+    text = _text_argument(args, vocab)
+    found = inspect_units.activations(model, vocab, text, args.layer)
+    units = list(args.units)
+    if any(unit >= found["h"].shape[1] for unit in units):
+        raise UsageError(f"--units: the layer has {found['h'].shape[1]} units, got {units}")
+    state, title = "c" if "c" in found else "h", None
+    if args.find:
+        state, unit, r = inspect_units.best_unit(found, inspect_units.text_feature(text, args.find))
+        print(f"inspect: the unit that tracks '{args.find}' best is {state} unit {unit} (r = {r:+.3f})")
+        units, title = [unit] + [u for u in units if u != unit], f"{state} unit {unit}: r = {r:+.2f} with '{args.find}'"
+    plt = _pyplot("inspect")
+    out = Path(args.out)
+    inspect_units.draw_text(text, found[state][:, units[0]], out, title or f"{state} unit {units[0]}", plt)
+    gates = inspect_units.draw_gates(text[:args.gates_chars], {k: v[:args.gates_chars] for k, v in found.items()},
+                                     units, out.with_name(out.stem + "-gates.png"), plt)
+    print(f"inspect: wrote {out} and {gates}")
 
 
 def _graph(args):
+    if args.detail == "steps":
+        from . import unrolled
+        out = Path(args.out or "graph.png")
+        _check_output_folder(out)
+        if out.suffix.lower() != ".png":
+            raise UsageError(f"--detail steps draws a PNG, not {out.suffix or 'a file without suffix'}; "
+                             "use --detail ops for .dot or .svg")
+        net = unrolled.unroll(args.cell, args.seq_len, args.layers, args.bidirectional)
+        unrolled.draw(net, out, _pyplot("graph"))
+        print(f"graph: wrote {out} (the {args.cell.upper()} unrolled over {args.seq_len} steps, a box per "
+              f"cell and step with the ops it records; each weight is one tensor used by every step)")
+        return 0
+    if args.layers != 1 or args.bidirectional:
+        raise UsageError("--layers and --bidirectional are for --detail steps (the op view draws one cell)")
+    args.out = args.out or "graph.svg"
     import numpy as np
     from .. import viz
     from .gradflow import LastStepNet
@@ -186,12 +268,45 @@ def _parser():
                       help="Adam steps before the second measurement")
     flow.add_argument("--batch-size", type=at_least(1).parse, default=16, help="text windows per batch")
     flow.add_argument("--seed", type=at_least(0).parse, default=0, help="random seed")
+    flow.add_argument("--recurrent-scale", type=above(0).parse, default=1.0,
+                      help="multiply W_hh by this after initialisation (above ~1.5: the exploding regime)")
+    flow.add_argument("--compare-clipping", action="store_true",
+                      help="also train a tanh RNN by SGD with and without clipping and plot both (OUT-clipping.png)")
+    flow.add_argument("--clip", type=above(0).parse, default=1.0, help="the clipping norm of --compare-clipping")
     flow.add_argument("--out", default="gradflow.png", help="the plot (PNG)")
+
+    score = command("score", _score, "per-character surprisal and perplexity of a text under a train-charlm model")
+    score.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
+    given = score.add_mutually_exclusive_group(required=True)
+    given.add_argument("--text", help="the text to score")
+    given.add_argument("--text-file", metavar="FILE", help="a UTF-8 file holding the text to score")
+    score.add_argument("--out", default="surprisal.png", help="the plot (PNG)")
+
+    inspect = command("inspect", _inspect, "gates and cell states of a train-charlm model over a text")
+    inspect.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")
+    given = inspect.add_mutually_exclusive_group(required=True)
+    given.add_argument("--text", help="the text to read")
+    given.add_argument("--text-file", metavar="FILE", help="a UTF-8 file holding the text to read")
+    inspect.add_argument("--units", type=lambda v: [at_least(0).parse(u) for u in v.split(",")], default=[0],
+                         help="comma-separated units to draw")
+    inspect.add_argument("--find", choices=["quote", "bracket", "line"],
+                         help="search for the unit that best tracks being inside quotes, the bracket depth "
+                              "or the position in the line, and draw it first")
+    inspect.add_argument("--layer", type=int, default=-1, help="the recurrent layer (-1: the last)")
+    inspect.add_argument("--gates-chars", type=at_least(1).parse, default=80,
+                         help="characters shown in the gates heatmap")
+    inspect.add_argument("--out", default="inspect.png", help="the text coloured by the unit (PNG); the gates "
+                                                              "go to OUT-gates.png")
 
     graph = command("graph", _graph, "draw the unrolled graph of a tiny recurrent net")
     graph.add_argument("--cell", choices=["rnn", "lstm", "gru"], default="rnn", help="the cell to unroll")
     graph.add_argument("--seq-len", type=at_least(1).parse, default=3, help="steps unrolled")
-    graph.add_argument("--out", default="graph.svg", help="FILE.svg (needs Graphviz) or FILE.dot")
+    graph.add_argument("--detail", choices=["steps", "ops"], default="steps",
+                       help="steps: a box per cell and time step (matplotlib PNG); ops: every engine op (Graphviz)")
+    graph.add_argument("--layers", type=at_least(1).parse, default=1, help="stacked layers (--detail steps)")
+    graph.add_argument("--bidirectional", action="store_true", help="a reverse row per layer (--detail steps)")
+    graph.add_argument("--out", default=None, help="graph.png for --detail steps; FILE.svg (needs Graphviz) or "
+                                                   "FILE.dot for --detail ops (default graph.svg)")
     return parser
 
 

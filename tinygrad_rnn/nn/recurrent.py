@@ -19,6 +19,8 @@ padded input with its ``lengths``; the output is then packed the same way, as in
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
 h_n holds the state at each sequence's last valid step and the reverse direction starts there.
+x is never read there: NaN or Inf padding changes no output and no gradient, and x's gradient
+there is 0.
 """
 import warnings
 
@@ -50,7 +52,7 @@ def reference_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
     """
     steps, batch, features = x.shape
     xw = x.reshape(steps * batch, features) @ weight_ih.transpose(0, 1)
-    xw = (xw if bias_ih is None else xw + bias_ih).reshape(steps, batch, -1)
+    xw = (xw if bias_ih is None else xw + bias_ih).reshape(steps, batch, weight_ih.shape[0])  # -1 fails for B=0
     step = STEPS[mode]
     valid = None if lengths is None else _valid_steps(lengths, steps, x.device)
     shortest = steps if lengths is None else int(lengths.min())
@@ -135,6 +137,8 @@ class _RecurrentLayer(Module):
             layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
             raise ValueError(f"{name}: expected input of rank 3 {layout} or 2 (L, input_size) "
                              f"for an unbatched sequence, got rank {x.ndim} (shape {x.shape})")
+        if x.shape[0 if x.ndim == 2 or not self.batch_first else 1] == 0:
+            raise ValueError(f"{name}: expected a sequence length L > 0 (as PyTorch does), got input shape {x.shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input_size={self.input_size} features on the last axis, "
                              f"got {x.shape[-1]} (input shape {x.shape})")
@@ -169,11 +173,13 @@ class _RecurrentLayer(Module):
         if not batched:
             raise ValueError(f"{name}: lengths= needs a batched input (an unbatched input is one full sequence)")
         host = host_lengths(lengths)
-        if host.ndim != 1 or host.dtype.kind not in "iu":
+        if host.ndim != 1 or (host.dtype.kind not in "iu" and host.size):  # [] is float64 to NumPy
             raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} "
                              f"of shape {host.shape}")
         if host.shape[0] != batch:
             raise ValueError(f"{name}: got {host.shape[0]} lengths for a batch of N={batch} sequences")
+        if batch == 0:
+            return None  # no sequences, nothing to mask
         if host.min() < 1 or host.max() > steps:
             bad = int(host.min()) if host.min() < 1 else int(host.max())
             raise ValueError(f"{name}: every length must be in [1, L={steps}], got {bad} (lengths {host.tolist()})")
@@ -191,8 +197,13 @@ class _RecurrentLayer(Module):
         steps, batch = x.shape[:2]
         h0, c0 = self._states(hx, batch, batched, self.weight_ih_l0)
         lengths = self._lengths(lengths, steps, batch, batched)
+        if lengths is not None and lengths.min() < steps:
+            # Select, never multiply: 0·NaN is NaN. Both paths then see finite padding, and the
+            # select's backward gives x exact zeros there.
+            x = where(_valid_steps(lengths, steps, x.device), x, 0.0)
         active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
-        run = _direction_function(self, x)
+        # The fused kernels need at least one sequence; the reference path handles an empty batch.
+        run = _direction_function(self, x) if batch else reference_direction
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
         for layer in range(self.num_layers):
             if layer > 0:
