@@ -468,7 +468,7 @@ class Tensor:
         if _ew.broadcast_shape(self.shape, mask.shape, "masked_fill") != self.shape:
             raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
-        return _ew.where(mask, _ew.lift(value, self).astype(self.dtype), self)
+        return _ew.where(mask, _ew.lift(value, self, "masked_fill").astype(self.dtype), self)
 
     def __getitem__(self, index): return _movement.getitem(self, index)
 
