@@ -18,6 +18,8 @@ PAIRS += [(f"nn.{name}", getattr(tg.nn, name), getattr(torch.nn, name))
           for name in ("CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "Flatten")]
 PAIRS += [(f"nn.utils.rnn.{name}", getattr(tg.nn.utils.rnn, name), getattr(torch.nn.utils.rnn, name))
           for name in ("pad_sequence", "pack_padded_sequence", "pad_packed_sequence")]
+PAIRS += [(f"nn.Module.{name}", getattr(tg.nn.Module, name), getattr(torch.nn.Module, name))
+          for name in ("named_modules", "apply", "zero_grad", "requires_grad_", "named_parameters", "parameters")]
 PAIRS += [("utils.data.DataLoader", tg.utils.data.DataLoader, torch.utils.data.DataLoader),
           ("utils.data.TensorDataset", tg.utils.data.TensorDataset, torch.utils.data.TensorDataset)]
 

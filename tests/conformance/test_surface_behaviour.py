@@ -128,6 +128,9 @@ def test_module_tree_traversal():
     assert [name for name, _ in model.named_modules()] == ["", "0", "1", "1.1"]
     assert [name for name, _ in model.named_modules(remove_duplicate=False)] == ["", "0", "1", "1.0", "1.1"]
     assert list(model.state_dict()) == ["0.weight", "0.bias", "1.0.weight", "1.0.bias"]  # as PyTorch
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert [name for name, _ in model.named_parameters(remove_duplicate=False)] == [
+        "0.weight", "0.bias", "1.0.weight", "1.0.bias"]
     order = []
     model.apply(lambda m: order.append(type(m).__name__))
     assert order == ["Linear", "Linear", "ReLU", "Sequential", "Sequential"]

@@ -84,12 +84,12 @@ class Module:
         for name, module in self._modules.items():
             yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
-    def apply(self, function):
-        """Call ``function(module)`` on every descendant, then on this module (children first,
-        as PyTorch, e.g. for a custom initialisation); returns self."""
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, then on this module (children first, as
+        PyTorch, e.g. for a custom initialisation); returns self."""
         for module in self.children():
-            module.apply(function)
-        function(self)
+            module.apply(fn)
+        fn(self)
         return self
 
     def modules(self):
@@ -101,15 +101,17 @@ class Module:
     def named_children(self):
         return iter(self._modules.items())
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(name, Parameter) pairs with dotted names, each shared parameter once."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, Parameter) pairs with dotted names; a parameter shared by several modules (tied
+        weights) comes once, unless ``remove_duplicate=False``."""
         seen = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, parameter in module._parameters.items():
-                if id(parameter) not in seen:
-                    seen.add(id(parameter))
-                    yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
+                if remove_duplicate and id(parameter) in seen:
+                    continue
+                seen.add(id(parameter))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
 
     def parameters(self, recurse=True):
         return (p for _, p in self.named_parameters(recurse=recurse))
