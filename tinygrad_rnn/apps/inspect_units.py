@@ -37,7 +37,7 @@ def activations(model, vocab, text, layer=-1):
 def _run_layer(mode, x, w_ih, w_hh, b_ih, b_hh):
     steps, hidden = len(x), w_hh.shape[1]
     h, c = np.zeros(hidden), np.zeros(hidden)
-    names = {"lstm": "ifgoch", "gru": "rznh"}.get(mode, "h")
+    names = {"lstm": "ifgoch", "gru": "rznh", "gru_reset_before": "rznh"}.get(mode, "h")
     out = {name: np.zeros((steps, hidden)) for name in names}
     for t in range(steps):
         xw, hw = w_ih @ x[t] + b_ih, w_hh @ h + b_hh
@@ -48,14 +48,19 @@ def _run_layer(mode, x, w_ih, w_hh, b_ih, b_hh):
             c = f * c + i * g
             h = o * np.tanh(c)
             values = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
-        elif mode == "gru":
+        elif mode in ("gru", "gru_reset_before"):
             r, z = (_sigmoid(xw[k * hidden:(k + 1) * hidden] + hw[k * hidden:(k + 1) * hidden]) for k in (0, 1))
-            n = np.tanh(xw[2 * hidden:] + r * hw[2 * hidden:])
+            if mode == "gru":   # PyTorch's form: r applied to W_hn h + b_hn
+                n = np.tanh(xw[2 * hidden:] + r * hw[2 * hidden:])
+            else:               # the lectures' form: r applied to h before the product
+                n = np.tanh(xw[2 * hidden:] + w_hh[2 * hidden:] @ (r * h) + b_hh[2 * hidden:])
             h = (1 - z) * n + z * h
             values = {"r": r, "z": z, "n": n, "h": h}
-        else:
+        elif mode in ("rnn_tanh", "rnn_relu"):
             h = (np.maximum if mode == "rnn_relu" else lambda a, _: np.tanh(a))(xw + hw, 0)
             values = {"h": h}
+        else:
+            raise ValueError(f"inspect: no step for layers of mode {mode!r}")
         for name, value in values.items():
             out[name][t] = value
     return out

@@ -8,3 +8,4 @@ from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss  # noqa:
 from .containers import Sequential, ModuleList  # noqa: F401
 from . import functional, init, utils  # noqa: F401
 from .seq2seq import Seq2Seq, Encoder, Decoder  # noqa: F401
+from .deep import DeepRNN  # noqa: F401

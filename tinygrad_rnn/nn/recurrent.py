@@ -30,7 +30,7 @@ from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
 from . import fused
-from .cells import STEPS, add_parameters, parameters_of, positive_integer, rnn_mode, sizes
+from .cells import STEPS, add_parameters, gru_mode, parameters_of, positive_integer, rnn_mode, sizes
 from .layers import check_same_kind
 from .module import Module
 from .utils.rnn import repack_output, unpack_input
@@ -45,7 +45,7 @@ def reference_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
                         lengths=None, reverse=False):
     """One layer, one direction, composed of engine ops.
 
-    ``mode`` is "rnn_tanh", "rnn_relu", "lstm" or "gru"; ``x`` (T, B, I); ``h0``, ``c0`` (B, H)
+    ``mode`` is "rnn_tanh", "rnn_relu", "lstm", "gru" or "gru_reset_before"; ``x`` (T, B, I); ``h0``, ``c0`` (B, H)
     (``c0`` None except for "lstm"); ``peephole`` None or (weight_ci, weight_cf, weight_co);
     ``lengths`` None or a host NumPy int array (B,). Returns ``(out (T, B, H), h_n, c_n)``.
     The input projection x W_ihᵀ + b_ih of all steps is one matmul; the loop does the rest.
@@ -278,15 +278,21 @@ class LSTM(_RecurrentLayer):
 
 
 class GRU(_RecurrentLayer):
-    """Gated recurrent unit (gate order r, z, n; PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))).
+    """Gated recurrent unit (gate order r, z, n). ``reset_after=True`` (default, Keras's name):
+    PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)); ``reset_after=False``: Cho et al.'s
+    n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn) (see :mod:`~tinygrad_rnn.nn.cells`).
 
     ``out, h_n = gru(x, h0=None, lengths=None)``.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, impl="auto", device=None, dtype=None):
-        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, impl=impl, device=device, dtype=dtype)
+                 bidirectional=False, reset_after=True, impl="auto", device=None, dtype=None):
+        super().__init__(gru_mode(type(self).__name__, reset_after), input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, impl=impl, device=device, dtype=dtype)
+        self.reset_after = reset_after
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def forward(self, x, hx=None, lengths=None):
         x, lengths, packed = unpack_input(self, x, lengths)
