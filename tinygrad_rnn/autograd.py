@@ -236,7 +236,7 @@ def _accumulate(previous, grad, create_graph, handed_out):
 
 def _check_root_grad(tensor, grad):
     if grad is None:
-        if tensor.size != 1:
+        if tensor.numel() != 1:
             raise RuntimeError(f"backward: grad can be created implicitly only for a scalar output, "
                                f"but the output has shape {tensor.shape}; pass grad=")
         return Tensor(tensor.xp.ones(tensor.shape, dtype=tensor.dtype), device=tensor.device)

@@ -204,6 +204,20 @@ def pad(sequences, max_len=None, pad_value=0, truncate="post", dtype=np.int64):
     return batch, lengths
 
 
+def bucket_indices(lengths, batch_size, shuffle, rng, pool=50):
+    """The batches of :func:`bucket_batches` as arrays of positions: shuffled (by the NumPy
+    Generator ``rng``), sorted by length within pools of ``pool`` batches, cut, and the batches
+    shuffled again."""
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    batches = []
+    for start in range(0, len(order), batch_size * pool):
+        chunk = order[start:start + batch_size * pool]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))] if shuffle else batches
+
+
 def bucket_batches(sequences, batch_size, labels=None, max_len=None, shuffle=True, seed=0, pool=50):
     """Yield ``(batch, lengths, labels, indices)`` with sequences of similar length together.
 
@@ -211,16 +225,7 @@ def bucket_batches(sequences, batch_size, labels=None, max_len=None, shuffle=Tru
     batches, and the batches shuffled: each batch is nearly padding-free while the epoch stays
     random. ``indices`` are the positions of the batch's sequences in ``sequences``.
     """
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(sequences)) if shuffle else np.arange(len(sequences))
-    lengths = np.array([len(s) for s in sequences])
-    batches = []
-    for start in range(0, len(order), batch_size * pool):
-        chunk = order[start:start + batch_size * pool]
-        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    if shuffle:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
+    batches = bucket_indices([len(s) for s in sequences], batch_size, shuffle, np.random.default_rng(seed), pool)
     labels = None if labels is None else np.asarray(labels)  # converted once, not per batch
     for indices in batches:
         batch, batch_lengths = pad([sequences[i] for i in indices], max_len)

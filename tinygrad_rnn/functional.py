@@ -3,14 +3,20 @@
 Everything here is composed from the primitive ops, so gradients (of any order) follow.
 """
 from . import backend
+from .aliases import dim_aliases
 from .dtypes import get_default_dtype
 from .ops.elementwise import maximum, minimum, where, clip  # noqa: F401  (public re-exports)
 from .ops.linalg import matmul  # noqa: F401
-from .ops.movement import concatenate, stack, split, chunk, unbind, pad, getitem  # noqa: F401
+from .ops import movement
+from .ops.movement import pad, getitem  # noqa: F401
 from .ops.reduce import normalize_axes
 from .tensor import Tensor
 
-cat = concatenate
+concatenate = cat = dim_aliases(movement.concatenate)
+stack = dim_aliases(movement.stack)
+split = dim_aliases(movement.split)
+chunk = dim_aliases(movement.chunk)
+unbind = dim_aliases(movement.unbind)
 
 
 def relu(x): return x.relu()
@@ -18,17 +24,20 @@ def tanh(x): return x.tanh()
 def sigmoid(x): return x.sigmoid()
 def softplus(x): return x.softplus()
 def leaky_relu(x, negative_slope=0.01): return x.leaky_relu(negative_slope)
-def logsumexp(x, axis=None, keepdims=False): return x.logsumexp(axis, keepdims)
+@dim_aliases
+def logsumexp(x, dim=None, keepdim=False): return x.logsumexp(dim, keepdim)
 
 
-def softmax(x, axis=-1):
-    """softmax(x)ᵢ = e^(xᵢ - logsumexp(x)) along ``axis``; stable for any magnitude."""
-    return x.softmax(axis)
+@dim_aliases
+def softmax(x, dim=-1):
+    """softmax(x)ᵢ = e^(xᵢ - logsumexp(x)) along ``dim``; stable for any magnitude."""
+    return x.softmax(dim)
 
 
-def log_softmax(x, axis=-1):
-    """log softmax(x) = x - logsumexp(x) along ``axis``; stable for any magnitude."""
-    return x.log_softmax(axis)
+@dim_aliases
+def log_softmax(x, dim=-1):
+    """log softmax(x) = x - logsumexp(x) along ``dim``; stable for any magnitude."""
+    return x.log_softmax(dim)
 
 
 def linear(x, weight, bias=None):
@@ -40,6 +49,7 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
+@dim_aliases
 def take(x, indices, axis=0):
     """Gather the slices of ``x`` at integer ``indices`` along ``axis`` (``np.take``);
     the backward scatters with accumulation, so repeated indices sum their gradients."""
@@ -145,10 +155,23 @@ def nll_loss(log_probs, target, ignore_index=-100, reduction="mean"):
                         weight_sum=Tensor._from_op(valid.sum().astype(log_probs.dtype), None))
 
 
-def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
+def cross_entropy(logits, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of logits (N, C, …) against integer targets:
-    loss_n = logsumexp(logits_n) - logits_n[target_n], stable for any magnitude of the logits."""
-    return nll_loss(log_softmax(logits, axis=1 if logits.ndim > 1 else 0), target, ignore_index, reduction)
+    loss_n = logsumexp(logits_n) - logits_n[target_n], stable for any magnitude of the logits.
+
+    With label smoothing ε the target is the mixture (1-ε)·one_hot + ε/C:
+    loss_n = (1-ε)·loss_n - ε·mean_c log_softmax(logits_n)_c, as PyTorch."""
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    class_axis = 1 if logits.ndim > 1 else 0
+    log_probs = log_softmax(logits, dim=class_axis)
+    if not label_smoothing:
+        return nll_loss(log_probs, target, ignore_index, reduction)
+    picked = nll_loss(log_probs, target, ignore_index, "none")
+    valid = Tensor._from_op(_integer_indices(target, logits, "cross_entropy") != ignore_index, None)
+    uniform = -log_probs.mean(axis=class_axis)
+    loss = (1 - label_smoothing) * picked + label_smoothing * where(valid, uniform, 0.0)
+    return _reduce_loss(loss, reduction, "cross_entropy", weight_sum=valid.astype(loss.dtype).sum())
 
 
 def mse_loss(prediction, target, reduction="mean"):
@@ -166,3 +189,4 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     if logits.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: logits shape {logits.shape} differs from target shape {target.shape}")
     return _reduce_loss(logits.softplus() - logits * target, reduction, "binary_cross_entropy_with_logits")
+

@@ -28,7 +28,7 @@ import zlib
 
 import numpy as np
 
-from . import backend
+from . import backend, safetensors_io
 from .atomic import write_atomically
 from .dtypes import check_tensor_dtype
 from .tensor import Tensor
@@ -48,7 +48,9 @@ class CheckpointError(ValueError):
 
 def save(state, path):
     """Write ``state`` (nested dicts/lists/tuples of Tensors, NumPy arrays and Python scalars)
-    to ``path`` atomically. Returns ``path``."""
+    to ``path`` atomically. Returns ``path``. A ``.safetensors`` path writes that format instead."""
+    if safetensors_io.is_safetensors_path(path):
+        return safetensors_io.save(state, path)
     arrays = {}
     tree = _encode(state, arrays, "state", ())
     header = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "tree": tree}, allow_nan=True)
@@ -60,8 +62,11 @@ def load(path, device=None):
     """Read a checkpoint written by :func:`save`; Tensors are placed on ``device`` (default cpu).
 
     Raises :class:`CheckpointError` (naming the file and the reason) for a file that is
-    truncated, corrupt, hostile, not a checkpoint, or of an unsupported format version.
+    truncated, corrupt, hostile, not a checkpoint, or of an unsupported format version. A
+    ``.safetensors`` path reads that format instead.
     """
+    if safetensors_io.is_safetensors_path(path):
+        return safetensors_io.load(path, device)
     path = os.fspath(path)
     with open(path, "rb") as file:  # a missing or unreadable file is an OSError, not a bad checkpoint
         try:

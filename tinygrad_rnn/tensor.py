@@ -1,11 +1,16 @@
 """Tensor: an array on a device, its gradient, and the node of the op that made it."""
+import collections
 import math
 import numbers
 
 import numpy as np
 
 from . import backend
+from .aliases import dim_aliases
 from .dtypes import check_real, check_tensor_dtype, get_default_dtype, is_floating
+
+ValuesIndices = collections.namedtuple("ValuesIndices", "values indices")
+ValuesIndices.__doc__ = "What max/min over one dim and topk return, as PyTorch's return types."
 
 
 def _host_array(data, dtype):
@@ -84,7 +89,6 @@ class Tensor:
     # ----- properties ---------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)  # a tuple on every device
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
     dtype = property(lambda self: self.data.dtype)
     device = property(lambda self: backend.device_of(self.data))
     xp = property(lambda self: backend.device_of(self.data).xp, doc="the array namespace of the device")
@@ -92,6 +96,18 @@ class Tensor:
     is_leaf = property(lambda self: self._node is None)
     T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     mT = property(lambda self: self.transpose(-2, -1))
+
+    def size(self, dim=None):
+        """The shape (a tuple), or the length of axis ``dim`` (PyTorch's ``size()``)."""
+        return self.shape if dim is None else self.shape[_movement.one_axis(dim, self.ndim, "size")]
+
+    def dim(self):
+        """The number of axes (PyTorch's name for ``ndim``)."""
+        return self.ndim
+
+    def numel(self):
+        """The number of elements."""
+        return int(self.data.size)
 
     def __len__(self):
         if self.ndim == 0:
@@ -117,7 +133,7 @@ class Tensor:
         return self.device.to_numpy(self.data)
 
     def item(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python number; "
                              f"this one has shape {self.shape}")
         return self.numpy().reshape(()).item()
@@ -126,7 +142,7 @@ class Tensor:
         return self.numpy().tolist()
 
     def __bool__(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
@@ -137,9 +153,14 @@ class Tensor:
         return int(self.item())
 
     def astype(self, dtype):
-        """A copy converted to ``dtype``; differentiable between floating dtypes."""
+        """A copy converted to ``dtype``; differentiable between floating dtypes, outside the
+        graph when ``dtype`` is not floating (an integer or bool tensor has no gradient)."""
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else _ew.Cast.apply(self, dtype=dtype)
+        if dtype == self.dtype:
+            return self
+        if not is_floating(dtype):
+            return Tensor._from_op(self.data.astype(dtype), None)
+        return _ew.Cast.apply(self, dtype=dtype)
 
     def to(self, device=None, dtype=None):
         """Move to ``device`` and/or convert to ``dtype`` (``to("cuda")``, ``to(np.float64)``)."""
@@ -150,6 +171,16 @@ class Tensor:
             out = _ew.ToDevice.apply(self, device=backend.get_device(device))
         return out if dtype is None else out.astype(dtype)
 
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def contiguous(self):
+        """Itself: every tensor here is usable as it is (kept so PyTorch code runs unchanged)."""
+        return self
+
     def float(self):
         return self.astype(np.float32)
 
@@ -158,6 +189,12 @@ class Tensor:
 
     def long(self):
         return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
 
     # ----- autograd -----------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
@@ -206,6 +243,34 @@ class Tensor:
     def ones_like(self, dtype=None):
         return Tensor._from_op(self.xp.ones(self.shape, dtype=dtype or self.dtype), None)
 
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        """Zeros of shape ``size`` with this tensor's dtype (unless given) and device."""
+        return full(shape_args(size), 0, dtype or self.dtype, self.device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return full(shape_args(size), 1, dtype or self.dtype, self.device, requires_grad)
+
+    # ----- in place ------------------------------------------------------------------------
+    def fill_(self, value):
+        """Set every element to ``value``, on a tensor outside autograd only.
+
+        The new values go into a fresh array (arrays may be shared between tensors, e.g.
+        gradients), and a tensor that requires grad is refused: its values may be saved for a
+        backward, and the engine keeps no version counters to notice a change (PyTorch does).
+        The same holds for a constant used by a graph not yet backpropagated: change it only
+        before the graph is built or after its backward.
+        """
+        if self.requires_grad:
+            raise RuntimeError(f"fill_/zero_: in-place change of a tensor that requires grad (shape {self.shape}) "
+                               "would corrupt the gradients of graphs that saved it; build a new tensor "
+                               "(x * 0, tg.zeros_like(x)) or change a leaf's .data under tg.no_grad()")
+        self.data = self.xp.full(self.shape, value, dtype=self.dtype)
+        return self
+
+    def zero_(self):
+        """``fill_(0)``."""
+        return self.fill_(0)
+
     # ----- arithmetic ---------------------------------------------------------------------
     def __add__(self, other): return _ew.add(self, other)
     def __radd__(self, other): return _ew.add(other, self)
@@ -250,49 +315,167 @@ class Tensor:
     def relu(self): return _ew.Relu.apply(self)
     def leaky_relu(self, negative_slope=0.01): return _ew.LeakyRelu.apply(self, slope=negative_slope)
     def softplus(self): return _ew.Softplus.apply(self)
-    def clip(self, low=None, high=None): return _ew.clip(self, low, high)
-    clamp = clip
+    def clamp(self, min=None, max=None):
+        """Clamp into [min, max] (either may be None); PyTorch's ``clamp``/``clip``."""
+        return _ew.clip(self, min, max)
+    clip = clamp
     def maximum(self, other): return _ew.maximum(self, other)
     def minimum(self, other): return _ew.minimum(self, other)
     def matmul(self, other): return self @ other
 
-    # ----- reductions ---------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, *, dim=None): return _reduce.sum(self, _axis(axis, dim), keepdims)
-    def mean(self, axis=None, keepdims=False, *, dim=None): return _reduce.mean(self, _axis(axis, dim), keepdims)
-    def max(self, axis=None, keepdims=False, *, dim=None): return _reduce.max(self, _axis(axis, dim), keepdims)
-    def min(self, axis=None, keepdims=False, *, dim=None): return _reduce.min(self, _axis(axis, dim), keepdims)
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None):
-        return _reduce.logsumexp(self, _axis(axis, dim), keepdims)
-    def var(self, axis=None, keepdims=False, correction=1, *, dim=None):
-        return _reduce.var(self, _axis(axis, dim), keepdims, correction)
+    # ----- reductions (dim/keepdim, or NumPy's axis/keepdims) -----------------------------
+    @dim_aliases
+    def sum(self, dim=None, keepdim=False): return _reduce.sum(self, dim, keepdim)
+    @dim_aliases
+    def mean(self, dim=None, keepdim=False): return _reduce.mean(self, dim, keepdim)
+    @dim_aliases
+    def amax(self, dim=None, keepdim=False): return _reduce.max(self, dim, keepdim)
+    @dim_aliases
+    def amin(self, dim=None, keepdim=False): return _reduce.min(self, dim, keepdim)
+    @dim_aliases
+    def logsumexp(self, dim=None, keepdim=False): return _reduce.logsumexp(self, dim, keepdim)
+    @dim_aliases
+    def var(self, dim=None, keepdim=False, correction=1): return _reduce.var(self, dim, keepdim, correction)
 
-    def argmax(self, axis=None, keepdims=False):
-        """Indices of the maxima (an integer tensor, outside the graph)."""
-        return Tensor._from_op(self.xp.argmax(self.data, axis=axis, keepdims=keepdims), None)
+    @dim_aliases
+    def max(self, dim=None, keepdim=False):
+        """The largest element (dim None), or as PyTorch over one ``dim``: ``(values, indices)``
+        (``amax`` reduces over several dims and returns the values only)."""
+        return self._extreme(dim, keepdim, "max", _reduce.max, self.argmax)
 
-    def argmin(self, axis=None, keepdims=False):
-        return Tensor._from_op(self.xp.argmin(self.data, axis=axis, keepdims=keepdims), None)
+    @dim_aliases
+    def min(self, dim=None, keepdim=False):
+        """The smallest element (dim None), or ``(values, indices)`` over one ``dim``."""
+        return self._extreme(dim, keepdim, "min", _reduce.min, self.argmin)
 
-    def softmax(self, axis=-1): return self.log_softmax(axis).exp()
-    def log_softmax(self, axis=-1): return _reduce.log_softmax(self, axis)
+    def _extreme(self, dim, keepdim, op, reduce, arg):
+        if dim is None:
+            return reduce(self, None, keepdim)
+        if not isinstance(dim, numbers.Integral):
+            raise TypeError(f"{op}: dim must be one int (the result holds values and indices), got {dim!r}; "
+                            f"use a{op}(dims) for several dims")
+        return ValuesIndices(reduce(self, dim, keepdim), arg(dim, keepdim))
+
+    @dim_aliases
+    def argmax(self, dim=None, keepdim=False):
+        """Indices of the maxima over ``dim`` (of the flattened tensor when None); an integer
+        tensor outside the graph."""
+        return self._arg(self.xp.argmax, dim, keepdim, "argmax")
+
+    @dim_aliases
+    def argmin(self, dim=None, keepdim=False):
+        return self._arg(self.xp.argmin, dim, keepdim, "argmin")
+
+    def _arg(self, function, dim, keepdim, op):
+        axis = None if dim is None else _movement.one_axis(dim, self.ndim, op)
+        keepdim = keepdim and dim is not None  # PyTorch ignores keepdim for the flattened case
+        return Tensor._from_op(function(self.data, axis=axis, keepdims=keepdim), None)
+
+    @dim_aliases
+    def all(self, dim=None, keepdim=False):
+        """Whether every element is true (nonzero) over ``dim`` (an int or a tuple; None: all)."""
+        return self._truth(self.xp.all, dim, keepdim, "all")
+
+    @dim_aliases
+    def any(self, dim=None, keepdim=False):
+        """Whether some element is true (nonzero) over ``dim`` (an int or a tuple; None: all)."""
+        return self._truth(self.xp.any, dim, keepdim, "any")
+
+    def _truth(self, function, dim, keepdim, op):
+        axes = _reduce.normalize_axes(dim, self.ndim, op)  # a bool tensor, outside the graph
+        return Tensor._from_op(function(self.data, axis=axes, keepdims=keepdim), None)
+
+    @dim_aliases
+    def softmax(self, dim=-1): return self.log_softmax(dim).exp()
+    @dim_aliases
+    def log_softmax(self, dim=-1): return _reduce.log_softmax(self, dim)
+
+    @dim_aliases
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) elements along ``dim`` and their indices, largest first
+        (ties: the lower index first; always sorted, which ``sorted=False`` allows); gradients
+        flow to the chosen elements."""
+        axis = _movement.one_axis(dim, self.ndim, "topk")
+        if not 0 <= k <= self.shape[axis]:
+            raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {self.shape[axis]}")
+        order = self.xp.argsort(-self.data if largest else self.data, axis=axis, kind="stable")
+        indices = Tensor._from_op(self.xp.take(order, self.xp.arange(k), axis=axis), None)
+        return ValuesIndices(self.gather(axis, indices), indices)
 
     # ----- movement -----------------------------------------------------------------------
     def reshape(self, *shape): return _movement.reshape(self, *shape)
     view = reshape
-    def permute(self, *axes): return _movement.permute(self, *axes)
-    def transpose(self, axis0=-2, axis1=-1): return _movement.transpose(self, axis0, axis1)
+    def permute(self, *dims): return _movement.permute(self, *dims)
+    def transpose(self, dim0=-2, dim1=-1): return _movement.transpose(self, dim0, dim1)
+
+    def t(self):
+        """Transpose a 2-D tensor (0-D and 1-D tensors are returned as they are), as PyTorch."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}; use transpose(d0, d1)")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
     def expand(self, *shape): return _movement.expand(self, *shape)
     broadcast_to = expand
-    def squeeze(self, axis=None): return _movement.squeeze(self, axis)
-    def unsqueeze(self, axis): return _movement.unsqueeze(self, axis)
-    def flip(self, axis=None): return _movement.flip(self, axis)
-    def flatten(self, start_axis=0, end_axis=-1):
-        start, end = start_axis % max(self.ndim, 1), end_axis % max(self.ndim, 1)
+    def expand_as(self, other): return self.expand(other.shape)
+    def repeat(self, *sizes): return _movement.repeat(self, *sizes)
+    @dim_aliases
+    def squeeze(self, dim=None): return _movement.squeeze(self, dim)
+    @dim_aliases
+    def unsqueeze(self, dim): return _movement.unsqueeze(self, dim)
+
+    def flip(self, *axes, dims=None):
+        """Reverse the order along ``dims`` (``flip(0)``, ``flip(0, 1)``, ``flip((0, 1))`` or
+        ``flip(dims=(0, 1))``)."""
+        if dims is None:
+            dims = axes[0] if len(axes) == 1 else axes
+        elif axes:
+            raise TypeError(f"flip: got dims both as arguments {axes} and as dims={dims!r}")
+        return _movement.flip(self, dims)
+
+    def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
+        start, end = (_movement.one_axis(d, self.ndim, "flatten") for d in (start_dim, end_dim))
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
-    def split(self, split_size_or_sections, axis=0): return _movement.split(self, split_size_or_sections, axis)
+
+    @dim_aliases
+    def split(self, split_size_or_sections, dim=0):
+        return _functional.split(self, split_size_or_sections, dim)
+
+    @dim_aliases
+    def chunk(self, chunks, dim=0):
+        return _functional.chunk(self, chunks, dim)
+
+    @dim_aliases
+    def unbind(self, dim=0):
+        return _functional.unbind(self, dim)
+
+    def clone(self):
+        """A copy with its own array, in the graph (the gradient passes through unchanged)."""
+        return _movement.Clone.apply(self)
+
+    @dim_aliases
+    def gather(self, dim, index): return _movement.gather(self, dim, index)
+    @dim_aliases
+    def index_select(self, dim, index): return _movement.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        """``value`` where the bool ``mask`` is True, else this tensor's element; the mask must
+        broadcast to this tensor's shape (it never enlarges the result)."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=self.device)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+        if _ew.broadcast_shape(self.shape, mask.shape, "masked_fill") != self.shape:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
+                             f"tensor's shape {self.shape}")
+        return _ew.where(mask, _ew.lift(value, self, "masked_fill").astype(self.dtype), self)
+
     def __getitem__(self, index): return _movement.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError(f"Tensor item assignment (in place) is not supported (shape {self.shape}): the engine "
+                        "cannot keep gradients correct through it; build the result instead, e.g. "
+                        "x.masked_fill(mask, v), tg.where(mask, v, x) or tg.cat([...])")
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -317,13 +500,6 @@ def as_device_array(value, device, what):
     if source is None:
         return device.asarray(value)
     return value if source is device else device.asarray(source.to_numpy(value))
-
-
-def _axis(axis, dim):
-    """Accept PyTorch's ``dim=`` as an alias of ``axis=``."""
-    if dim is not None and axis is not None:
-        raise TypeError("pass either axis= or dim=, not both")
-    return dim if dim is not None else axis
 
 
 class _HookHandle:
@@ -385,20 +561,50 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     return Tensor(device.uniform(shape_args(shape), _factory_dtype(dtype)), requires_grad=requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None):
-    """Evenly spaced values in [start, stop): integers unless a bound or ``dtype`` is floating."""
-    if stop is None:
-        start, stop = 0, start
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor (its values are whatever the memory held)."""
+    device = backend.get_device(device)
+    return Tensor(device.xp.empty(shape_args(shape), dtype=_factory_dtype(dtype)), requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Evenly spaced values in [start, end): integers unless a bound or ``dtype`` is floating."""
+    if end is None:
+        start, end = 0, start
     if step == 0:
-        raise ValueError(f"arange: step must be nonzero, got arange({start}, {stop}, {step})")
-    if not all(math.isfinite(v) for v in (start, stop, step)):
-        raise ValueError(f"arange: start, stop and step must be finite, got arange({start}, {stop}, {step})")
-    if dtype is None and any(isinstance(v, float) for v in (start, stop, step)):
+        raise ValueError(f"arange: step must be nonzero, got arange({start}, {end}, {step})")
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: start, end and step must be finite, got arange({start}, {end}, {step})")
+    if dtype is None and any(isinstance(v, float) for v in (start, end, step)):
         dtype = get_default_dtype()
     device = backend.get_device(device)
-    return Tensor(device.xp.arange(start, stop, step, dtype=dtype if dtype is not None else np.int64))
+    data = device.xp.arange(start, end, step, dtype=dtype if dtype is not None else np.int64)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    device = backend.get_device(device)
+    data = device.xp.linspace(start, end, int(steps), dtype=_factory_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n×m identity matrix (m = n when not given)."""
+    device = backend.get_device(device)
+    return Tensor(device.xp.eye(n, m, dtype=_factory_dtype(dtype)), requires_grad=requires_grad)
+
+
+def from_numpy(array):
+    """A tensor sharing the memory of a NumPy array (a change to one shows in the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
 
 
 import operator as _operator  # noqa: E402  (the op modules import Tensor, so they come last)
 
 from .ops import elementwise as _ew, linalg as _linalg, movement as _movement, reduce as _reduce  # noqa: E402
+from . import functional as _functional  # noqa: E402  (split, chunk, unbind live there)

@@ -75,8 +75,8 @@ def test_logsumexp_over_an_empty_axis_matches_torch():
 
 
 @pytest.mark.parametrize("args, message", [((0, 5, 0), "step must be nonzero"), ((0, 5, 0.0), "step must be nonzero"),
-                                           ((0, float("nan")), "start, stop and step must be finite"),
-                                           ((0, float("inf")), "start, stop and step must be finite")])
+                                           ((0, float("nan")), "start, end and step must be finite"),
+                                           ((0, float("inf")), "start, end and step must be finite")])
 def test_arange_refuses_a_zero_step_and_unbounded_ranges(args, message):
     with pytest.raises(ValueError, match=rf"arange: {message}, got arange\("):
         tg.arange(*args)

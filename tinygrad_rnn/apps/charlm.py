@@ -10,13 +10,14 @@ from one chunk to the next (so the model sees unbroken text) but detached, so gr
 back at most ``seq_len`` steps. Gradients are clipped to a global norm (Pascanu et al. 2013).
 """
 import hashlib
+import json
 import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .. import functional as F, nn, optim
+from .. import functional as F, nn, optim, safetensors_io
 from ..autograd import no_grad
 from ..backend import manual_seed
 from ..datasets import Vocab
@@ -239,7 +240,7 @@ def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
     optimizer = optim.Adam(model.parameters(), lr=config.lr)
     run = RunState() if checkpoint is None else restore(checkpoint, model, optimizer, config, log)
     log(f"train-charlm: {len(text):,} characters, vocabulary {len(vocab)}, {config.cell.upper()} "
-        f"{config.layers}x{config.hidden}, {sum(p.size for p in model.parameters()):,} parameters, "
+        f"{config.layers}x{config.hidden}, {sum(p.numel() for p in model.parameters()):,} parameters, "
         f"up to {config.steps} steps of {config.batch_size}x{config.seq_len} characters "
         f"(time budget {config.time_budget:.0f} s)" + (f"; resuming {resumed_from} at step {run.step}"
                                                        if resumed_from else ""))
@@ -329,6 +330,14 @@ def _plot_loss(train_bpc, valid_bpc, path, log):
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return str(path)
+
+
+def export_weights(model, vocab, config, path):
+    """Write the model's weights as a ``.safetensors`` file that PyTorch reads (the ``rnn.``
+    weights load into ``torch.nn.LSTM``), with the characters in id order and the config as JSON
+    in its metadata, so the file alone is enough to continue elsewhere."""
+    metadata = {"vocab": json.dumps(vocab.itos), "config": json.dumps(asdict(config))}
+    return safetensors_io.save(model.state_dict(), path, metadata=metadata)
 
 
 def load_checkpoint(path, device="cpu"):

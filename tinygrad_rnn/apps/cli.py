@@ -60,9 +60,21 @@ def _train_charlm(args):
         config = charlm.resumed_config(args.resume, given)
         out = args.out or checkpoint_file(args.resume).parent
     _check_device(config.device)
+    if args.export is not None:
+        _check_output_folder(args.export)
     text = pydoc_text() if config.text is None else text_file(config.text)
-    results = charlm.train(text, config, out, resume=args.resume, overwrite=args.overwrite)[2]
-    return INTERRUPTED if results["interrupted"] else 0
+    model, vocab, results = charlm.train(text, config, out, resume=args.resume, overwrite=args.overwrite)
+    if results["interrupted"]:
+        return INTERRUPTED
+    if args.export is not None:
+        print(f"train-charlm: exported the weights to {charlm.export_weights(model, vocab, config, args.export)}")
+    return 0
+
+
+def _safetensors_path(text):
+    if not text.endswith(".safetensors"):
+        raise argparse.ArgumentTypeError(f"expected a path ending in .safetensors, got {text!r}")
+    return text
 
 
 def _check_device(name):
@@ -244,6 +256,8 @@ def _parser():
                        "exactly where its checkpoint stopped; only --steps, --time-budget, --text (the same "
                        "text, moved) and the sampling, checkpoint and held-out options may change")
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    train.add_argument("--export", type=_safetensors_path, metavar="FILE.safetensors",
+                       help="when training finishes, also write the weights there, for PyTorch (default: none)")
 
     sample = command("sample", _sample, "generate text from a train-charlm checkpoint")
     sample.add_argument("checkpoint", help="the charlm.npz written by train-charlm, or its folder")

@@ -3,8 +3,9 @@ from .module import Module, Parameter  # noqa: F401
 from .cells import RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .recurrent import RNN, LSTM, GRU, reference_direction  # noqa: F401
 from .attention import LuongAttention, BahdanauAttention, masked_softmax  # noqa: F401
-from .layers import Linear, Embedding, Dropout, LayerNorm, Tanh, ReLU, Sigmoid, Identity  # noqa: F401
+from .layers import Linear, Embedding, Dropout, LayerNorm, Tanh, ReLU, Sigmoid, Identity, Flatten  # noqa: F401
+from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss  # noqa: F401
 from .containers import Sequential, ModuleList  # noqa: F401
-from . import init, utils  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .seq2seq import Seq2Seq, Encoder, Decoder  # noqa: F401
 from .deep import DeepRNN  # noqa: F401

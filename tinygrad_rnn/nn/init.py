@@ -130,10 +130,10 @@ def orthogonal_(tensor, gain=1.0):
     if tensor.ndim < 2:
         raise ValueError(f"nn.init.orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tensor.shape}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     device = tensor.device
     gaussian = device.to_numpy(device.standard_normal((rows, cols), np.float64))
     if rows < cols:

@@ -1,6 +1,8 @@
 """Module and Parameter: the containers that hold a model's weights and sub-models."""
 from collections import OrderedDict
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor, as_device_array
 
@@ -70,10 +72,25 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ----- traversal ----------------------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every descendant, depth first; a module
+        reached twice is listed once unless ``remove_duplicate=False``."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, module in self._modules.items():
-            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, then on this module (children first, as
+        PyTorch, e.g. for a custom initialisation); returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
 
     def modules(self):
         return (module for _, module in self.named_modules())
@@ -84,15 +101,17 @@ class Module:
     def named_children(self):
         return iter(self._modules.items())
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(name, Parameter) pairs with dotted names, each shared parameter once."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, Parameter) pairs with dotted names; a parameter shared by several modules (tied
+        weights) comes once, unless ``remove_duplicate=False``."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, parameter in module._parameters.items():
-                if id(parameter) not in seen:
-                    seen.add(id(parameter))
-                    yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
+                if remove_duplicate and id(parameter) in seen:
+                    continue
+                seen.add(id(parameter))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
 
     def parameters(self, recurse=True):
         return (p for _, p in self.named_parameters(recurse=recurse))
@@ -111,9 +130,17 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Forget the parameters' gradients (or set them to zeros with ``set_to_none=False``)."""
         for parameter in self.parameters():
-            parameter.grad = None
+            if parameter.grad is not None:
+                parameter.grad = None if set_to_none else parameter.grad.zeros_like()
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradient tracking of every parameter (e.g. freeze a pretrained part); returns self."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
 
     def to(self, device=None, dtype=None):
         """Move (and/or cast) every parameter and buffer in place; returns self. A dtype
@@ -130,13 +157,25 @@ class Module:
                     tensor.grad = None
         return self
 
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
     # ----- state ------------------------------------------------------------------------
     def state_dict(self):
         """Ordered name -> Tensor (the tensors, not copies), in PyTorch's order: each module's
         parameters, then its buffers, then its children's; a tensor shared by two modules
         appears under both names, as in a PyTorch state_dict."""
         state = OrderedDict()
-        for module_prefix, module in self.named_modules():
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
             for registry in (module._parameters, module._buffers):
                 for name, tensor in registry.items():
                     if tensor is not None:

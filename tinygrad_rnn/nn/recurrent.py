@@ -13,6 +13,8 @@ Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional el
     out   (L, N, D·H): the forward and reverse outputs of the last layer, concatenated
     h_n   (D·num_layers, N, H): layer by layer, forward before reverse
 
+``x`` may also be a PackedSequence (:mod:`tinygrad_rnn.nn.utils.rnn`), the same as passing the
+padded input with its ``lengths``; the output is then packed the same way, as in PyTorch.
 ``lengths`` (N ints, any order) give the valid prefix of each sequence, as
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
@@ -31,6 +33,7 @@ from . import fused
 from .cells import STEPS, add_parameters, gru_mode, parameters_of, positive_integer, rnn_mode, sizes
 from .layers import check_same_kind
 from .module import Module
+from .utils.rnn import repack_output, unpack_input
 
 # "auto": the fused kernel where one runs the mode on the input's device and dtype, otherwise the
 # reference path (said once per reason); "fused": the kernel or an error; "reference": the tape.
@@ -248,8 +251,9 @@ class RNN(_RecurrentLayer):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, _ = self._run(x, hx, lengths)
-        return out, h_n
+        return repack_output(self, out, packed), h_n
 
     def extra_repr(self):
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else ", nonlinearity='relu'")
@@ -268,8 +272,9 @@ class LSTM(_RecurrentLayer):
                          bidirectional, peephole, impl, device, dtype)
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, c_n = self._run(x, hx, lengths)
-        return out, (h_n, c_n)
+        return repack_output(self, out, packed), (h_n, c_n)
 
 
 class GRU(_RecurrentLayer):
@@ -290,5 +295,6 @@ class GRU(_RecurrentLayer):
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def forward(self, x, hx=None, lengths=None):
+        x, lengths, packed = unpack_input(self, x, lengths)
         out, h_n, _ = self._run(x, hx, lengths)
-        return out, h_n
+        return repack_output(self, out, packed), h_n

@@ -53,6 +53,16 @@ class Flip(Function):
         return g.flip(self.axes)
 
 
+class Clone(Function):
+    """y = a copy of a in its own array;  dy/da = 1."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
 class GetItem(Function):
     """y = a[index] (basic or advanced indexing);  dy/da: g scattered back into zeros,
     accumulating where an index repeats (the gather/scatter pair of embeddings)."""
@@ -155,6 +165,13 @@ class Pad(Function):
         return g[tuple(slice(before, size - after) for (before, after), size in zip(self.widths, g.shape))]
 
 
+def one_axis(axis, ndim, op):
+    """One axis (negatives count from the end) as a non-negative int, or an error naming ``op``."""
+    if not isinstance(axis, int):
+        raise TypeError(f"{op}: dim must be an int, got {axis!r}")
+    return normalize_axes(axis, ndim, op)[0]
+
+
 def reshape(a, *shape):
     shape = shape_args(shape)
     size = 1
@@ -214,6 +231,49 @@ def unsqueeze(a, axis):
 def flip(a, axis=None):
     axes = normalize_axes(axis, a.ndim, "flip")
     return Flip.apply(a, axes=axes) if axes else a
+
+
+def repeat(a, *sizes):
+    """Tile ``a``: ``sizes[i]`` copies along each axis (leading sizes add new axes), as PyTorch's
+    ``repeat``. Built as reshape → expand → reshape, so the backward sums the copies."""
+    sizes = shape_args(sizes)
+    if len(sizes) < a.ndim or any(s < 0 for s in sizes):
+        raise ValueError(f"repeat: got sizes {sizes} for a tensor of shape {a.shape}; expected "
+                         f"{a.ndim} or more non-negative sizes")
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    interleaved = tuple(x for size in shape for x in (1, size))
+    target = tuple(x for count, size in zip(sizes, shape) for x in (count, size))
+    tiled = expand(reshape(a, interleaved), target)
+    return reshape(tiled, tuple(count * size for count, size in zip(sizes, shape)))
+
+
+def gather(a, axis, index):
+    """y[i₀…iₙ] = a[i₀…index[i₀…iₙ]…iₙ] (the index replaces position ``axis``), as
+    ``torch.gather``: ``index`` has a's number of axes and no axis longer than a's."""
+    axis = one_axis(axis, a.ndim, "gather")
+    data = index.data if isinstance(index, Tensor) else a.device.asarray(index)
+    if data.ndim != a.ndim or any(n > m for d, (n, m) in enumerate(zip(data.shape, a.shape)) if d != axis):
+        raise ValueError(f"gather: index of shape {tuple(data.shape)} does not fit a tensor of shape {a.shape} "
+                         f"along dim {axis} (same number of dims, no other dim longer)")
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must hold integers, got {data.dtype}")
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= a.shape[axis]):
+        raise IndexError(f"gather: index values must be in [0, {a.shape[axis]}) for dim {axis}")
+    grids = [a.xp.arange(n).reshape((1,) * d + (n,) + (1,) * (data.ndim - d - 1)) for d, n in enumerate(data.shape)]
+    grids[axis] = data
+    return GetItem.apply(a, index=tuple(grids))
+
+
+def index_select(a, axis, index):
+    """The slices of ``a`` at the 1-D integer ``index`` along ``axis`` (``torch.index_select``)."""
+    axis = one_axis(axis, a.ndim, "index_select")
+    data = index.data if isinstance(index, Tensor) else a.device.asarray(index)
+    if data.ndim != 1 or data.dtype.kind not in "iu":
+        raise ValueError(f"index_select: index must be a 1-D integer tensor, got {data.dtype} of shape "
+                         f"{tuple(data.shape)}")
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= a.shape[axis]):
+        raise IndexError(f"index_select: index values must be in [0, {a.shape[axis]}) for dim {axis}")
+    return getitem(a, (slice(None),) * axis + (data,))
 
 
 def _index_part(part, a, position):

@@ -5,7 +5,8 @@ from .optimizer import Optimizer, lerp, xp_of
 
 
 class Adam(Optimizer):
-    """With g = ∇ (+ λθ for Adam's L2 weight decay; AdamW instead decays θ ← θ(1 - lr·λ)):
+    """With g = ∇ (+ λθ for Adam's L2 weight decay; with ``decoupled_weight_decay``, AdamW's
+    rule, θ ← θ(1 - lr·λ) instead):
 
         m_t = β₁ m_{t-1} + (1 - β₁) g,     v_t = β₂ v_{t-1} + (1 - β₂) g²
         v̂ = max(v̂, v_t) with amsgrad, else v_t
@@ -14,12 +15,13 @@ class Adam(Optimizer):
     exactly PyTorch's ``torch.optim.Adam``.
     """
 
-    decoupled_weight_decay = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 *, maximize=False):
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     non_negative = Optimizer.non_negative + ("eps",)
 
@@ -38,7 +40,7 @@ class Adam(Optimizer):
     def _update(self, param, grad, state, group):
         lr, (beta1, beta2), decay = group["lr"], group["betas"], group["weight_decay"]
         state["step"] = step = state["step"] + 1
-        if decay and self.decoupled_weight_decay:
+        if decay and group["decoupled_weight_decay"]:
             param = param * (1 - lr * decay)
         elif decay:
             grad = grad + decay * param
@@ -55,8 +57,8 @@ class AdamW(Adam):
     """Adam with decoupled weight decay θ ← θ(1 - lr·λ) applied before the Adam step
     (default λ = 0.01), exactly PyTorch's ``torch.optim.AdamW``."""
 
-    decoupled_weight_decay = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 *, maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

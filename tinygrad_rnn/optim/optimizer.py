@@ -50,6 +50,9 @@ class Optimizer:
             raise TypeError(f"{name}: a parameter group is a dict with a 'params' entry, got {group!r}")
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
+        if params and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params):
+            group = {**group, "param_names": [n for n, _ in params]}  # named_parameters(), as PyTorch
+            params = [p for _, p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: can only optimize Tensors, got {type(p).__name__}")
@@ -58,7 +61,7 @@ class Optimizer:
         taken = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in taken for p in params):
             raise ValueError(f"{name}: some parameters appear more than once (in one group or in several)")
-        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        unknown = set(group) - set(self.defaults) - {"params", "param_names", "initial_lr"}
         if unknown:
             raise ValueError(f"{name}: unknown hyperparameters {sorted(unknown)}; expected some of "
                              f"{sorted(self.defaults)}")
@@ -70,6 +73,12 @@ class Optimizer:
         """Raise ValueError for hyperparameters out of range (subclasses add other checks)."""
         for key in self.non_negative:
             self._require(group, key, group[key] >= 0, "non-negative")
+        # PyTorch's switches between implementations of one rule (foreach, fused, capturable) are
+        # kept in the groups and change nothing here (there is one implementation); differentiable
+        # would need the updates recorded by autograd.
+        if "differentiable" in group:
+            self._require(group, "differentiable", not group["differentiable"],
+                          "False (updates run outside autograd here, so they cannot be differentiated)")
 
     def _require(self, group, key, condition, expectation):
         """The ValueError of ``_validate`` when ``condition`` fails: names the optimizer, the

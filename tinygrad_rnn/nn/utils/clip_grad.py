@@ -6,10 +6,10 @@ engine may share one gradient array between several tensors.
 import functools
 import math
 
-from ..autograd import no_grad
-from ..dtypes import promote
-from ..ops.movement import stack
-from ..tensor import Tensor
+from ...autograd import no_grad
+from ...dtypes import promote
+from ...ops.movement import stack
+from ...tensor import Tensor
 
 
 def _with_grads(parameters):
@@ -48,7 +48,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         if error_if_nonfinite and not math.isfinite(total.item()):
             raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
                                f"is {total.item()}, so they cannot be clipped")
-        scale = (max_norm / (total + 1e-6)).clip(high=1.0)
+        scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
         for p in with_grads:
             p.grad = p.grad * scale.to(p.grad.device).astype(p.grad.dtype)
     return total

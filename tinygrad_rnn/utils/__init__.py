@@ -1,0 +1,2 @@
+"""Utilities at PyTorch's ``torch.utils`` paths: :mod:`tinygrad_rnn.utils.data`."""
+from . import data  # noqa: F401
