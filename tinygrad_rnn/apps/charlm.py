@@ -273,11 +273,24 @@ def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
     return model, vocab, results
 
 
+def _warm_up(model, chunk, device):
+    """One forward and backward on two characters of one stream, in eval mode (no dropout, so no
+    random numbers drawn) and without an optimizer step: the fused kernels compile here, on a
+    cold Numba cache, rather than inside the first timed step of the progress bar."""
+    inputs, targets = (a[:2, :1] for a in chunk)
+    model.eval()
+    _chunk_loss(model, inputs, targets, None, device)[0].backward()
+    model.zero_grad()
+    model.train()
+
+
 def _train_steps(model, optimizer, vocab, streams, run, config, stop, log, write_checkpoint):
     """The optimizer steps from ``run.step`` on, until ``config.steps``, the time budget or a stop
     request; ``write_checkpoint(finished=False)`` (None: no output folder) every
     ``config.checkpoint_every`` steps."""
     prime = "The " if set("The ") <= set(vocab.itos) else vocab.itos[0]
+    if run.step < config.steps:
+        _warm_up(model, streams.chunk(run.step)[:2], config.device)
     progress = _Progress(config.steps, log, run.step)
     started = time.perf_counter()
     while run.step < config.steps and not stop.requested:
