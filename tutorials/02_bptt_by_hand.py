@@ -18,12 +18,15 @@
 #   from and why the hidden state's gradient has two sources;
 # - why $\partial L/\partial W_{hh}$ is a *sum over time steps* (the same weights are used at
 #   every step), shown term by term;
-# - that the framework's tape (and its fused kernel) computes exactly these numbers.
+# - that the framework's tape (and its fused kernel) computes exactly these numbers;
+# - what the tape recorded: the unrolled graph, in which each shared weight is one node.
 #
 # Prerequisite: [tutorial 1](01_autodiff_from_scratch.py). The symbols and how they map onto the
 # framework's parameter names (`weight_ih_l0`, ...) are in [the notation table](NOTATION.md).
 
 # %%
+import re
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -196,6 +199,83 @@ fused.load_state_dict(rnn.state_dict())
 _, grads_fused, _, _ = engine_gradients(fused)
 
 # %% [markdown]
+# ## The unrolled graph, with each weight once
+#
+# What did the tape record? `tg.viz.to_dot` lists every tensor and op of the graph behind the
+# loss; with `params=` the parameters carry the lecture's names. A tensor is drawn once however
+# often it is used, so a shared weight is one node with an edge to each op that reads it. We
+# count those edges:
+
+# %%
+out, _ = rnn(tg.tensor(xs[:, None, :]))
+loss = F.cross_entropy(head(out.reshape(T, H)), tg.tensor(ys), reduction="sum")
+lecture_names = {"W_xh": rnn.weight_ih_l0, "W_hh": rnn.weight_hh_l0, "b_ih": rnn.bias_ih_l0,
+                 "b_hh": rnn.bias_hh_l0, "W_hy": head.weight, "b_y": head.bias}
+dot = tg.viz.to_dot(loss, params=lecture_names)
+node_of = {label.split("\\n")[0]: node for node, label in re.findall(r'^\s*(\w+) \[shape=box, label="([^"]*)"', dot, re.M)}
+edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, re.M)
+uses = {name: sum(source == node_of[name] for source, _ in edges) for name in lecture_names}
+ops = len(re.findall(r"shape=ellipse", dot))
+print(f"the graph has {ops} ops; uses of each parameter:", uses)
+
+# %% [markdown]
+# $W_{hh}$ and $b_{hh}$ are used once per time step: three edges from one node, which is why
+# their gradients are sums of three terms. $W_{xh}$, $b_{ih}$, $W_{hy}$ and $b_y$ are used only
+# once: the layer computes the input projection $W_{xh} x_t + b_{ih}$ of all steps in a single
+# matrix product before the loop (the inputs are all known in advance), and the readout of all
+# steps in another. The sum over time steps is then inside that one product, and the backward
+# pass gets it for free. Only the recurrence, which needs $h_{t-1}$ first, must be a loop.
+#
+# The picture draws the unrolled network at the lecture's level, with the numbers computed
+# above: $h_t$ (forward) and $\partial L/\partial h_t$ (backward) in each box, and $W_{hh}$ once,
+# with one arrow per use found in the engine's graph.
+
+# %%
+dL_dh = {}
+delta_a_next = np.zeros(H)
+for t in range(T, 0, -1):                               # ∂L/∂h_t again, kept for the picture
+    dL_dh[t] = W_hy.T @ (y_hats[t] - one_hot[ys[t - 1]]) + W_hh.T @ delta_a_next
+    delta_a_next = dL_dh[t] * (1 - hs[t] ** 2)
+
+
+def vector(v):
+    return "[" + " ".join(f"{value:+.3f}" for value in v) + "]"
+
+
+fig, ax = plt.subplots(figsize=(12, 5.6))
+box = dict(boxstyle="round,pad=0.4", fc="white", ec="0.3")
+column = {t: 3.2 * t for t in range(T + 1)}
+ax.text(column[0], 2, "$h_0$\n" + vector(hs[0]), ha="center", va="center", fontsize=8, bbox=box)
+for t in range(1, T + 1):
+    x_pos = column[t]
+    ax.text(x_pos, 0, f"$x_{t}$ = one-hot({words[t - 1]!r})", ha="center", va="center", fontsize=8,
+            bbox=dict(box, fc="#eeeeee"))
+    ax.text(x_pos, 2, f"$h_{t}$ = {vector(hs[t])}\n$\\partial L/\\partial h_{t}$ = {vector(dL_dh[t])}",
+            ha="center", va="center", fontsize=8, bbox=dict(box, fc="#ffe9a8"))
+    ax.text(x_pos, 4, f"$\\hat y_{t}$ → $L_{t}$ = {losses[t]:.3f}\n(target {next_words[t - 1]!r})",
+            ha="center", va="center", fontsize=8, bbox=dict(box, fc="#d9f2d9"))
+    for (x0, y0), (x1, y1), label in [((x_pos, 0.3), (x_pos, 1.55), "$W_{xh}$"), ((x_pos, 2.45), (x_pos, 3.6), "$W_{hy}$")]:
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", color="0.3"))
+        ax.text(x0 + 0.1, (y0 + y1) / 2, label, fontsize=8, color="0.3")
+    recurrence = ((column[t - 1] + (0.8 if t == 1 else 1.2), 2), (x_pos - 1.2, 2))   # box edge to box edge
+    ax.annotate("", xy=recurrence[1], xytext=recurrence[0], arrowprops=dict(arrowstyle="->", color="0.3", lw=1.5))
+    ax.text((recurrence[0][0] + recurrence[1][0]) / 2, 2.1, "$W_{hh}$", ha="center", fontsize=8, color="0.3")
+w_hh_position = (column[T] / 2 + column[0] / 2 + 1.6, -1.3)
+ax.text(*w_hh_position, "$W_{hh}$ (one tensor in the graph)", ha="center", va="center", fontsize=9,
+        bbox=dict(box, fc="#a8d4ff"))
+for t in range(1, uses["W_hh"] + 1):                    # one arrow per use recorded on the tape
+    midpoint = ((column[t - 1] + (0.8 if t == 1 else 1.2) + column[t] - 1.2) / 2, 1.95)
+    ax.annotate("", xy=midpoint, xytext=w_hh_position, arrowprops=dict(arrowstyle="->", color="C0", ls="--"))
+ax.set_xlim(-1.6, column[T] + 1.8)
+ax.set_ylim(-1.9, 4.7)
+ax.axis("off")
+ax.set_title(f"\"the cat sat\" unrolled over {T} steps: forward values and BPTT gradients; "
+             f"the engine's graph uses $W_{{hh}}$ {uses['W_hh']} times")
+fig.tight_layout()
+fig.savefig("02_unrolled.png", dpi=110)
+plt.close(fig)
+
+# %% [markdown]
 # ## Check yourself
 
 # %%
@@ -215,6 +295,8 @@ assert_close(db_y_engine, db_y, "∂L/∂b_y")
 # weight sharing: the gradient is the sum of the per-step terms, the first of which is zero
 assert np.array_equal(W_hh_terms[1], np.zeros((H, H)))
 assert np.allclose(W_hh_terms[1] + W_hh_terms[2] + W_hh_terms[3], dW_hh, rtol=0, atol=1e-15)
+# the tape holds W_hh once, used at each of the T steps; the input projection is one product
+assert uses["W_hh"] == T and uses["b_hh"] == T and uses["W_xh"] == 1 and uses["W_hy"] == 1
 # a one-hot input touches one column of W_xh per step: the column of a word never read is zero
 assert np.array_equal(dW_xh[:, vocabulary.index(".")], np.zeros(H))
 # and a third witness: central differences on one entry of W_hh (error ~ ε² + δ/ε ≈ 1e-10)
