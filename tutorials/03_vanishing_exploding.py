@@ -125,6 +125,7 @@ plt.close(fig)
 # Reading the picture from right to left (backwards in time): with $\rho = 0.5$ the gradient
 # loses a constant factor per step, a straight line on the log scale; with $\rho = 1$ it still
 # vanishes, because the tanh's derivative $1 - h^2 < 1$ shrinks every step a little; with
+# $\rho = 1.5$ the growth of $W_{hh}$ and the shrinking of the tanh roughly cancel here; with
 # $\rho = 3$ it grows by orders of magnitude. A model trained in the first regime cannot learn
 # that step 1 mattered for step 100; in the last regime a single gradient step can throw the
 # weights anywhere.
@@ -194,9 +195,9 @@ if not np.all(np.isfinite(losses_plain)):
     first_bad = int(np.argmax(~np.isfinite(losses_plain)))
     ax_log.axvline(first_bad + 1, color="C0", ls=":", label=f"NaN or inf from step {first_bad + 1}")
 ax_log.set_yscale("log")
-ax_log.set_title(r"log scale: the unclipped loss explodes")
+ax_log.set_title(f"log scale: the unclipped run ends at MSE {final_plain:.3g}")
 ax_zoom.set_ylim(0, 2)
-ax_zoom.set_title("linear scale, MSE up to 2: the clipped run learns")
+ax_zoom.set_title(f"linear scale, MSE up to 2: the clipped run ends at {final_clipped:.3f}")
 ax_log.legend()
 fig.suptitle(r"tanh RNN, $\rho(W_{hh}) = 2$ at the start, SGD lr 0.1, same start and data")
 fig.tight_layout()
@@ -223,7 +224,8 @@ assert results[0.5][0][0] / results[0.5][0][-1] < 1e-10
 assert results[3.0][0][0] / results[3.0][0][-1] > 1e6
 # the norms at step 1 are ordered like the scales
 assert all(results[a][0][0] < results[b][0][0] for a, b in zip(scales, scales[1:]))
-# clipping: the unclipped run diverges (NaN/inf, or a loss above 1000), the clipped one learns
-assert not np.isfinite(final_plain) or final_plain > 1e3
+# clipping: the unclipped run ends worse than predicting 0 (here it diverges; with other seeds it
+# may only wander above MSE 1), the clipped one learns: below 0.3 and far below the unclipped run
 assert np.isfinite(final_clipped) and final_clipped < 0.3
+assert not np.isfinite(final_plain) or (final_plain > 1.0 and final_plain > 3 * final_clipped)
 print("all checks passed")

@@ -131,9 +131,10 @@ print("largest difference, outputs by hand vs nn.LSTM(peephole=True):", np.abs(o
 # No weight matrix and no squashing derivative stands on the direct path: if the forget gates
 # stay near 1, the gradient crosses many steps almost unchanged, where a vanilla RNN multiplies by
 # $\operatorname{diag}(1 - h_k^2) W_{hh}$ at every step (tutorial 3). The gates are learned, so
-# the network itself decides how long to remember. A forget gate starts near
-# $\sigma(0) = 0.5$ with PyTorch's initialisation, which halves the gradient per step; Keras's
-# `unit_forget_bias=True` starts the forget bias at 1, and we also try 3.
+# the network itself decides how long to remember. With a forget bias near 0 (PyTorch draws
+# all biases close to 0) a forget gate starts near $\sigma(0) = 0.5$, which roughly halves the
+# gradient on the direct path at every step; Keras's `unit_forget_bias=True` starts the forget
+# bias at 1. We set it to 0, 1 and 3 (the input and recurrent weights unchanged).
 #
 # The experiment: 100 steps of random input, $H = 32$, loss $L = \sum_i h_{100}[i]$ as in
 # tutorial 3, and `tg.grad` for $\partial L/\partial h_t$ and $\partial L/\partial c_t$ at every
@@ -217,12 +218,12 @@ plt.close(fig)
 # better, a model must carry the first marked value across at least $T/2 = 10$ steps.
 #
 # Both models have $H = 32$, read out their last hidden state with a linear layer, and train
-# for 400 steps of Adam (learning rate $10^{-2}$, batches of 64, gradient norm clipped at 1)
+# for 500 steps of Adam (learning rate $10^{-2}$, batches of 64, gradient norm clipped at 1)
 # from PyTorch's default initialisation, in float32 on the fused kernels. The test set is 1000
 # fresh sequences.
 
 # %%
-T_ADD, H_ADD, BATCH, STEPS = 20, 32, 64, 400
+T_ADD, H_ADD, BATCH, STEPS = 20, 32, 64, 500
 MEAN_PREDICTOR_MSE = 2 / 12
 
 
@@ -335,16 +336,16 @@ for x_t in sequence:
     h_no_peep, c_no_peep, _ = lstm_step_by_hand(x_t, h_no_peep, c_no_peep, *layer_weights)
 assert np.abs(h_no_peep - outputs_by_hand[-1]).max() > 1e-3
 # the highway: ∂L/∂c_T by hand; with forget bias 3 the gradient at c_1 keeps more than 10% of its
-# size at c_100, while with PyTorch's initialisation, and in the vanilla RNN, it falls below 1e-10
+# size at c_100, while with forget bias 0, and in the vanilla RNN, it falls below 1e-10 of it
 assert np.abs(dL_dc_T_hand - dL_dc_T).max() < 1e-12
 assert highway[3.0][1][0] > 0.1 * highway[3.0][1][-1]
 assert highway[0.0][1][0] < 1e-10 * highway[0.0][1][-1]
 assert rnn_norms[0] < 1e-10 * rnn_norms[-1]
 assert highway[0.0][1][0] < highway[1.0][1][0] < highway[3.0][1][0]
 # the adding problem: the LSTM beats the mean predictor by more than 10x, the vanilla RNN does not
-# beat it by even 20%: the measured gap is more than 8x
+# beat it by even 30%: the measured gap is more than 8x
 assert lstm_test < MEAN_PREDICTOR_MSE / 10
-assert rnn_test > 0.8 * MEAN_PREDICTOR_MSE
+assert rnn_test > 0.7 * MEAN_PREDICTOR_MSE
 assert rnn_test > 8 * lstm_test
 # the trained LSTM's input gates open wider at the marked steps than elsewhere
 assert opening.mean() > 0.05 and opening.max() > 0.3
