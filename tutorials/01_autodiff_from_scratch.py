@@ -26,6 +26,8 @@
 
 # %%
 import re
+import sys
+from collections import Counter
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -36,7 +38,18 @@ import tinygrad_rnn as tg
 from tinygrad_rnn.autograd import Function
 from tinygrad_rnn.testing import GradcheckError, gradcheck, gradgradcheck, strategies
 
-matplotlib.use("Agg")  # pictures go to PNG files, no window is opened
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
+
+
+def save_and_show(fig, path):
+    """Write the picture into the current folder; in a notebook, also show it below the cell."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if IN_NOTEBOOK:
+        plt.show()
+    else:
+        plt.close(fig)
 
 # %% [markdown]
 # ## A scalar chain, by hand
@@ -110,8 +123,7 @@ ax.set_ylabel(r"|central difference $-$ hand derivative|")
 ax.set_title(f"Central differences in float64: best ε ≈ {epsilons[np.argmin(errors)]:.0e}")
 ax.legend()
 fig.tight_layout()
-fig.savefig("01_finite_differences.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "01_finite_differences.png")
 
 # %% [markdown]
 # ## The same derivative by the tape
@@ -169,9 +181,12 @@ def draw_dot(dot_text, path):
         rows.setdefault(column[name], []).append(name)
     position = {name: (c, r - (len(names) - 1) / 2) for c, names in rows.items() for r, name in enumerate(names)}
     fig, ax = plt.subplots(figsize=(1.6 * (max(rows) + 1), 3))
-    for source, target in set(edges):
+    for (source, target), count in Counter(edges).items():
         ax.annotate("", xy=position[target], xytext=position[source],
                     arrowprops=dict(arrowstyle="->", shrinkA=22, shrinkB=22, color="0.4"))
+        if count > 1:  # a tensor used several times by one op (v * v): one arrow per use in DOT
+            middle = [(a + b) / 2 for a, b in zip(position[source], position[target])]
+            ax.text(middle[0], middle[1] + 0.08, f"×{count}", ha="center", fontsize=9, color="C3")
     for name, (shape, label, fill) in nodes.items():
         box = "round,pad=0.4" if shape == "ellipse" else "square,pad=0.4"
         ax.text(*position[name], label, ha="center", va="center", fontsize=8,
@@ -180,8 +195,7 @@ def draw_dot(dot_text, path):
     ax.set_ylim(-1.2, 1.2)
     ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_and_show(fig, path)
     return nodes, edges
 
 
@@ -280,6 +294,9 @@ assert abs(central_difference(1e-6) - dL_dw_hand) < 1e-9
 assert errors[0] > 1e-6 and errors[-1] > 1e-4          # ε = 1e-13 (rounding) and 1e-1 (truncation)
 assert 1e-8 <= epsilons[np.argmin(errors)] <= 1e-3     # the best ε lies in between
 assert abs(errors[-1] / (1e-2 / 6 * abs(third_derivative)) - 1) < 0.05  # at ε = 0.1 the error is Taylor's term
+# the graph holds v once, with two edges into the Mul that makes L = v·v
+v_node = next(node for node, (shape, label, fill) in graph_nodes.items() if label.startswith("v\n"))
+assert sum(source == v_node for source, target in graph_edges) == 2
 # the drawing shows every op of the chain once: Mul, Add (u), Tanh (v), Mul (L)
 assert sorted(label for shape, label, fill in graph_nodes.values() if shape == "ellipse") == ["Add", "Mul", "Mul", "Tanh"]
 # the new op: derivative tanh x, checked by gradcheck; the wrong backward is caught

@@ -26,6 +26,7 @@
 
 # %%
 import re
+import sys
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -34,7 +35,18 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F, nn
 
-matplotlib.use("Agg")
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
+
+
+def save_and_show(fig, path):
+    """Write the picture into the current folder; in a notebook, also show it below the cell."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if IN_NOTEBOOK:
+        plt.show()
+    else:
+        plt.close(fig)
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -163,8 +175,7 @@ for ax, symbol in zip(axes[:3], ["+", "+", "="]):
     ax.text(1.18, 0.5, symbol, transform=ax.transAxes, fontsize=20, ha="center", va="center")
 fig.suptitle("Weight sharing: the gradient of $W_{hh}$ is a sum over the time steps (\"the cat sat\")")
 fig.colorbar(image, ax=axes, shrink=0.8)
-fig.savefig("02_bptt_terms.png", dpi=110, bbox_inches="tight")
-plt.close(fig)
+save_and_show(fig, "02_bptt_terms.png")
 
 # %% [markdown]
 # ## The framework computes the same numbers
@@ -272,8 +283,7 @@ ax.axis("off")
 ax.set_title(f"\"the cat sat\" unrolled over {T} steps: forward values and BPTT gradients; "
              f"the engine's graph uses $W_{{hh}}$ {uses['W_hh']} times")
 fig.tight_layout()
-fig.savefig("02_unrolled.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "02_unrolled.png")
 
 # %% [markdown]
 # ## Check yourself

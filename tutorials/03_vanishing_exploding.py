@@ -23,6 +23,8 @@
 # $W_{hh}^\top$ twice. Notation: [the notation table](NOTATION.md).
 
 # %%
+import sys
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,7 +32,18 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F, nn, optim
 
-matplotlib.use("Agg")
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
+
+
+def save_and_show(fig, path):
+    """Write the picture into the current folder; in a notebook, also show it below the cell."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if IN_NOTEBOOK:
+        plt.show()
+    else:
+        plt.close(fig)
 
 # %% [markdown]
 # ## The product of Jacobians
@@ -118,8 +131,7 @@ ax.set_title("Gradient reaching each step of a tanh RNN, 100 steps")
 ax.legend()
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("03_gradient_norms.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "03_gradient_norms.png")
 
 # %% [markdown]
 # Reading the picture from right to left (backwards in time): with $\rho = 0.5$ the gradient
@@ -201,8 +213,7 @@ ax_zoom.set_title(f"linear scale, MSE up to 2: the clipped run ends at {final_cl
 ax_log.legend()
 fig.suptitle(r"tanh RNN, $\rho(W_{hh}) = 2$ at the start, SGD lr 0.1, same start and data")
 fig.tight_layout()
-fig.savefig("03_clipping.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "03_clipping.png")
 
 # %% [markdown]
 # Clipping does not cure vanishing gradients (a small gradient is left as it is); for that,

@@ -26,6 +26,8 @@
 # [the notation table](NOTATION.md).
 
 # %%
+import sys
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,7 +35,18 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F, nn, optim
 
-matplotlib.use("Agg")
+IN_NOTEBOOK = "ipykernel" in sys.modules
+if not IN_NOTEBOOK:
+    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
+
+
+def save_and_show(fig, path):
+    """Write the picture into the current folder; in a notebook, also show it below the cell."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if IN_NOTEBOOK:
+        plt.show()
+    else:
+        plt.close(fig)
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -205,8 +218,7 @@ ax.set_title("The cell state carries the gradient back when the forget gates are
 ax.legend(fontsize=8)
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("04_cell_state_gradients.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "04_cell_state_gradients.png")
 
 # %% [markdown]
 # ## The adding problem
@@ -279,8 +291,7 @@ ax.set_ylabel(f"training MSE (mean of {window} steps)")
 ax.set_title(f"The adding problem, T = {T_ADD}")
 ax.legend()
 fig.tight_layout()
-fig.savefig("04_adding_problem.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "04_adding_problem.png")
 
 # %% [markdown]
 # What did the LSTM learn? Running the trained weights through `lstm_step_by_hand` on one test
@@ -319,8 +330,7 @@ fig.colorbar(image, ax=axes[0], pad=0.01).ax.set_visible(False)  # keeps the bar
 axes[-1].set_xticks(range(T_ADD))
 axes[-1].set_xlabel("time step")
 fig.tight_layout()
-fig.savefig("04_gates.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "04_gates.png")
 
 # %% [markdown]
 # ## Check yourself
