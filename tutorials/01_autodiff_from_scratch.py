@@ -16,9 +16,9 @@
 # - how the chain rule turns a chain of small operations into a derivative, by hand;
 # - how to check any derivative with central differences, and why that check needs float64;
 # - what the tape (the recorded graph) is, and how `backward()` walks it in reverse;
-# - how to add your own operation as a `Function` (forward and backward side by side) and
-#   test it the way the library tests its own ops: `gradcheck`, `gradgradcheck` and a
-#   hypothesis strategy from `tinygrad_rnn.testing`.
+# - how to add your own operation as a `Function` (forward and backward side by side, one
+#   output or several) and test it the way the library tests its own ops: `gradcheck`,
+#   `gradgradcheck` and a hypothesis strategy from `tinygrad_rnn.testing`.
 #
 # Symbols used in all the tutorials are listed in [the notation table](NOTATION.md).
 # Run this file with `python tutorials/01_autodiff_from_scratch.py`; it writes two pictures
@@ -280,6 +280,41 @@ except GradcheckError as error:
 print("gradcheck on the wrong backward:", caught)
 
 # %% [markdown]
+# ### An op with two outputs
+#
+# A `Function` may also return several arrays (a tuple); `apply` then returns a tuple of
+# tensors, and `backward` receives one incoming gradient per output, `None` for an output that
+# did not reach the loss. Here $(s, c) = (\sin x, \cos x)$ in one op, with
+#
+# $$\bar x = \bar s \cos x - \bar c \sin x .$$
+#
+# The backward calls the op itself for $\sin$ and $\cos$, so it is differentiable again. A
+# quick sanity check: $s^2 + c^2 = 1$ for every $x$, so its gradient must be zero.
+
+# %%
+class SinCos(Function):
+    """(s, c) = (sin x, cos x);  ds/dx = cos x,  dc/dx = -sin x."""
+
+    def forward(self, x):
+        return self.xp.sin(x), self.xp.cos(x)
+
+    def backward(self, grad_s, grad_c):    # one gradient per output, None if unused
+        s, c = SinCos.apply(self.inputs[0])
+        if grad_s is None:
+            return -grad_c * s
+        if grad_c is None:
+            return grad_s * c
+        return grad_s * c - grad_c * s
+
+
+assert gradcheck(SinCos.apply, [x_check]) and gradgradcheck(SinCos.apply, [x_check])
+angle = tg.tensor([0.3, 2.0, -1.0], dtype="float64", requires_grad=True)
+sine, cosine = SinCos.apply(angle)
+(sine * sine + cosine * cosine).sum().backward()
+one_output_grad, = tg.grad(SinCos.apply(angle)[1].sum(), [angle])   # only c is used: grad_s is None
+print("∂(s² + c²)/∂x =", angle.grad.numpy(), "  ∂c/∂x =", one_output_grad.numpy())
+
+# %% [markdown]
 # ## Check yourself
 #
 # Each line below is a property this tutorial taught; if the library or the tutorial breaks,
@@ -302,4 +337,7 @@ assert sorted(label for shape, label, fill in graph_nodes.values() if shape == "
 # the new op: derivative tanh x, checked by gradcheck; the wrong backward is caught
 assert np.allclose(a.grad.numpy(), np.tanh(a.numpy()), rtol=1e-15, atol=0)
 assert caught is not None and "differs" in caught
+# the two-output op: gradcheck passed above; s² + c² = 1 has zero gradient; ∂c/∂x = -sin x
+assert np.abs(angle.grad.numpy()).max() < 1e-15
+assert np.allclose(one_output_grad.numpy(), -np.sin(angle.numpy()), rtol=1e-15, atol=0)
 print("all checks passed")
