@@ -97,9 +97,9 @@ print(f"          ∂L/∂w = ∂L/∂u·x = {dL_dw_hand:.6f}   ∂L/∂b = ∂L
 # Taylor's theorem puts the truncation error at $\varepsilon^2 |L'''| / 6$; rounding the two
 # values of $L$ (relative precision $\delta \approx 10^{-16}$ in float64) adds about
 # $\delta |L| / \varepsilon$. The two balance near $\varepsilon \approx \delta^{1/3} \approx 10^{-5}$,
-# where the error is $10^{-10}$ or less (the picture below measures it). In float32 ($\delta \approx 10^{-7}$) the best one can get
-# is about $10^{-5}$, too coarse to tell a right gradient from a slightly wrong one: gradient
-# checks are done in float64.
+# where the error is $10^{-10}$ or less (the picture below measures it). In float32
+# ($\delta \approx 10^{-7}$) the best one can get is about $10^{-5}$, too coarse to tell a right
+# gradient from a slightly wrong one: gradient checks are done in float64.
 
 # %%
 def central_difference(eps):
@@ -333,7 +333,8 @@ assert abs(errors[-1] / (1e-2 / 6 * abs(third_derivative)) - 1) < 0.05  # at ε 
 v_node = next(node for node, (shape, label, fill) in graph_nodes.items() if label.startswith("v\n"))
 assert sum(source == v_node for source, target in graph_edges) == 2
 # the drawing shows every op of the chain once: Mul, Add (u), Tanh (v), Mul (L)
-assert sorted(label for shape, label, fill in graph_nodes.values() if shape == "ellipse") == ["Add", "Mul", "Mul", "Tanh"]
+op_labels = sorted(label for shape, label, fill in graph_nodes.values() if shape == "ellipse")
+assert op_labels == ["Add", "Mul", "Mul", "Tanh"]
 # the new op: derivative tanh x, checked by gradcheck; the wrong backward is caught
 assert np.allclose(a.grad.numpy(), np.tanh(a.numpy()), rtol=1e-15, atol=0)
 assert caught is not None and "differs" in caught

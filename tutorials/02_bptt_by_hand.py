@@ -223,7 +223,8 @@ loss = F.cross_entropy(head(out.reshape(T, H)), tg.tensor(ys), reduction="sum")
 lecture_names = {"W_xh": rnn.weight_ih_l0, "W_hh": rnn.weight_hh_l0, "b_ih": rnn.bias_ih_l0,
                  "b_hh": rnn.bias_hh_l0, "W_hy": head.weight, "b_y": head.bias}
 dot = tg.viz.to_dot(loss, params=lecture_names)
-node_of = {label.split("\\n")[0]: node for node, label in re.findall(r'^\s*(\w+) \[shape=box, label="([^"]*)"', dot, re.M)}
+boxes = re.findall(r'^\s*(\w+) \[shape=box, label="([^"]*)"', dot, re.M)    # (node, label) of tensors
+node_of = {label.split("\\n")[0]: node for node, label in boxes}
 edges = re.findall(r"^\s*(\w+) -> (\w+);", dot, re.M)
 uses = {name: sum(source == node_of[name] for source, _ in edges) for name in lecture_names}
 ops = len(re.findall(r"shape=ellipse", dot))
@@ -265,7 +266,8 @@ for t in range(1, T + 1):
             ha="center", va="center", fontsize=8, bbox=dict(box, fc="#ffe9a8"))
     ax.text(x_pos, 4, f"$\\hat y_{t}$ → $L_{t}$ = {losses[t]:.3f}\n(target {next_words[t - 1]!r})",
             ha="center", va="center", fontsize=8, bbox=dict(box, fc="#d9f2d9"))
-    for (x0, y0), (x1, y1), label in [((x_pos, 0.3), (x_pos, 1.55), "$W_{xh}$"), ((x_pos, 2.45), (x_pos, 3.6), "$W_{hy}$")]:
+    for (x0, y0), (x1, y1), label in [((x_pos, 0.3), (x_pos, 1.55), "$W_{xh}$"),
+                                      ((x_pos, 2.45), (x_pos, 3.6), "$W_{hy}$")]:
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", color="0.3"))
         ax.text(x0 + 0.1, (y0 + y1) / 2, label, fontsize=8, color="0.3")
     recurrence = ((column[t - 1] + (0.8 if t == 1 else 1.2), 2), (x_pos - 1.2, 2))   # box edge to box edge

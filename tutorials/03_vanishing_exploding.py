@@ -105,7 +105,8 @@ for s in scales:
     norms, _, _, W_hh = results[s]
     rho, sigma = np.abs(np.linalg.eigvals(W_hh)).max(), np.linalg.svd(W_hh, compute_uv=False)[0]
     print(f"scale {s}: ρ(W_hh) = {rho:.2f}, σ_max(W_hh) = {sigma:.2f}, "
-          f"‖∂L/∂h_100‖ = {norms[-1]:.2f}, ‖∂L/∂h_50‖ = {norms[49]:.1e}, ‖∂L/∂h_1‖ = {norms[0]:.1e}")
+          f"‖∂L/∂h_100‖ = {norms[-1]:.2f}, ‖∂L/∂h_50‖ = {norms[49]:.1e}, "
+          f"‖∂L/∂h_1‖ = {norms[0]:.1e}")
 
 # %% [markdown]
 # The tape did the multiplication for us. Here it is written out in NumPy for $s = 1$, starting

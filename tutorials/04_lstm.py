@@ -210,7 +210,8 @@ steps = np.arange(1, T_LONG + 1)
 for k, b in enumerate(forget_biases):
     h_norms, c_norms = highway[b][:2]
     ax.semilogy(steps, c_norms, color=f"C{k}", label=f"LSTM $\\|\\partial L/\\partial c_t\\|$, forget bias {b:g}")
-    ax.semilogy(steps, h_norms, color=f"C{k}", ls="--", lw=1, label=f"LSTM $\\|\\partial L/\\partial h_t\\|$, forget bias {b:g}")
+    ax.semilogy(steps, h_norms, color=f"C{k}", ls="--", lw=1,
+                label=f"LSTM $\\|\\partial L/\\partial h_t\\|$, forget bias {b:g}")
 ax.semilogy(steps, rnn_norms, color="k", label=r"vanilla RNN $\|\partial L/\partial h_t\|$")
 ax.set_xlabel("time step t (the loss reads $h_{100}$)")
 ax.set_ylabel("gradient norm")
@@ -283,7 +284,8 @@ print(f"test MSE after {STEPS} steps: LSTM {lstm_test:.4f}, vanilla RNN {rnn_tes
 fig, ax = plt.subplots(figsize=(7, 4.2))
 window = 20
 smooth = np.ones(window) / window
-for losses, label in [(lstm_losses, f"LSTM (test MSE {lstm_test:.4f})"), (rnn_losses, f"vanilla RNN (test MSE {rnn_test:.3f})")]:
+for losses, label in [(lstm_losses, f"LSTM (test MSE {lstm_test:.4f})"),
+                      (rnn_losses, f"vanilla RNN (test MSE {rnn_test:.3f})")]:
     ax.semilogy(np.arange(window, STEPS + 1), np.convolve(losses, smooth, mode="valid"), label=label)
 ax.axhline(MEAN_PREDICTOR_MSE, color="0.5", ls="--", lw=0.8, label="predicting the mean (2/12)")
 ax.set_xlabel("training step")
@@ -317,7 +319,8 @@ fig, axes = plt.subplots(4, 1, figsize=(8, 8), sharex=True, gridspec_kw=dict(hei
 axes[0].bar(range(T_ADD), x_one[:, 0, 0], color=["C3" if t in marked else "0.7" for t in range(T_ADD)])
 axes[0].set_ylabel("$u_t$")
 axes[0].set_title(f"One test sequence: marked values in red, target {target_one[0, 0]:.3f}")
-for ax, key, cmap, label in [(axes[1], "i", "viridis", "input gate $i_t$"), (axes[2], "f", "viridis", "forget gate $f_t$"),
+for ax, key, cmap, label in [(axes[1], "i", "viridis", "input gate $i_t$"),
+                             (axes[2], "f", "viridis", "forget gate $f_t$"),
                              (axes[3], "c", "RdBu_r", "cell state $c_t$")]:
     values = np.array(trace[key]).T
     limits = dict(vmin=0, vmax=1) if key != "c" else dict(vmin=-np.abs(values).max(), vmax=np.abs(values).max())
