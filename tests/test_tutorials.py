@@ -34,9 +34,10 @@ def test_tutorial_is_a_lesson(tutorial):
     """Jupytext percent cells, markdown with the goals, the notation link and a check-yourself cell."""
     text = tutorial.read_text(encoding="utf-8")
     assert "# %% [markdown]" in text and re.search(r"^# %%$", text, re.M), "not in jupytext percent format"
-    assert "What you will learn" in text
-    assert "(NOTATION.md)" in text, "link the notation table"
-    assert "## Check yourself" in text and "assert " in text.split("## Check yourself")[-1]
+    assert re.search(r"what you will learn", text, re.I), "say what the reader will learn"
+    assert "(NOTATION.md)" in text, "link the notation table, tutorials/NOTATION.md"
+    check = re.search(r"^# #+ check yourself", text, re.M | re.I)
+    assert check and "assert " in text[check.end():], "end with a 'Check yourself' cell of assertions"
 
 
 def test_reading_order_lists_every_tutorial():
