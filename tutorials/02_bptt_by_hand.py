@@ -129,12 +129,12 @@ print(f"L = L_1 + L_2 + L_3 = {loss_hand:.6f}")
 # %%
 dW_xh, dW_hh, db_h = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros_like(b_h)
 dW_hy, db_y = np.zeros_like(W_hy), np.zeros_like(b_y)
-W_hh_terms = {}
+W_hh_terms, dL_dh = {}, {}
 delta_a_next = np.zeros(H)               # δ^a_{T+1} = 0: nothing comes from after the last step
 for t in range(T, 0, -1):
     delta_o = y_hats[t] - one_hot[ys[t - 1]]
     from_output, from_future = W_hy.T @ delta_o, W_hh.T @ delta_a_next
-    dh = from_output + from_future
+    dh = dL_dh[t] = from_output + from_future
     delta_a = dh * (1 - hs[t] ** 2)
     W_hh_terms[t] = np.outer(delta_a, hs[t - 1]) + 0.0  # + 0.0 prints -0 as 0
     dW_hh += W_hh_terms[t]
@@ -243,13 +243,6 @@ print(f"the graph has {ops} ops; uses of each parameter:", uses)
 # with one arrow per use found in the engine's graph.
 
 # %%
-dL_dh = {}
-delta_a_next = np.zeros(H)
-for t in range(T, 0, -1):                               # ∂L/∂h_t again, kept for the picture
-    dL_dh[t] = W_hy.T @ (y_hats[t] - one_hot[ys[t - 1]]) + W_hh.T @ delta_a_next
-    delta_a_next = dL_dh[t] * (1 - hs[t] ** 2)
-
-
 def vector(v):
     return "[" + " ".join(f"{value:+.3f}" for value in v) + "]"
 

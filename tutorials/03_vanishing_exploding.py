@@ -55,8 +55,9 @@ def save_and_show(fig, path):
 #
 # so a loss that reads only the last state $h_T$ reaches $h_t$ through $T - t$ of them:
 #
-# $$\frac{\partial L}{\partial h_t} = \left(\prod_{k=t+1}^{T} J_k\right)^{\!\top}
+# $$\frac{\partial L}{\partial h_t} = \left(\frac{\partial h_T}{\partial h_t}\right)^{\!\top}
 #   \frac{\partial L}{\partial h_T}
+#   = \left(J_T J_{T-1} \cdots J_{t+1}\right)^{\!\top} \frac{\partial L}{\partial h_T}
 #   = J_{t+1}^\top J_{t+2}^\top \cdots J_T^\top \, \frac{\partial L}{\partial h_T}.$$
 #
 # Since $|1 - h^2| \le 1$, each factor has norm at most $\sigma_{\max}(W_{hh})$ (the largest
