@@ -124,12 +124,22 @@ worst = max(np.abs(a - b).max() / np.abs(b).max() for a, b in zip(by_hand, tape_
 print(f"product of Jacobians vs the tape: largest relative difference {worst:.1e}")
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4.2))
+fig, (ax_eig, ax) = plt.subplots(1, 2, figsize=(11.5, 4.6), gridspec_kw=dict(width_ratios=[1, 1.6]))
+circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
+ax_eig.plot(circle.real, circle.imag, color="0.5", lw=0.8, ls="--")
+for k, s in enumerate(scales):
+    eigenvalues = np.linalg.eigvals(results[s][3])
+    ax_eig.scatter(eigenvalues.real, eigenvalues.imag, s=10, color=f"C{k}", label=f"$s$ = {s}")
+ax_eig.set_aspect("equal")
+ax_eig.set_xlabel(r"Re $\lambda$")
+ax_eig.set_ylabel(r"Im $\lambda$")
+ax_eig.set_title("eigenvalues of $W_{hh} = s\\,W_0$ (dashed: $|\\lambda| = 1$)")
+ax_eig.legend(fontsize=8, loc="upper right")
 for s in scales:
     ax.semilogy(np.arange(1, T + 1), results[s][0], label=f"$\\rho(W_{{hh}})$ = {s}")
 ax.set_xlabel("time step t (the loss reads $h_{100}$)")
 ax.set_ylabel(r"$\|\partial L / \partial h_t\|$")
-ax.set_title("Gradient reaching each step of a tanh RNN, 100 steps")
+ax.set_title("gradient reaching each step of a tanh RNN, 100 steps")
 ax.legend()
 ax.grid(alpha=0.3)
 fig.tight_layout()
@@ -230,6 +240,7 @@ for s in scales:
     norms, _, _, W_hh = results[s]
     sigma = np.linalg.svd(W_hh, compute_uv=False)[0]
     distance = T - np.arange(1, T + 1)
+    assert abs(np.abs(np.linalg.eigvals(W_hh)).max() - s) < 1e-12   # ρ(s·W0) = s
     # Pascanu's bound holds at every step (with room for rounding)
     assert np.all(norms <= norms[-1] * sigma ** distance * (1 + 1e-9))
 # ρ = 0.5: more than 10 orders of magnitude lost over 99 steps; ρ = 3: more than 6 gained
