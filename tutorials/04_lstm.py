@@ -104,6 +104,27 @@ h_cell, c_cell = cell(tg.tensor(x), (tg.tensor(h), tg.tensor(c)))
 print("the cell's h_t:", h_cell.numpy()[0], " c_t:", c_cell.numpy()[0])
 
 # %% [markdown]
+# ### The same cell in Keras's layout
+#
+# Keras multiplies row vectors by the *transposed* matrices, `kernel` $(I, 4H)$ and
+# `recurrent_kernel` $(H, 4H)$, keeps one bias, and names its gates i, f, c, o: the same order,
+# with the candidate called c (see [the notation table](NOTATION.md)). Rebuilding the step from
+# those arrays gives the same numbers, and `tg.interop.keras_lstm_to_torch` converts them back to
+# our names.
+
+# %%
+kernel, recurrent_kernel = weights[0].T, weights[1].T                 # what Keras would store
+keras_bias = weights[2] + weights[3]
+z = x @ kernel + h @ recurrent_kernel + keras_bias                  # (1, 4H), columns i | f | c | o
+k_i, k_f, k_c, k_o = (z[:, k * H:(k + 1) * H] for k in range(4))
+c_keras = sigmoid(k_f) * c + sigmoid(k_i) * np.tanh(k_c)
+h_keras = sigmoid(k_o) * np.tanh(c_keras)
+from_keras = nn.LSTMCell(I, H, dtype="float64")
+from_keras.load_state_dict(tg.interop.keras_lstm_to_torch(kernel, recurrent_kernel, keras_bias))
+h_converted, _ = from_keras(tg.tensor(x), (tg.tensor(h), tg.tensor(c)))
+print("Keras-layout step h_t:", h_keras[0], " converted cell h_t:", h_converted.numpy()[0])
+
+# %% [markdown]
 # ## Peepholes
 #
 # Gers and Schmidhuber (2000) let the gates look at the cell state itself through diagonal
@@ -342,6 +363,9 @@ save_and_show(fig, "04_gates.png")
 # the gates by hand are the cell (float64: to rounding)
 assert np.abs(h_hand - h_cell.numpy()).max() < 1e-12 and np.abs(c_hand - c_cell.numpy()).max() < 1e-12
 assert all(0 < gates[k].min() and gates[k].max() < 1 for k in "ifo")     # σ gates lie in (0, 1)
+# Keras's layout (transposed, one bias, gates i, f, c, o) is the same cell, and converts back
+assert np.abs(h_keras - h_hand).max() < 1e-12 and np.abs(c_keras - c_hand).max() < 1e-12
+assert np.abs(h_converted.numpy() - h_hand).max() < 1e-12
 # peepholes by hand are nn.LSTM(peephole=True), and removing them changes the result
 assert np.abs(outputs_by_hand - out.numpy()).max() < 1e-12
 h_no_peep, c_no_peep = np.zeros((1, H)), np.zeros((1, H))
