@@ -35,8 +35,7 @@ import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.models import HopfieldNetwork, modern_hopfield_update
-from tinygrad_rnn.models.hopfield import flip_bits, recall_statistics
+from tinygrad_rnn.models import HopfieldNetwork, flip_bits, modern_hopfield_update, recall_statistics
 
 matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
