@@ -20,7 +20,7 @@
 #   do, and the error it gives when an op calls NumPy instead of the device's array module;
 # - the **fused** recurrent kernels against the **reference** tape (`impl="fused"` against
 #   `impl="reference"`): equal numbers in float64, forward and backward, and the measured
-#   speed of each (on a shared 2-core CPU, 3-6x faster fused over four lengths together).
+#   speed of each.
 #
 # Prerequisite: [tutorial 1](01_autodiff_from_scratch.py) (writing a `Function`) and
 # [tutorial 4](04_lstm.py) (the LSTM). Parameter names are in [the notation table](NOTATION.md).
@@ -256,10 +256,10 @@ plt.close(fig)
 # %% [markdown]
 # The reference path's time is dominated by Python: a few dozen graph nodes per time step,
 # each created in the forward pass and visited in the backward pass, whatever their size. The
-# fused kernel does the same arithmetic in compiled loops and one matmul per step. Both grow
-# linearly in $T$, since BPTT must visit every step in both directions. On a machine shared with
-# other jobs the timings jump from run to run (the best of 7 runs damps that, but not fully):
-# read the factor, not the milliseconds.
+# fused kernel does the same arithmetic in compiled loops and one matmul per step. Both do work
+# proportional to $T$, since BPTT must visit every step in both directions, but on a machine
+# shared with other jobs the measured times scatter from run to run (the best of 7 runs damps
+# that, not fully): read the factor between the two curves, not the milliseconds.
 #
 # ## Check yourself
 
