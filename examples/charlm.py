@@ -30,7 +30,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a tiny run (seconds) that checks the script works")
     quick = parser.parse_args().quick
     config = charlm.CharLMConfig(**QUICK_CONFIG) if quick else charlm.CharLMConfig()
-    model, vocab, results = charlm.train(datasets.pydoc_text(), config, out_dir="charlm-example")
+    # overwrite: each run of the example replaces the previous one (the command refuses by default)
+    model, vocab, results = charlm.train(datasets.pydoc_text(), config, out_dir="charlm-example", overwrite=True)
     for temperature in (0.5, 0.8, 1.0):
         print(f"--- temperature {temperature} ---")
         print(charlm.sample(model, vocab, "The ", 30 if quick else 300, temperature, seed=1))

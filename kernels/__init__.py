@@ -16,7 +16,8 @@ rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Nu
 rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuPy)
 =============================  ==========  ==========================================
 
-Every kernel has the interface of :class:`recurrent_kernel.RecurrentKernel`. Without CuPy the
+(gru_reset_before is ``nn.GRU(reset_after=False)``, registered like gru.) Every kernel has the
+interface of :class:`recurrent_kernel.RecurrentKernel`. Without CuPy the
 "cuda" entries cannot load, :func:`find` returns None and the layers take the reference path
 (so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
 default: the LSTM's threads share every step, each a block of hidden units (numba_team), the
@@ -75,6 +76,6 @@ def registered():
     return sorted(_ENTRIES)
 
 
-for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru"):
+for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before"):
     register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)
     register(_mode, "cuda", "cupy_recurrent", "KERNELS", _mode)

@@ -1,6 +1,7 @@
 """The per-step gate arithmetic of the CuPy kernels (cupy_recurrent), as CUDA source in plain C.
 
-One :class:`Gate` per mode and direction: a parameter list in the syntax of
+One :class:`Gate` per mode, direction and phase (one phase per step, two for the GRU with the
+reset gate before the product: see below): a parameter list in the syntax of
 ``cupy.ElementwiseKernel`` and a body that runs once per element ``i`` of the (B, H) state, with
 ``b = i / hidden`` the batch row and ``j = i % hidden`` the unit. All parameters are ``raw``
 (indexed by hand, C order), so a launch is ``kernel(*gate.arguments(**arrays), size=B * H)``.
@@ -17,6 +18,12 @@ docstrings), computed per element instead of per row:
   rows) and leaves in ``dh`` the new direct part: all of it for a masked row (its state passed
   through), ``dh' z`` for GRU, 0 for RNN and LSTM. So no second per-step launch is needed to merge
   the GEMM's result into masked rows: masked rows have ``da = 0``, hence ``back = 0``.
+
+The GRU with the reset gate before the product (``gru_reset_before``, numba_gru's second form)
+needs r before its second GEMM, so each of its steps has two phases, each a GEMM and a kernel:
+forward ``rec = h W_h[rz]^T``, kernel (r, z, q = r h), ``rec_n = q W_hn^T``, kernel (n, h');
+backward kernel (da_z, da_n; ``dh`` becomes the whole d_h), ``d_reset = da_n W_hn``, kernel
+(da_r; ``dh`` becomes d_h z + d_reset r), ``back = [da_r, da_z] W_h[rz]``.
 
 The bodies use only scalar C over the element type ``T`` (a typedef CuPy emits per launch:
 float or double) and ``exp_``, ``tanh_`` and the ``sigmoid_`` macro, so the test
@@ -211,6 +218,67 @@ GRU_BACKWARD = Gate("gru_backward_step",
     }
 """)
 
-# (forward, backward) per mode; rnn_tanh and rnn_relu share theirs (the ``relu`` flag).
-STEPS = {"rnn_tanh": (RNN_FORWARD, RNN_BACKWARD), "rnn_relu": (RNN_FORWARD, RNN_BACKWARD),
-         "lstm": (LSTM_FORWARD, LSTM_BACKWARD), "gru": (GRU_FORWARD, GRU_BACKWARD)}
+# The reset-before GRU: rec (B, 2H) = h W_h[rz]^T, rec_n (B, H) = q W_hn^T, q = r h.
+GRU_RESET_FORWARD = Gate("gru_reset_forward_step", f"raw T rec, raw T h, {_STEP}",
+                         "raw T gates, raw T h_prev, raw T q_saved", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j, r0 = b * 2 * hidden + j;
+    const T h_old = h[i];
+    h_prev[i] = h_old;
+    if (t >= lengths[b]) {
+        q_saved[i] = 0;
+    } else {
+        const T reset = sigmoid_(gates[g0] + rec[r0]);
+        gates[g0] = reset;
+        gates[g0 + hidden] = sigmoid_(gates[g0 + hidden] + rec[r0 + hidden]);
+        q_saved[i] = reset * h_old;
+    }
+""")
+
+GRU_CANDIDATE_FORWARD = Gate("gru_candidate_forward_step", f"raw T rec_n, {_STEP}",
+                             "raw T gates, raw T h, raw T output", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+    if (t >= lengths[b]) {
+        output[i] = 0;
+    } else {
+        const T cand = tanh_(gates[g0 + 2 * hidden] + rec_n[i]);
+        const T h_new = cand + gates[g0 + hidden] * (h[i] - cand);
+        gates[g0 + 2 * hidden] = cand;
+        h[i] = h_new;
+        output[i] = h_new;
+    }
+""")
+
+GRU_CANDIDATE_BACKWARD = Gate("gru_candidate_backward_step",
+                              f"raw T acts, raw T h_prev, raw T d_out, raw T back, {_STEP}",
+                              "raw T dh, raw T da", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+    const T dh_in = dh[i] + back[i];
+    if (t >= lengths[b]) {
+        dh[i] = dh_in;
+        da[g0] = 0;
+        da[g0 + hidden] = 0;
+        da[g0 + 2 * hidden] = 0;
+    } else {
+        const T d_h = dh_in + d_out[i];
+        const T update = acts[g0 + hidden], cand = acts[g0 + 2 * hidden];
+        da[g0 + hidden] = d_h * (h_prev[i] - cand) * update * (1 - update);
+        da[g0 + 2 * hidden] = d_h * (1 - update) * (1 - cand * cand);
+        dh[i] = d_h;
+    }
+""")
+
+GRU_RESET_BACKWARD = Gate("gru_reset_backward_step", f"raw T acts, raw T h_prev, raw T d_reset, {_STEP}",
+                          "raw T dh, raw T da", """
+    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+    if (t < lengths[b]) {
+        const T reset = acts[g0], update = acts[g0 + hidden];
+        da[g0] = d_reset[i] * h_prev[i] * reset * (1 - reset);
+        dh[i] = dh[i] * update + d_reset[i] * reset;
+    }
+""")
+
+# (forward phases, backward phases) per mode; rnn_tanh and rnn_relu share theirs (the ``relu`` flag).
+STEPS = {"rnn_tanh": ((RNN_FORWARD,), (RNN_BACKWARD,)), "rnn_relu": ((RNN_FORWARD,), (RNN_BACKWARD,)),
+         "lstm": ((LSTM_FORWARD,), (LSTM_BACKWARD,)), "gru": ((GRU_FORWARD,), (GRU_BACKWARD,)),
+         "gru_reset_before": ((GRU_RESET_FORWARD, GRU_CANDIDATE_FORWARD),
+                              (GRU_CANDIDATE_BACKWARD, GRU_RESET_BACKWARD))}

@@ -15,6 +15,8 @@ backward
     per step ONE elementwise kernel for the gate derivatives ``da`` and one GEMM ``da @ W_hh``;
     then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
     the bias sums and (peephole LSTM) the peephole sums.
+The GRU with the reset gate before the product runs two GEMM + kernel phases per step, in each
+direction (cupy_gates), since its second product needs r.
 
 So a sequence of T steps costs 2T + O(1) launches each way; with ``cuda_graphs = True`` (off by
 default) each loop's 2T launches are replayed as one CUDA graph when its shapes recur
@@ -33,7 +35,7 @@ import cupy
 import numpy as np
 
 from . import cupy_gates, cupy_graphs
-from .recurrent_kernel import GATES, RecurrentKernel
+from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
 
 
 @dataclass
@@ -45,7 +47,8 @@ class Saved:
     peephole: cupy.ndarray    # lstm: (3, H), zero for a plain LSTM; else None
     acts: cupy.ndarray        # (T, B, G*H): the activations (masked rows: pre-activations)
     h_prev: cupy.ndarray      # (T, B, H): the state entering each step
-    extra: dict               # lstm: c_prev, tanh_c (T, B, H); gru: m_saved (T, B, H)
+    extra: dict               # lstm: c_prev, tanh_c (T, B, H); gru: m_saved (T, B, H);
+                              # gru_reset_before: q_saved = r h (T, B, H)
     lengths: cupy.ndarray     # (B,) int64 on the device
     reverse: bool
     has_bias: tuple           # (bias_ih given, bias_hh given)
@@ -53,7 +56,8 @@ class Saved:
 
 
 class CupyRecurrent(RecurrentKernel):
-    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "lstm", "gru") on CuPy arrays.
+    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before")
+    on CuPy arrays.
 
     ``cuda_graphs = True`` (default False; not yet run on a GPU) replays each per-step loop as a
     CUDA graph on buffers cached by shape (cupy_graphs): fewer launches when shapes recur.
@@ -67,17 +71,26 @@ class CupyRecurrent(RecurrentKernel):
     def __init__(self, mode):
         super().__init__(mode)
         self._gates = cupy_gates.STEPS[mode]
-        self._kernels = tuple(cupy.ElementwiseKernel(gate.inputs, gate.outputs, gate.body, gate.name,
-                                                     preamble=cupy_gates.PREAMBLE)
-                              for gate in self._gates)
+        self._kernels = tuple(tuple(cupy.ElementwiseKernel(gate.inputs, gate.outputs, gate.body, gate.name,
+                                                           preamble=cupy_gates.PREAMBLE)
+                                    for gate in phases)
+                              for phases in self._gates)
+        self._products = _products(mode)
         self._relu = {"relu": int(mode == "rnn_relu")} if mode.startswith("rnn") else {}
         self.cuda_graphs = False
         self._graphs = cupy_graphs.LoopGraphs()
 
-    def _launch(self, backward, size, **arrays):
-        """One elementwise kernel over ``size`` = B*H elements, arguments by parameter name."""
-        gate, kernel = self._gates[backward], self._kernels[backward]
-        kernel(*gate.arguments(**arrays, **self._relu), size=size)
+    def _launch(self, backward, phase, size, named):
+        """One elementwise kernel over ``size`` = B*H elements, its arguments taken by parameter
+        name from ``named``."""
+        gate, kernel = self._gates[backward][phase], self._kernels[backward][phase]
+        kernel(*gate.arguments(**{name: named[name] for name in gate.names}), size=size)
+
+    def _step_products(self, backward, w_hh, hidden):
+        """(source, columns, weight, target) of each phase's GEMM (see ``_products``)."""
+        blocks = {"all": slice(None), "rz": slice(0, 2 * hidden), "n": slice(2 * hidden, None)}
+        return [(source, blocks[rows], w_hh[blocks[rows]] if backward else w_hh[blocks[rows]].T, target)
+                for source, rows, target in self._products[backward]]
 
     def _run_loop(self, key, loop, arrays, inputs, outputs):
         """``loop(arrays)``, directly or replayed as a CUDA graph (``cuda_graphs``)."""
@@ -99,9 +112,11 @@ class CupyRecurrent(RecurrentKernel):
         gates = cupy.matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         gates += bias
         kept = steps if save else 1   # inference: the saved states go to one scratch row
+        reset_before = self.mode == "gru_reset_before"
+        rec_width = 2 * hidden if reset_before else self.gates * hidden   # reset_before: r, z only
         arrays = {"gates": gates, "out": cupy.empty((steps, batch, hidden), dtype),
                   "h_n": h0.astype(dtype, copy=True), "h_prev": cupy.empty((kept, batch, hidden), dtype),
-                  "rec": cupy.empty((batch, self.gates * hidden), dtype),
+                  "rec": cupy.empty((batch, rec_width), dtype),
                   "lengths": cupy.asarray(lengths), "w_hh": cupy.ascontiguousarray(w_hh)}
         if lstm:
             arrays["c_n"] = c0.astype(dtype, copy=True)
@@ -111,6 +126,8 @@ class CupyRecurrent(RecurrentKernel):
                                     else cupy.ascontiguousarray(peephole)))
         elif self.mode == "gru":
             arrays.update(m_saved=cupy.empty_like(arrays["h_prev"]), b_hn=b_hn)
+        elif reset_before:
+            arrays.update(q_saved=cupy.empty_like(arrays["h_prev"]), rec_n=cupy.empty((batch, hidden), dtype))
         self._run_loop(("forward", reverse, save, steps, batch, hidden, dtype),
                        lambda a: self._forward_loop(a, reverse, save), arrays,
                        inputs=("gates", "h_n", "c_n", "lengths", "w_hh", "peephole", "b_hn"),
@@ -125,18 +142,21 @@ class CupyRecurrent(RecurrentKernel):
         return out, h_n, c_n, saved
 
     def _forward_loop(self, arrays, reverse, save):
-        """All steps: per step the GEMM h W_hh^T into ``rec`` and one elementwise kernel."""
-        out, gates, rec = arrays["out"], arrays["gates"], arrays["rec"]
+        """All steps: per step and phase a GEMM (h W_hh^T into ``rec``) and an elementwise kernel."""
+        out, gates = arrays["out"], arrays["gates"]
         steps, (batch, hidden) = gates.shape[0], arrays["h_n"].shape
         state = {"h": arrays["h_n"]} | ({"c": arrays["c_n"]} if self.mode == "lstm" else {})
-        fixed = {name: arrays[name] for name in ("rec", "lengths", "peephole", "b_hn") if name in arrays}
+        fixed = {name: arrays[name] for name in ("rec", "rec_n", "lengths", "peephole", "b_hn")
+                 if name in arrays} | self._relu
         saved_rows = {name: arrays[name] for name in _SAVED_STATES if name in arrays}
-        w_hh_t = arrays["w_hh"].T
+        products = self._step_products(False, arrays["w_hh"], hidden)
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             ts = t if save else 0
-            cupy.matmul(state["h"], w_hh_t, out=rec)
-            self._launch(False, batch * hidden, t=t, hidden=hidden, gates=gates[t], output=out[t],
-                         **state, **fixed, **{name: rows[ts] for name, rows in saved_rows.items()})
+            named = dict(t=t, hidden=hidden, gates=gates[t], output=out[t], **state, **fixed,
+                         **{name: rows[ts] for name, rows in saved_rows.items()})
+            for phase, (source, _, weight, target) in enumerate(products):
+                cupy.matmul(named[source], weight, out=named[target])
+                self._launch(False, phase, batch * hidden, named)
 
     def _biases(self, dtype, hidden, b_ih, b_hh):
         """The bias added to the hoisted projection, and the GRU's b_hn (None for other modes)."""
@@ -165,6 +185,8 @@ class CupyRecurrent(RecurrentKernel):
                           d_gh=cupy.empty_like(saved.acts))
         else:
             arrays["da"] = cupy.empty_like(saved.acts)
+        if self.mode == "gru_reset_before":
+            arrays.update(h_prev=saved.h_prev, d_reset=cupy.empty((batch, hidden), dtype))
         if self.mode == "lstm":
             arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype), peephole=saved.peephole)
         self._run_loop(("backward", saved.reverse, steps, batch, hidden, dtype),
@@ -180,17 +202,21 @@ class CupyRecurrent(RecurrentKernel):
         return self._weight_gradients(saved, d_gi, d_gh, grads, want)
 
     def _backward_loop(self, arrays, reverse):
-        """All steps: per step one elementwise kernel for da and the GEMM da W_hh into ``back``."""
+        """All steps: per step and phase an elementwise kernel for da and a GEMM (da W_hh into
+        ``back``)."""
         steps, batch, hidden = arrays["d_out"].shape
         state = {name: arrays[name] for name in ("dh", "dc") if name in arrays}
-        fixed = {name: arrays[name] for name in ("back", "lengths", "peephole") if name in arrays}
+        fixed = {name: arrays[name] for name in ("back", "d_reset", "lengths", "peephole")
+                 if name in arrays} | self._relu
         per_step = {name: arrays[name] for name in ("acts", "d_out", "h_prev", "da", "d_gi", "d_gh")
                     + _SAVED_STATES[1:] if name in arrays}
-        d_gh, w_hh, back = arrays.get("d_gh", arrays.get("da")), arrays["w_hh"], arrays["back"]
+        products = self._step_products(True, arrays["w_hh"], hidden)
         for t in (range(steps) if reverse else range(steps - 1, -1, -1)):
-            self._launch(True, batch * hidden, t=t, hidden=hidden, **state, **fixed,
+            named = dict(t=t, hidden=hidden, **state, **fixed,
                          **{name: rows[t] for name, rows in per_step.items()})
-            cupy.matmul(d_gh[t], w_hh, out=back)
+            for phase, (source, columns, weight, target) in enumerate(products):
+                self._launch(True, phase, batch * hidden, named)
+                cupy.matmul(named[source][:, columns], weight, out=named[target])
 
     @staticmethod
     def _gradient_buffer(grad, batch, hidden, dtype):
@@ -209,7 +235,9 @@ class CupyRecurrent(RecurrentKernel):
         if want("weight_ih"):
             grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
         if want("weight_hh"):
-            grads["weight_hh"] = cupy.matmul(d_gh2.T, saved.h_prev.reshape(rows, hidden))
+            states = multiplied_states(self.mode, hidden, saved.h_prev, saved.extra.get("q_saved"))
+            grads["weight_hh"] = cupy.concatenate([cupy.matmul(d_gh2[:, block].T, state.reshape(rows, hidden))
+                                                   for block, state in states])
         has_ih, has_hh = saved.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
@@ -233,6 +261,17 @@ class CupyRecurrent(RecurrentKernel):
 
 
 # the states saved per step, (kept, B, H) each: h_prev for all modes, then the mode's own
-_SAVED_STATES = ("h_prev", "c_prev", "tanh_c", "m_saved")
+_SAVED_STATES = ("h_prev", "c_prev", "tanh_c", "m_saved", "q_saved")
+
+
+def _products(mode):
+    """The GEMMs of one step, one per phase (cupy_gates), as (source, rows of W_hh, target):
+    forward ``named[source] @ W_hh[rows]^T -> named[target]`` before the phase's elementwise
+    kernel, backward ``named[source][:, rows] @ W_hh[rows] -> named[target]`` after it. Rows are
+    "all", or the reset-before GRU's r, z rows ("rz") and n rows ("n")."""
+    if mode == "gru_reset_before":
+        return ((("h", "rz", "rec"), ("q_saved", "n", "rec_n")),
+                (("da", "n", "d_reset"), ("da", "rz", "back")))
+    return ((("h", "all", "rec"),), (("d_gh" if mode == "gru" else "da", "all", "back"),))
 
 KERNELS = {mode: CupyRecurrent(mode) for mode in GATES}

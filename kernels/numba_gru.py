@@ -1,4 +1,5 @@
-"""The GRU's time loop, forward and BPTT, as Numba kernels (one call each per sequence).
+"""The GRU's time loops, forward and BPTT, as Numba kernels (one call each per sequence), in
+both forms (``reset_after``, see tinygrad_rnn.nn.cells).
 
 Per step t (gate order r, z, n; PyTorch's formula, where the reset gate scales the recurrent
 part of n *after* its bias):
@@ -17,6 +18,18 @@ and its derivative, with dh' the gradient reaching h':
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
 d gi, d gh are 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm),
 and r, z, n are written over gi, which backward does not need.
+
+With the reset gate before the product (Cho et al.; ``gru_reset_before_*``) the step's GEMM
+splits in two, since the second needs r:
+
+    a = [x_t W_ih^T] + b_ih + b_hh,   [gh_r, gh_z] = h W_h[rz]^T      (first GEMM)
+    r = sigma(a_r + gh_r),  z = sigma(a_z + gh_z),  q = r h
+    n = tanh(a_n + q W_hn^T),  h' = n + z (h - n)                     (second GEMM)
+
+    da_n, da_z as above,   dq = da_n W_hn                             (first GEMM)
+    da_r = dq h r (1 - r),  dh = dh' z + dq r + [da_r, da_z] W_h[rz]   (second GEMM)
+
+and both biases get the same gradient, da; dW_h[rz] = [da_r, da_z]^T h and dW_hn = da_n^T q.
 """
 import numpy as np
 from numba import njit
@@ -104,3 +117,86 @@ def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved,
             for j in range(hidden):
                 dhb[j] *= ab[hidden + j]   # the product below adds d gh W_hh into it
         tiled_matmul(d_gh[t], w_hh_parts, dh, True, rows)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n_rows, lengths,
+                                  reverse, h, out, first, h_prev, q_saved):
+    """Run all steps of the reset-before form. ``gates`` (T, B, 3H) holds x W_ih^T and receives
+    r, z, n over it; ``bias`` (3H,) is b_ih + b_hh; ``rz_t_parts`` is W_h[rz]^T (H, 2H) and
+    ``n_t_parts`` W_hn^T (H, H) in column blocks (numba_tiles). ``h``, ``out``, ``first``,
+    ``h_prev`` as in gru_forward_loop; ``q_saved`` receives q = r h (length 1 in time for
+    inference, where it is scratch)."""
+    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
+    saving = h_prev.shape[0] > 0
+    recurrent = np.empty((batch, 2 * hidden), dtype=gates.dtype)
+    candidate = np.empty((batch, hidden), dtype=gates.dtype)
+    for s in range(steps):
+        t = steps - 1 - s if reverse else s
+        q = q_saved[t if saving else 0]
+        tiled_matmul(h, rz_t_parts, recurrent, False, rz_rows)
+        for b in range(batch):
+            hb, sb, rb, qb = h[b], gates[t, b], recurrent[b], q[b]
+            if saving:
+                hpb = h_prev[t, b]
+                for j in range(hidden):
+                    hpb[j] = hb[j]
+            if t >= lengths[b]:
+                qb[:] = 0   # finite: backward multiplies it by a zero gradient
+                continue
+            for k in range(2 * hidden):
+                sb[k] = sigmoid(sb[k] + bias[k] + rb[k])
+            for j in range(hidden):
+                qb[j] = sb[j] * hb[j]
+        tiled_matmul(q, n_t_parts, candidate, False, n_rows)
+        for b in range(batch):
+            hb, ob, sb, cb = h[b], out[t, first + b], gates[t, b], candidate[b]
+            if t >= lengths[b]:
+                ob[:] = 0
+                continue
+            for j in range(hidden):
+                sb[2 * hidden + j] = tanh(sb[2 * hidden + j] + bias[2 * hidden + j] + cb[j])
+            for j in range(hidden):
+                n = sb[2 * hidden + j]
+                hb[j] = n + sb[hidden + j] * (hb[j] - n)
+            for j in range(hidden):
+                ob[j] = hb[j]
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, lengths, reverse,
+                                   h_prev, d_out, first, dh, d_gates):
+    """BPTT of the reset-before form. ``acts`` (T, B, 3H): r, z, n from forward; ``rz_parts`` is
+    W_h[rz] (2H, H) and ``n_parts`` W_hn (H, H) in column blocks; ``d_out``, ``first``, ``dh`` as
+    in gru_backward_loop; ``d_gates`` (T, B, 3H) receives da = [da_r, da_z, da_n], the gradient
+    of both the input and the recurrent pre-activations."""
+    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
+    one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
+    d_reset = np.empty((batch, hidden), dtype=acts.dtype)
+    for s in range(steps):
+        t = s if reverse else steps - 1 - s
+        for b in range(batch):
+            gb = d_gates[t, b]
+            if t >= lengths[b]:
+                gb[:] = 0
+                continue
+            ab, dhb, dob, hpb = acts[t, b], dh[b], d_out[t, first + b], h_prev[t, b]
+            for j in range(hidden):
+                dhb[j] += dob[j]
+            for j in range(hidden):
+                z, n = ab[hidden + j], ab[2 * hidden + j]
+                gb[2 * hidden + j] = dhb[j] * (one - z) * (one - n * n)
+            for j in range(hidden):
+                z, n = ab[hidden + j], ab[2 * hidden + j]
+                gb[hidden + j] = dhb[j] * (hpb[j] - n) * z * (one - z)
+        tiled_matmul(d_gates[t, :, 2 * hidden:], n_parts, d_reset, False, n_rows)
+        for b in range(batch):
+            if t >= lengths[b]:
+                continue
+            ab, dhb, gb, hpb, dqb = acts[t, b], dh[b], d_gates[t, b], h_prev[t, b], d_reset[b]
+            for j in range(hidden):
+                r = ab[j]
+                gb[j] = dqb[j] * hpb[j] * r * (one - r)
+            for j in range(hidden):
+                dhb[j] = dhb[j] * ab[hidden + j] + dqb[j] * ab[j]   # the product below adds more
+        tiled_matmul(d_gates[t, :, :2 * hidden], rz_parts, dh, True, rz_rows)

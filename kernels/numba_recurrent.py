@@ -7,7 +7,8 @@ One layer, one direction. ``forward`` does, for the whole sequence:
 2. one call of the mode's jitted time loop (numba_rnn, numba_gru), which per step
    adds ``h @ W_hh^T`` into that step's projection by BLAS (cut into the calls that numba_tiles
    measured fastest for the shape) and does the biases, all gate arithmetic, the state update,
-   the output row and the saving of what backward needs in vectorized passes over (B, G*H);
+   the output row and the saving of what backward needs in vectorized passes over (B, G*H)
+   (the GRU with the reset gate before the product splits the GEMM in two: numba_gru);
 
 ``backward`` does one call of the jitted BPTT loop (one BLAS call per step for ``da @ W_hh``)
 and then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``
@@ -26,7 +27,7 @@ import numpy as np
 from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
-from .recurrent_kernel import GATES, RecurrentKernel
+from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
 
 _BATCH_AXIS = {"x": 1, "h0": 0}   # gradients of these are cut by shard, others summed
 
@@ -39,9 +40,10 @@ class Weights:
     bias: np.ndarray          # (G*H,) added in the gate passes (GRU: without b_hn)
     b_hn: np.ndarray          # GRU: the bias inside r * (...)
     has_bias: tuple           # (bias_ih given, bias_hh given)
-    forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles)
-    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call); None
-                              # for inference
+    forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles);
+                              # gru_reset_before: those of W_h[rz]^T, then of W_hn^T
+    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call), likewise
+                              # split for gru_reset_before; None for inference
 
 
 @dataclass
@@ -60,13 +62,13 @@ class Saved:
     x: np.ndarray             # (T, b, I) contiguous
     acts: np.ndarray          # (T, b, G*H): activations written by the forward loop
     h_prev: np.ndarray        # (T, b, H): the hidden state entering each step
-    extra: tuple              # gru: (m,)
+    extra: tuple              # gru: (m,); gru_reset_before: (q = r h,)
     lengths: np.ndarray
 
 
 class NumbaRecurrent(RecurrentKernel):
-    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru") on the CPU (the LSTM has
-    its own, numba_lstm_kernel)."""
+    """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru", "gru_reset_before") on the
+    CPU (the LSTM has its own, numba_lstm_kernel)."""
 
     backend = "numba"
     device = "cpu"
@@ -111,13 +113,18 @@ class NumbaRecurrent(RecurrentKernel):
         def measuring():   # the cuts are measured with the BLAS threading the shards will have
             return cpu_threads.blas_threads(len(shards))
 
-        cuts = []
-        for w in (w_hh.T, w_hh)[:1 + save]:   # forward multiplies by W_hh^T, backward by W_hh
+        def cut(w):
             parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
             blocks = lease.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
-            cuts.append((numba_tiles.split_columns(w, parts, blocks), rows))
+            return numba_tiles.split_columns(w, parts, blocks), rows
+
+        # forward multiplies by W_hh^T, backward by W_hh; the reset-before GRU by its r, z rows
+        # and its n rows in two products
+        pieces = [w_hh[:2 * hidden], w_hh[2 * hidden:]] if self.mode == "gru_reset_before" else [w_hh]
+        forward_cut = sum((cut(w.T) for w in pieces), ())
+        backward_cut = sum((cut(w) for w in pieces), ()) if save else None
         return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn,
-                       (b_ih is not None, b_hh is not None), cuts[0], cuts[1] if save else None)
+                       (b_ih is not None, b_hh is not None), forward_cut, backward_cut)
 
     def _forward_shard(self, lease, x, h0, weights, lengths, reverse, save, rows, out, h_n):
         steps, _, inputs = x.shape
@@ -138,6 +145,11 @@ class NumbaRecurrent(RecurrentKernel):
             numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
                                        *args, out, rows.start, h_prev, m)
             extra = (m,)
+        elif self.mode == "gru_reset_before":
+            q = lease.empty(scratch, dtype)
+            numba_gru.gru_reset_before_forward_loop(gates, weights.bias, *weights.forward_cut, *args,
+                                                    out, rows.start, h_prev, q)
+            extra = (q,)
         else:
             numba_rnn.rnn_forward_loop(gates, weights.bias, *weights.forward_cut,
                                        self.mode == "rnn_relu", *args, out, rows.start, h_prev)
@@ -175,11 +187,14 @@ class NumbaRecurrent(RecurrentKernel):
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         grads = {"h0": dh}
         d_gi = scratch.empty(saved.acts.shape, dtype)
-        d_gh = d_gi   # rnn adds both biases before the nonlinearity: the same gradient
+        d_gh = d_gi   # rnn, gru_reset_before: both biases add before the gates, same gradient
         if self.mode == "gru":
             d_gh = scratch.empty(saved.acts.shape, dtype)
             numba_gru.gru_backward_loop(saved.acts, *weights.backward_cut, saved.lengths, reverse,
                                         saved.h_prev, saved.extra[0], d_out, first, dh, d_gi, d_gh)
+        elif self.mode == "gru_reset_before":
+            numba_gru.gru_reset_before_backward_loop(saved.acts, *weights.backward_cut, saved.lengths,
+                                                     reverse, saved.h_prev, d_out, first, dh, d_gi)
         else:
             numba_rnn.rnn_backward_loop(saved.acts, *weights.backward_cut, self.mode == "rnn_relu",
                                         saved.lengths, reverse, d_out, first, dh, d_gi)
@@ -193,7 +208,9 @@ class NumbaRecurrent(RecurrentKernel):
             gemm(d_gi2, saved.x.reshape(rows, inputs), grads["weight_ih"], False, True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            gemm(d_gh2, saved.h_prev.reshape(rows, hidden), grads["weight_hh"], False, True)
+            q = saved.extra[0] if self.mode == "gru_reset_before" else None
+            for block, state in multiplied_states(self.mode, hidden, saved.h_prev, q):
+                gemm(d_gh2[:, block], state.reshape(rows, hidden), grads["weight_hh"][block], False, True)
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)

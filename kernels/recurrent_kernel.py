@@ -1,7 +1,7 @@
 """What every fused recurrent kernel shares: its interface and the checks of its arguments.
 
 A kernel runs one layer in one direction over a whole sequence, for one mode ("rnn_tanh",
-"rnn_relu", "lstm", "gru"), on the arrays of one device::
+"rnn_relu", "lstm", "gru", "gru_reset_before"), on the arrays of one device::
 
     out, h_n, c_n, saved = kernel.forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
                                           reverse, save)
@@ -106,3 +106,12 @@ class RecurrentKernel:
         if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
             raise ValueError(f"{self}: lengths must lie in [0, {steps}], got {lengths.tolist()}")
         return np.ascontiguousarray(lengths, dtype=np.int64)
+
+
+def multiplied_states(mode, hidden, h_prev, q=None):
+    """[(rows of W_hh, the states those rows multiplied)], for dW_hh[rows] = d_gh[:, rows]^T state
+    summed over steps: h_prev for every row, except the n rows of the reset-before GRU, which
+    multiplied q = r h."""
+    if mode == "gru_reset_before":
+        return [(slice(0, 2 * hidden), h_prev), (slice(2 * hidden, None), q)]
+    return [(slice(None), h_prev)]

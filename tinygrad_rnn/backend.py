@@ -29,6 +29,15 @@ class Device:
     def seed(self, seed):
         self._rng = np.random.default_rng(seed)
 
+    def get_rng_state(self):
+        """The generator's state as JSON-compatible data, so a run can be resumed with the same
+        random numbers (PyTorch's ``get_rng_state``); None where it cannot be exported."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        """Restore a state returned by :meth:`get_rng_state`."""
+        self._rng.bit_generator.state = state
+
     def asarray(self, host_or_device_array, dtype=None):
         """Data from the host (lists, scalars, NumPy arrays) placed on this device."""
         return np.asarray(host_or_device_array, dtype=dtype)
@@ -100,6 +109,9 @@ class CudaDevice(Device):
 
     def seed(self, seed):
         self._rng = self.xp.random.RandomState(seed)
+
+    def get_rng_state(self):
+        return None  # CuPy's RandomState (cuRAND) has no way to export its state
 
     def asarray(self, host_or_device_array, dtype=None):
         return self.xp.asarray(host_or_device_array, dtype=dtype)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .textio import read_text
+
 
 def _require(module, package, purpose):
     try:
@@ -44,11 +46,9 @@ def pydoc_text():
 
 
 def text_file(path, encoding="utf-8"):
-    """The whole content of a text file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"text_file: no such file: {path}")
-    return path.read_text(encoding=encoding)
+    """The whole content of a text file; :class:`~tinygrad_rnn.textio.TextFileError` names the file
+    and the place when it is empty, binary or not in ``encoding``."""
+    return read_text(path, encoding)
 
 
 _WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")

@@ -6,7 +6,11 @@
 * Two tensors: if exactly one is floating, its dtype wins (int64 + float32 -> float32);
   otherwise NumPy's ``result_type`` decides (float32 + float64 -> float64, int32 + int64 -> int64).
 * Only floating tensors may require gradients.
+* Tensors hold bool, integer or floating data, never objects, strings, bytes or complex
+  numbers (:func:`check_tensor_dtype`).
 """
+import numbers
+
 import numpy as np
 
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -26,6 +30,31 @@ def set_default_dtype(dtype):
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
     _default_float = dtype
+
+
+def check_tensor_dtype(dtype, what):
+    """``dtype`` as a NumPy dtype if a tensor may hold it, else a TypeError naming ``what``.
+
+    An object or string tensor would turn ``x * None`` into NaNs and ``x + "1.5"`` into
+    numbers, and could only be saved with pickle; no op here is written for complex numbers.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{what}: tensors hold bool, integer or floating data, not dtype {dtype} "
+                        f"({_KIND_NAMES.get(dtype.kind, 'unsupported')})")
+    return dtype
+
+
+def check_real(value, what):
+    """``value`` if it is a real number (Python's or NumPy's, bools included), else a TypeError
+    naming ``what``: NumPy would silently fill with NaN for None and with 1.5 for "1.5"."""
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r:.40}")
+    return value
+
+
+_KIND_NAMES = {"O": "Python objects", "U": "strings", "S": "bytes", "c": "complex numbers",
+               "V": "raw records", "M": "datetimes", "m": "time deltas"}
 
 
 def is_floating(dtype):

@@ -139,9 +139,10 @@ def nll_loss(log_probs, target, ignore_index=-100, reduction="mean"):
         raise IndexError(f"nll_loss: target values must be in [0, {classes}) or ignore_index={ignore_index}")
     safe_target = xp.where(valid, target, 0)
     picked = log_probs[xp.arange(log_probs.shape[0]), safe_target]
-    valid_mask = Tensor._from_op(valid.astype(log_probs.dtype), None)
-    loss = (-picked * valid_mask).reshape(loss_shape)
-    return _reduce_loss(loss, reduction, "nll_loss", weight_sum=valid_mask.sum())
+    # Select, never multiply by a 0/1 mask: an ignored row's -inf or NaN times 0 would be NaN.
+    loss = where(valid, -picked, 0.0).reshape(loss_shape)
+    return _reduce_loss(loss, reduction, "nll_loss",
+                        weight_sum=Tensor._from_op(valid.sum().astype(log_probs.dtype), None))
 
 
 def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):

@@ -8,13 +8,14 @@ change of array type. Keras stores the transposed matrices with other gate order
 
     Keras GRU   kernel (I, 3H), recurrent_kernel (H, 3H)                 gates z, r, h
                 bias (2, 3H) with reset_after=True: row 0 input bias, row 1 recurrent bias
+                bias (3H,) with reset_after=False
     ours        weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh   gates r, z, n
 
 With ``reset_after=True`` (the Keras 2/3 default) Keras computes
 h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + b'_h)) and h' = z ⊙ h + (1 - z) ⊙ h̃, which is exactly
-PyTorch's GRU with n = h̃. ``reset_after=False`` applies r before the matmul, (r ⊙ h) U_h,
-which no PyTorch GRU computes, so it is refused. Keras LSTMs keep a single bias: it becomes
-``bias_ih`` and ``bias_hh`` is zero. Keras must use the default activations (tanh and a
+PyTorch's GRU with n = h̃. ``reset_after=False`` applies r before the matmul,
+h̃ = tanh(x W_h + b_h + (r ⊙ h) U_h), which is our ``nn.GRU(..., reset_after=False)``; its single
+bias becomes ``bias_ih`` and ``bias_hh`` is zero, as for Keras LSTMs. Keras must use the default activations (tanh and a
 sigmoid ``recurrent_activation``; old Keras 1 models used ``hard_sigmoid``, which differs).
 """
 from collections import OrderedDict
@@ -98,15 +99,15 @@ def keras_lstm_to_torch(kernel, recurrent_kernel, bias=None, suffix=""):
 
 
 def keras_gru_to_torch(kernel, recurrent_kernel, bias=None, suffix="", reset_after=True):
-    """Keras GRU weights (``reset_after=True``, bias (2, 3H)) -> our GRU's state (+ ``suffix``).
-    Gates z, r, h become r, z, n."""
-    if not reset_after:
-        raise ValueError("keras GRU: reset_after=False applies the reset gate before the recurrent "
-                         "matmul, (r⊙h)·U_h, which PyTorch's GRU (and ours) cannot express; retrain "
-                         "or export with reset_after=True")
+    """Keras GRU weights -> our GRU's state (+ ``suffix``); gates z, r, h become r, z, n. The
+    bias is (2, 3H) with ``reset_after=True`` and (3H,) with False; load the result into a GRU
+    or GRUCell built with the same ``reset_after``."""
     hidden_size = np.shape(recurrent_kernel)[0]
-    bias = np.zeros((2, 3 * hidden_size), np.asarray(kernel).dtype) if bias is None else np.asarray(bias)
-    if bias.shape != (2, 3 * hidden_size):
-        raise ValueError(f"keras GRU: with reset_after=True the bias has shape (2, {3 * hidden_size}) "
-                         f"(input bias, recurrent bias), got {bias.shape}")
-    return _converted(kernel, recurrent_kernel, bias[0], bias[1], (1, 0, 2), hidden_size, "keras GRU", suffix)
+    shape = (2, 3 * hidden_size) if reset_after else (3 * hidden_size,)
+    bias = np.zeros(shape, np.asarray(kernel).dtype) if bias is None else np.asarray(bias)
+    if bias.shape != shape:
+        meaning = "(input bias, recurrent bias)" if reset_after else "(one bias)"
+        raise ValueError(f"keras GRU: with reset_after={reset_after} the bias has shape {shape} {meaning}, "
+                         f"got {bias.shape}")
+    bias_ih, bias_hh = bias if reset_after else (bias, np.zeros_like(bias))
+    return _converted(kernel, recurrent_kernel, bias_ih, bias_hh, (1, 0, 2), hidden_size, "keras GRU", suffix)

@@ -1,18 +1,36 @@
 """Tensor: an array on a device, its gradient, and the node of the op that made it."""
+import math
 import numbers
 
 import numpy as np
 
 from . import backend
-from .dtypes import get_default_dtype, is_floating
+from .dtypes import check_real, check_tensor_dtype, get_default_dtype, is_floating
 
 
 def _host_array(data, dtype):
-    """Python data as a NumPy array with PyTorch's defaults (floats -> default float dtype)."""
-    array = np.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+    """Python data as a NumPy array with PyTorch's defaults (floats -> default float dtype).
+
+    NumPy first infers the data's own kind, so None, a string or bytes anywhere in ``data``
+    raises TypeError instead of becoming NaN or a number under a requested ``dtype``.
+    """
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        if array.dtype.kind != "O" or not all(isinstance(v, numbers.Integral) for v in array.flat):
+            check_tensor_dtype(array.dtype, f"Tensor from {_abbreviated(data)}")
+        elif dtype is None:  # Python ints beyond 64 bits; a float dtype may round them
+            raise OverflowError(f"Tensor: the integers in {_abbreviated(data)} do not fit in int64 or "
+                                "uint64; pass dtype=float64 to store them rounded")
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)  # converts from the data (out-of-range ints raise)
+    if array.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         array = array.astype(get_default_dtype())
     return array
+
+
+def _abbreviated(data):
+    text = repr(data)
+    return f"{type(data).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 class Tensor:
@@ -30,10 +48,14 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if isinstance(data, Tensor):
             data = data.data
+        if dtype is not None:
+            dtype = check_tensor_dtype(dtype, "Tensor")
         target = backend.get_device(device) if device is not None else None
         source = backend.find_device(data)
         if source is None:
             data = (target or backend.get_device("cpu")).asarray(_host_array(data, dtype))
+        elif data.dtype.kind not in "biuf":
+            check_tensor_dtype(data.dtype, f"Tensor from {type(data).__name__} data")
         elif target is not None and target is not source:
             data = target.asarray(source.to_numpy(data), dtype=dtype)
         elif dtype is not None and data.dtype != dtype:
@@ -195,15 +217,20 @@ class Tensor:
     def __rtruediv__(self, other): return _ew.div(other, self)
     def __pow__(self, other): return _ew.pow(self, other)
     def __rpow__(self, other): return _ew.pow(other, self)
-    def __matmul__(self, other): return _linalg.matmul(self, _ew.lift(other, self))
-    def __rmatmul__(self, other): return _linalg.matmul(_ew.lift(other, self), self)
+    def __matmul__(self, other): return _linalg.matmul(self, _ew.lift(other, self, "matmul"))
+    def __rmatmul__(self, other): return _linalg.matmul(_ew.lift(other, self, "matmul"), self)
     def __neg__(self): return _ew.Neg.apply(self)
     def __pos__(self): return self
     def __abs__(self): return self.abs()
 
     # Comparisons give bool tensors outside the graph (they have no gradient).
     def _compare(self, other, op):
-        a, b = _ew.binary_operands(self, other, op.__name__)
+        try:
+            a, b = _ew.binary_operands(self, other, op.__name__)
+        except TypeError:
+            if op in (_operator.eq, _operator.ne):  # Python's fallback: t == None is False, as in PyTorch
+                return NotImplemented
+            raise
         return Tensor._from_op(op(a.data, b.data), None)
 
     def __lt__(self, other): return self._compare(other, _operator.lt)
@@ -278,11 +305,16 @@ def as_device_array(value, device, what):
     if isinstance(value, Tensor):
         value = value.data
     elif type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
+        try:
+            value = value.detach().cpu().numpy()
+        except TypeError as error:  # torch dtypes NumPy lacks, e.g. bfloat16
+            raise TypeError(f"{what} has torch dtype {value.dtype}, which NumPy cannot hold; convert it "
+                            f"first (e.g. .float()) [{error}]") from None
     source = backend.find_device(value)
+    if source is None and not isinstance(value, (np.ndarray, np.generic)):
+        raise TypeError(f"{what} is a {type(value).__name__}, not an array or tensor")
+    check_tensor_dtype(value.dtype, what)
     if source is None:
-        if not isinstance(value, (np.ndarray, np.generic)):
-            raise TypeError(f"{what} is a {type(value).__name__}, not an array or tensor")
         return device.asarray(value)
     return value if source is device else device.asarray(source.to_numpy(value))
 
@@ -318,6 +350,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 
 def full(shape, value, dtype=None, device=None, requires_grad=False):
+    check_real(value, "full: the fill value")
     device = backend.get_device(device)
     shape = shape_args((shape,))
     data = device.xp.full(shape, value, dtype=_factory_dtype(dtype))
@@ -356,6 +389,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
     """Evenly spaced values in [start, stop): integers unless a bound or ``dtype`` is floating."""
     if stop is None:
         start, stop = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero, got arange({start}, {stop}, {step})")
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: start, stop and step must be finite, got arange({start}, {stop}, {step})")
     if dtype is None and any(isinstance(v, float) for v in (start, stop, step)):
         dtype = get_default_dtype()
     device = backend.get_device(device)

@@ -2,7 +2,7 @@
 one direction (independent of the engine and of the kernels)."""
 import numpy as np
 
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
 ARGUMENTS = ("x", "h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "peephole")
 
 
@@ -34,7 +34,8 @@ def _sigmoid(a):
 
 
 def reference(mode, problem, lengths=None, reverse=False):
-    """(out, h_n, c_n) computed one step at a time with NumPy (float64), PyTorch's formulas."""
+    """(out, h_n, c_n) computed one step at a time with NumPy (float64), PyTorch's formulas
+    (and Keras's for the GRU with ``reset_after=False``, "gru_reset_before")."""
     p = {k: None if v is None else v.astype(np.float64) for k, v in problem.items()}
     x, h, c = p["x"], p["h0"].copy(), None if p["c0"] is None else p["c0"].copy()
     steps, batch, _ = x.shape
@@ -61,7 +62,10 @@ def reference(mode, problem, lengths=None, reverse=False):
         else:
             (r_i, z_i, n_i), (r_h, z_h, n_h) = np.split(gi, 3, axis=1), np.split(gh, 3, axis=1)
             r, z = _sigmoid(r_i + r_h), _sigmoid(z_i + z_h)
-            n = np.tanh(n_i + r * n_h)
+            if mode == "gru":
+                n = np.tanh(n_i + r * n_h)
+            else:
+                n = np.tanh(n_i + (r * h) @ p["weight_hh"][2 * hidden:].T + b_hh[2 * hidden:])
             h_new = (1 - z) * n + z * h
         valid = (t < lengths)[:, None]
         out[t] = np.where(valid, h_new, 0)

@@ -32,9 +32,11 @@ pytestmark = pytest.mark.skipif(CC is None, reason="needs a C compiler (cc)")
 
 REALS = {np.dtype(np.float64): ("double", ""), np.dtype(np.float32): ("float", "f")}
 INTEGERS = {"int64": ("long long", ctypes.c_longlong, np.int64), "int32": ("int", ctypes.c_int, np.int32)}
-ALL_GATES = {gate.name: gate for pair in cupy_gates.STEPS.values() for gate in pair}
+ALL_GATES = {gate.name: gate for pair in cupy_gates.STEPS.values() for phases in pair for gate in phases}
 # The CuPy functions the kernel calls, as NumPy has them (empty, matmul, cuda: below).
-CUPY_API = ("ndarray", "array", "asarray", "ascontiguousarray", "zeros", "stack")
+CUPY_API = ("ndarray", "array", "asarray", "ascontiguousarray", "zeros", "stack", "concatenate")
+# the modes whose step is one GEMM and one elementwise kernel (the reset-before GRU has two phases)
+ONE_PHASE = sorted(mode for mode, (forward, _) in cupy_gates.STEPS.items() if len(forward) == 1)
 
 
 def c_source(dtype):
@@ -161,10 +163,10 @@ def _step_arrays(mode, seed, batch=5, hidden=3):
     return t, lengths, arrays, rng
 
 
-@pytest.mark.parametrize("mode", sorted(GATES))
+@pytest.mark.parametrize("mode", ONE_PHASE)
 def test_forward_step_matches_numpy(mode, compiled):
     t, lengths, a, _ = _step_arrays(mode, seed=1)
-    forward, _ = cupy_gates.STEPS[mode]
+    (forward,), _ = cupy_gates.STEPS[mode]
     batch, hidden = a["h"].shape
     want = forward_step(mode, a["gates"], a["rec"], a["h"], a["c"], a["peephole"], a["b_hn"], t < lengths)
     gates, h, c = a["gates"].copy(), a["h"].copy(), a["c"].copy()
@@ -191,10 +193,10 @@ def test_forward_step_matches_numpy(mode, compiled):
         assert_close(np.where(valid, m_saved, 0), np.where(valid, m, 0), 1e-14, "m_saved")
 
 
-@pytest.mark.parametrize("mode", sorted(GATES))
+@pytest.mark.parametrize("mode", ONE_PHASE)
 def test_backward_step_matches_numpy(mode, compiled):
     t, lengths, a, rng = _step_arrays(mode, seed=2)
-    _, backward = cupy_gates.STEPS[mode]
+    _, (backward,) = cupy_gates.STEPS[mode]
     batch, hidden = a["h"].shape
     valid = t < lengths
     # acts as forward leaves them: sigmoid gates, tanh for LSTM's g and GRU's n (both third)
@@ -225,10 +227,57 @@ def test_backward_step_matches_numpy(mode, compiled):
         assert_close(got, expected, 1e-14, name)
 
 
+def test_reset_before_gru_step_in_two_phases_matches_numpy(compiled):
+    """Forward: rec = h W_h[rz]^T, kernel 1 (r, z, q = r h), rec_n = q W_hn^T, kernel 2 (n, h');
+    backward: kernel 1 (da_z, da_n, dh = d_h), d_reset = da_n W_hn, kernel 2 (da_r, dh = d_h z +
+    d_reset r); against NumPy (numba_gru's formulas), rows 1 and 3 masked."""
+    t, lengths, a, rng = _step_arrays("gru_reset_before", seed=3)
+    (reset, candidate), (candidate_back, reset_back) = cupy_gates.STEPS["gru_reset_before"]
+    run = compiled(np.float64)
+    batch, hidden = a["h"].shape
+    keep = (t < lengths)[:, None]
+    w_hh = rng.standard_normal((3 * hidden, hidden))
+    gates, h = a["gates"].copy(), a["h"].copy()
+    rec = h @ w_hh[:2 * hidden].T
+    output, h_prev, q, rec_n = (np.full((batch, hidden), np.nan) for _ in range(4))
+    named = dict(rec=rec, rec_n=rec_n, lengths=lengths, t=t, hidden=hidden, gates=gates, h=h, output=output,
+                 h_prev=h_prev, q_saved=q)
+    run[reset.name](*reset.arguments(**{n: named[n] for n in reset.names}), size=batch * hidden)
+    rec_n[...] = q @ w_hh[2 * hidden:].T
+    run[candidate.name](*candidate.arguments(**{n: named[n] for n in candidate.names}), size=batch * hidden)
+
+    r = _sigmoid(a["gates"][:, :hidden] + rec[:, :hidden])
+    z = _sigmoid(a["gates"][:, hidden:2 * hidden] + rec[:, hidden:])
+    n = np.tanh(a["gates"][:, 2 * hidden:] + (r * a["h"]) @ w_hh[2 * hidden:].T)
+    h_new = n + z * (a["h"] - n)
+    assert_close(gates, np.where(keep, np.concatenate([r, z, n], axis=1), a["gates"]), 1e-14, "acts")
+    assert_close(h, np.where(keep, h_new, a["h"]), 1e-14, "h")
+    assert_close(output, np.where(keep, h_new, 0), 1e-14, "output")
+    assert_close(q, np.where(keep, r * a["h"], 0), 1e-14, "q")
+    assert np.array_equal(h_prev, a["h"])
+
+    acts = np.concatenate([r, z, n], axis=1)
+    dh_direct, back, d_out = rng.standard_normal((3, batch, hidden))
+    dh, da, d_reset = dh_direct.copy(), np.full((batch, 3 * hidden), np.nan), np.full((batch, hidden), np.nan)
+    named = dict(acts=acts, h_prev=a["h"], d_out=d_out, back=back, d_reset=d_reset, lengths=lengths, t=t,
+                 hidden=hidden, dh=dh, da=da)
+    run[candidate_back.name](*candidate_back.arguments(**{n: named[n] for n in candidate_back.names}),
+                             size=batch * hidden)
+    d_reset[...] = da[:, 2 * hidden:] @ w_hh[2 * hidden:]
+    run[reset_back.name](*reset_back.arguments(**{n: named[n] for n in reset_back.names}), size=batch * hidden)
+
+    d_h = dh_direct + back + d_out
+    d_n = d_h * (1 - z) * (1 - n ** 2)
+    dq = d_n @ w_hh[2 * hidden:]
+    want_da = np.concatenate([dq * a["h"] * r * (1 - r), d_h * (a["h"] - n) * z * (1 - z), d_n], axis=1)
+    assert_close(da, np.where(keep, want_da, 0), 1e-14, "da")
+    assert_close(dh, np.where(keep, d_h * z + dq * r, dh_direct + back), 1e-14, "dh")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_saturated_gates_give_no_nan(dtype, compiled):
     """sigmoid(+-1e4) is 1 or 0 (exp overflows to inf, 1/inf = 0), tanh(+-1e4) is +-1."""
-    forward, _ = cupy_gates.STEPS["lstm"]
+    (forward,), _ = cupy_gates.STEPS["lstm"]
     batch, hidden = 2, 3
     gates = np.tile(np.array([[1e4], [-1e4]], dtype), (1, 4 * hidden))
     h, c = np.zeros((2, batch, hidden), dtype)
@@ -429,7 +478,8 @@ def test_emulated_cuda_graphs_run_warm_then_capture_then_replay_with_fresh_data(
     copied out, nothing stale)."""
     kernel = emulated.CupyRecurrent(mode)
     kernel.cuda_graphs = True
-    for seed, (direct, captures) in enumerate([(2 * 4, 0), (0, 2), (0, 0)]):   # T = 4 steps
+    phases = len(cupy_gates.STEPS[mode][0])   # elementwise kernels per step and direction
+    for seed, (direct, captures) in enumerate([(2 * 4 * phases, 0), (0, 2), (0, 0)]):   # T = 4 steps
         case = dict(mode=mode, sizes=(4, 3, 2, 5), lengths=np.array([4, 1, 3]), reverse=True,
                     bias=True, peephole=mode == "lstm", seed=seed)
         before = Launches.direct, Launches.captures

@@ -82,15 +82,18 @@ def test_cuda_graphs_warm_capture_replay_each_give_the_numba_results(mode):
         assert_all_close(run_kernel(OnGpu(kernel), case, np.float64), want, 1e-10)
 
 
-LAYERS = [("rnn_tanh", False), ("rnn_relu", False), ("lstm", False), ("lstm", True), ("gru", False)]
+LAYERS = [("rnn_tanh", False), ("rnn_relu", False), ("lstm", False), ("lstm", True), ("gru", False),
+          ("gru_reset_before", False)]
 
 
 def run_layer(mode, peephole, impl, seed=3):
     """Outputs and gradients of a 2-layer bidirectional layer on "cuda" with lengths, float64."""
-    name = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[mode]
+    name = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_reset_before": "GRU"}[mode]
     kwargs = dict(num_layers=2, bidirectional=True, batch_first=True, impl=impl, dtype=np.float64)
     if name == "RNN":
         kwargs["nonlinearity"] = mode[4:]
+    if name == "GRU":
+        kwargs["reset_after"] = mode == "gru"
     if name == "LSTM":
         kwargs["peephole"] = peephole
     tg.manual_seed(seed)

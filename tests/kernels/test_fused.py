@@ -77,6 +77,8 @@ def layers(draw):
         kwargs["nonlinearity"] = mode[4:]
     if mode == "lstm":
         kwargs["peephole"] = draw(st.booleans())
+    if mode.startswith("gru"):
+        kwargs["reset_after"] = mode == "gru"
     lengths = draw(st.none() | st.lists(st.integers(1, steps), min_size=batch, max_size=batch))
     return dict(mode=mode, steps=steps, batch=batch, inputs=draw(st.integers(1, 4)),
                 hidden=draw(st.integers(1, 4)), kwargs=kwargs, lengths=lengths,
@@ -85,7 +87,7 @@ def layers(draw):
 
 def run_layer(case, impl):
     """Outputs and gradients (inputs, states, every parameter) of a stacked layer, float64."""
-    name = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU"}[case["mode"]]
+    name = {"rnn_tanh": "RNN", "rnn_relu": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_reset_before": "GRU"}[case["mode"]]
     tg.manual_seed(case["seed"])
     layer = getattr(nn, name)(case["inputs"], case["hidden"], impl=impl, dtype=np.float64, **case["kwargs"])
     rng = np.random.default_rng(case["seed"])
@@ -150,12 +152,12 @@ def test_double_backward_through_a_fused_layer_raises():
         tg.grad((out * out).sum(), x, create_graph=True)
 
 
-# ----- PyTorch, one layer, one direction, same weights -----------------------------------------------
+# ----- PyTorch, one layer, one direction, same weights (PyTorch has no reset-before GRU) ---------------
 TORCH_LAYERS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
                 "lstm": ("LSTM", {}), "gru": ("GRU", {})}
 
 
-@pytest.mark.parametrize("mode", sorted(GATES))
+@pytest.mark.parametrize("mode", sorted(TORCH_LAYERS))
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_fused_equals_torch_single_layer(mode, dtype, rtol):
     torch = pytest.importorskip("torch")
@@ -188,7 +190,7 @@ def test_fused_equals_torch_single_layer(mode, dtype, rtol):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode, peephole", [("rnn_tanh", False), ("rnn_relu", False), ("lstm", False),
-                                            ("lstm", True), ("gru", False)])
+                                            ("lstm", True), ("gru", False), ("gru_reset_before", False)])
 def test_fused_equals_reference_on_larger_sharded_problems(mode, peephole):
     """Sizes where the batch is cut into shards on threads and hidden sizes are not multiples of
     the vector width; float64, 1e-10: over 40 steps the tanh problem's gradients grow to ~4e5,

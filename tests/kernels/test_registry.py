@@ -10,7 +10,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import kernels, nn
 from tinygrad_rnn.nn import fused, recurrent
 
-MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before")
 
 
 @pytest.mark.parametrize("mode", MODES)

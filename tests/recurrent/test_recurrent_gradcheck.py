@@ -9,7 +9,7 @@ from tinygrad_rnn.nn.cells import GATES
 from tinygrad_rnn.nn.recurrent import reference_direction
 from tinygrad_rnn.testing import gradcheck
 
-MODES = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+MODES = ["rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before"]
 
 
 def leaf(array):
@@ -39,7 +39,7 @@ def check_module(module, call, inputs):
 
 
 CELLS = [("RNNCell", {"nonlinearity": "tanh"}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}),
-         ("LSTMCell", {"peephole": True}), ("GRUCell", {})]
+         ("LSTMCell", {"peephole": True}), ("GRUCell", {}), ("GRUCell", {"reset_after": False})]
 
 
 @pytest.mark.parametrize("name, kwargs", CELLS, ids=lambda v: str(v))
@@ -74,8 +74,9 @@ def test_direction_with_lengths(mode, reverse):
 
 
 @pytest.mark.parametrize("layer, kwargs", [("LSTM", {"peephole": True}), ("GRU", {"num_layers": 2}),
+                                           ("GRU", {"reset_after": False}),
                                            ("RNN", {"nonlinearity": "relu", "batch_first": True})],
-                         ids=["peephole_lstm", "gru_2_layers", "relu_rnn_batch_first"])
+                         ids=["peephole_lstm", "gru_2_layers", "gru_reset_before", "relu_rnn_batch_first"])
 @pytest.mark.parametrize("impl", ["reference", "fused"])
 def test_bidirectional_layers_with_lengths(layer, kwargs, impl):
     module = getattr(nn, layer)(2, 2, bidirectional=True, impl=impl, dtype=np.float64, **kwargs)

@@ -62,16 +62,25 @@ def test_sample_command_prints_primed_text(tmp_path, corpus, capsys):
     cli.main(["sample", str(tmp_path / "charlm.npz"), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("the d") and len(text) == 30
+    cli.main(["sample", str(tmp_path), "--prime", "the d", "--length", "25", "--temperature", "0.5"])
+    assert capsys.readouterr().out.rstrip("\n") == text  # the run's folder names its checkpoint
 
 
-def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus):
+def test_sample_rejects_a_corrupt_checkpoint_and_unknown_prime(tmp_path, corpus, capsys):
     cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path)] + TINY)
     path = tmp_path / "charlm.npz"
-    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
         cli.main(["sample", str(path), "--prime", "XYZ"])
+    assert exit_info.value.code == 2 and "not in the model's vocabulary" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not in the model's vocabulary"):
+        cli.main(["sample", str(path), "--prime", "XYZ", "--debug"])
     path.write_bytes(path.read_bytes()[:-200])
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+    with pytest.raises(SystemExit) as exit_info:
         cli.main(["sample", str(path)])
+    assert exit_info.value.code == 2 and "truncated or corrupt" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        cli.main(["sample", str(path), "--debug"])
 
 
 def test_gradflow_command_prints_numbers_and_plots(tmp_path, capsys):
@@ -86,7 +95,7 @@ def test_gradflow_command_prints_numbers_and_plots(tmp_path, capsys):
 
 def test_graph_command_draws_each_weight_once_with_an_edge_per_step(tmp_path):
     out = tmp_path / "g.dot"
-    assert cli.main(["graph", "--cell", "gru", "--seq-len", "4", "--out", str(out)]) == 0
+    assert cli.main(["graph", "--cell", "gru", "--seq-len", "4", "--detail", "ops", "--out", str(out)]) == 0
     dot = out.read_text()
     weight_nodes = re.findall(r'(t\d+) \[shape=box, label="cell\.weight_hh', dot)
     assert len(weight_nodes) == 1
@@ -114,3 +123,30 @@ def test_python_dash_m_entry_point_runs():
     import subprocess
     result = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "train-charlm" in result.stdout and "gradflow" in result.stdout
+
+
+@pytest.mark.skipif(not _has_matplotlib(), reason="needs matplotlib")
+def test_graph_steps_view_is_the_default_and_takes_layers_and_directions(tmp_path, capsys):
+    out = tmp_path / "graph.png"
+    assert cli.main(["graph", "--cell", "lstm", "--layers", "2", "--bidirectional", "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000 and "a box per cell and step" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _has_matplotlib(), reason="needs matplotlib")
+def test_score_and_inspect_read_a_trained_model(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path / "run")] + TINY)
+    capsys.readouterr()
+    text = "the dog sat. on the mat"
+    assert cli.main(["score", str(tmp_path / "run"), "--text", text, "--out", str(tmp_path / "s.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "bits per character, perplexity" in printed and (tmp_path / "s.png").exists()
+    assert printed.count("\n") >= len(text)   # a line per scored character
+    assert cli.main(["inspect", str(tmp_path / "run"), "--text", text, "--find", "line", "--units", "1",
+                     "--out", str(tmp_path / "i.png")]) == 0
+    assert "tracks 'line' best is" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["score", str(tmp_path / "run"), "--text", 'a "quoted" word', "--out", str(tmp_path / "q.png")])
+    assert refused.value.code == 2 and "not in the model's vocabulary" in capsys.readouterr().err
+    assert (tmp_path / "i.png").exists() and (tmp_path / "i-gates.png").exists()

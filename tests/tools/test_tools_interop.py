@@ -57,6 +57,15 @@ def keras_gru_step(x, h, kernel, recurrent_kernel, bias):
     return z * h + (1 - z) * candidate
 
 
+def keras_gru_reset_before_step(x, h, kernel, recurrent_kernel, bias):
+    """Keras GRUCell.call with reset_after=False: one bias (3H,), r applied before U_h."""
+    x_z, x_r, x_h = np.split(x @ kernel + bias, 3, axis=-1)
+    u_z, u_r, u_h = np.split(recurrent_kernel, 3, axis=-1)
+    z, r = sigmoid(x_z + h @ u_z), sigmoid(x_r + h @ u_r)
+    candidate = np.tanh(x_h + (r * h) @ u_h)
+    return z * h + (1 - z) * candidate
+
+
 def _tensor(array):
     return tg.Tensor(array, dtype=np.float64)
 
@@ -90,12 +99,32 @@ def test_keras_gru_step_equals_our_cell_and_layer():
     np.testing.assert_allclose(out.numpy()[-1], expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("impl", ["reference", "fused"])
+def test_keras_gru_reset_after_false_equals_our_reset_before_cell_and_layer(impl):
+    rng = np.random.default_rng(4)
+    weights = keras_weights(3, rng, (3 * H,))
+    xs, h = rng.standard_normal((5, N, I)), rng.standard_normal((N, H))
+    converted = keras_gru_to_torch(*weights, reset_after=False)
+    assert converted["bias_ih"].shape == (3 * H,) and not converted["bias_hh"].any()
+    cell = nn.GRUCell(I, H, reset_after=False, dtype=np.float64)
+    cell.load_state_dict(converted)
+    np.testing.assert_allclose(cell(_tensor(xs[0]), _tensor(h)).numpy(),
+                               keras_gru_reset_before_step(xs[0], h, *weights), rtol=1e-12, atol=1e-14)
+    layer = nn.GRU(I, H, reset_after=False, impl=impl, dtype=np.float64)
+    layer.load_state_dict(keras_gru_to_torch(*weights, suffix="_l0", reset_after=False))
+    out, _ = layer(_tensor(xs), _tensor(h[None]))
+    expected = h
+    for t, x in enumerate(xs):
+        expected = keras_gru_reset_before_step(x, expected, *weights)
+        np.testing.assert_allclose(out.numpy()[t], expected, rtol=1e-12, atol=1e-14)
+
+
 def test_keras_conversion_errors_name_the_problem():
     rng = np.random.default_rng(2)
     kernel, recurrent, _ = keras_weights(3, rng, (1,))
-    with pytest.raises(ValueError, match="reset_after=False"):
-        keras_gru_to_torch(kernel, recurrent, np.zeros(3 * H), reset_after=False)
-    with pytest.raises(ValueError, match=r"\(2, 12\)"):
+    with pytest.raises(ValueError, match=r"reset_after=False the bias has shape \(12,\) \(one bias\), got \(2, 12\)"):
+        keras_gru_to_torch(kernel, recurrent, np.zeros((2, 3 * H)), reset_after=False)
+    with pytest.raises(ValueError, match=r"reset_after=True the bias has shape \(2, 12\)"):
         keras_gru_to_torch(kernel, recurrent, np.zeros(3 * H))
     with pytest.raises(ValueError, match="recurrent_kernel"):
         keras_lstm_to_torch(np.zeros((I, 4 * H)), np.zeros((H, 3 * H)))

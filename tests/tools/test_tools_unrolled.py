@@ -37,3 +37,4 @@ def test_the_picture_is_written(tmp_path):
 def test_unknown_cell_is_refused():
     with pytest.raises(ValueError, match="graph: cell must be one of"):
         unrolled.unroll("transformer")
+

@@ -55,6 +55,22 @@ def test_save_load_round_trip_and_training_continues(tmp_path, topic_corpus):
     assert loaded.epochs_trained == 4
 
 
+def test_paper_sample_formula_reaches_the_vocabulary_and_survives_save_load(tmp_path, topic_corpus):
+    corpus = topic_corpus(200)
+    settings = {**FAST, "sample": 1e-2}
+    code = Word2Vec(corpus, **settings)
+    paper = Word2Vec(corpus, sample_formula="paper", **settings)
+    assert paper.vocab.sample_formula == "paper" and code.vocab.sample_formula == "code"
+    # the paper's formula keeps fewer of the frequent words: fewer effective words were trained
+    assert paper.last_report.effective_words < code.last_report.effective_words
+    paper.save(tmp_path / "paper.npz")
+    loaded = Word2Vec.load(tmp_path / "paper.npz")
+    assert loaded.settings.sample_formula == "paper"
+    assert np.array_equal(loaded.vocab.keep_threshold, paper.vocab.keep_threshold)
+    with pytest.raises(ValueError, match="Word2Vec: sample_formula must be 'code'.*got 'Code'"):
+        Word2Vec(sample_formula="Code")
+
+
 def test_progress_line_reports_rate_and_alpha(capsys, topic_corpus):
     Word2Vec(topic_corpus(100), **{**FAST, "progress": True})
     err = capsys.readouterr().err

@@ -5,9 +5,9 @@ from hypothesis import given, settings, strategies as st
 
 from tinygrad_rnn import optim
 from tinygrad_rnn.kernels import numba_word2vec as kernel
-from tinygrad_rnn.word2vec import Vocabulary, Word2Vec
-from tinygrad_rnn.word2vec.readable import (Word2VecNet, examples, make_batch, negative_sampling_loss,
-                                            train)
+from tinygrad_rnn.word2vec import KeyedVectors, Vocabulary, Word2Vec
+from tinygrad_rnn.word2vec.readable import (Word2VecNet, examples, full_softmax_loss, make_batch,
+                                            negative_sampling_loss, train)
 
 ALPHA = 0.3  # large, so that a wrong update would show
 
@@ -92,3 +92,46 @@ def test_both_paths_lower_the_same_loss(sg, topic_corpus):
     kernel_trained = held_loss(fast.wv.vectors, fast.syn1neg)
     assert readable < 0.8 * start and kernel_trained < 0.8 * start
     assert readable == pytest.approx(kernel_trained, rel=0.25)
+
+
+def test_full_softmax_loss_and_gradients_equal_numpy():
+    """L = sum_b -log softmax(h_b W_out^T)_{c_b}; dL/ds = softmax(s) - onehot(c), so
+    dL/dW_out = (p - y)^T h and dL/dh = (p - y) W_out (float64, skip-gram: h = syn0[input])."""
+    rng = np.random.default_rng(0)
+    syn0, syn1 = rng.standard_normal((2, 7, 3))
+    inputs, targets = np.array([1, 4, 4]), np.array([[2], [0], [6]])
+    net = Word2VecNet.from_arrays(syn0, syn1)
+    loss = full_softmax_loss(net.all_scores(inputs), targets)
+    loss.backward()
+    h = syn0[inputs]
+    scores = h @ syn1.T
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.eye(7)[targets[:, 0]]
+    assert loss.item() == pytest.approx(-np.log(p[np.arange(3), targets[:, 0]]).sum(), rel=1e-13)
+    np.testing.assert_allclose(net.output.weight.grad.numpy(), (p - y).T @ h, rtol=1e-12, atol=1e-14)
+    d_syn0 = np.zeros_like(syn0)
+    np.add.at(d_syn0, inputs, (p - y) @ syn1)
+    np.testing.assert_allclose(net.input.weight.grad.numpy(), d_syn0, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_full_softmax_and_negative_sampling_learn_the_same_topics(sg, topic_corpus):
+    """Both objectives put each word's five nearest neighbours in its own topic (of six words)."""
+    corpus = topic_corpus(300)
+    vocab = Vocabulary(min_count=1, sample=0).scan(corpus)
+    for objective in ("softmax", "negative_sampling"):
+        net = Word2VecNet(len(vocab), 12, sg=sg, seed=2)
+        losses = train(net, corpus, vocab, epochs=3, window=3, negative=3, batch_size=16, seed=2,
+                       objective=objective)
+        assert losses[-1] < losses[0]
+        wv = KeyedVectors(vocab.index_to_key, net.input.weight.numpy())
+        for word in vocab.index_to_key:
+            topic = word.rstrip("0123456789")
+            assert all(other.startswith(topic) for other, _ in wv.most_similar(word, topn=5)), (objective, word)
+
+
+def test_unknown_objective_is_named(topic_corpus):
+    vocab = Vocabulary(min_count=1, sample=0).scan(topic_corpus(10))
+    with pytest.raises(ValueError, match=r"objective must be one of \('negative_sampling', 'softmax'\), got 'hs'"):
+        train(Word2VecNet(len(vocab), 4), topic_corpus(10), vocab, objective="hs")

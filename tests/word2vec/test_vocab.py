@@ -87,3 +87,25 @@ def test_guide_table_brackets_every_bisect(counts, exponent, xs):
         k = x * 2**10 >> 31
         answer = np.searchsorted(cum, x, side="left")
         assert guide[k] <= answer <= guide[k + 1]
+
+
+def test_sample_formulas_on_counts_computed_by_hand():
+    """N = 1000 kept words, sample = 0.004, so t = 4. Paper: p_keep = sqrt(t/f); code (word2vec.c):
+    sqrt(t/f) + t/f; both clipped to 1."""
+    counts = np.array([900, 64, 16, 16, 4])
+    paper = [1 / 15, 1 / 4, 1 / 2, 1 / 2, 1]                           # 2/30, 2/8, 2/4, 2/4, 1
+    code = [1 / 15 + 4 / 900, 1 / 4 + 1 / 16, 1 / 2 + 1 / 4, 3 / 4, 1]   # = 16/225, 5/16, 3/4, 3/4, 1
+    np.testing.assert_allclose(keep_probability(counts, 0.004, "paper"), paper, rtol=1e-15)
+    np.testing.assert_allclose(keep_probability(counts, 0.004, "code"), code, rtol=1e-15)
+    np.testing.assert_array_equal(keep_probability(counts, 0.004), keep_probability(counts, 0.004, "code"))
+    assert keep_probability(counts, 0, "paper").tolist() == [1] * 5
+    corpus = [[word] * count for word, count in zip("abcde", counts)]
+    by_formula = {formula: Vocabulary(min_count=1, sample=0.004, sample_formula=formula).scan(corpus)
+                  for formula in ("code", "paper")}
+    assert by_formula["paper"].expected_training_words() == pytest.approx(900 / 15 + 64 / 4 + 16 + 4, rel=1e-8)
+    assert by_formula["code"].expected_training_words() == pytest.approx(64 + 20 + 24 + 4, rel=1e-8)
+
+
+def test_unknown_sample_formula_is_named():
+    with pytest.raises(ValueError, match=r"Vocabulary: sample_formula must be 'code' .* or 'paper' .*got 'book'"):
+        Vocabulary(sample_formula="book")

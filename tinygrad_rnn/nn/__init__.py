@@ -7,3 +7,4 @@ from .layers import Linear, Embedding, Dropout, LayerNorm, Tanh, ReLU, Sigmoid, 
 from .containers import Sequential, ModuleList  # noqa: F401
 from . import init, utils  # noqa: F401
 from .seq2seq import Seq2Seq, Encoder, Decoder  # noqa: F401
+from .deep import DeepRNN  # noqa: F401

@@ -10,6 +10,14 @@ in engine ops so that backpropagation through time is recorded on the tape::
           c' = f⊙c + i⊙g,  o = σ(o + w_co⊙c'),  h' = o⊙tanh(c')
     GRU   r, z, n = split(xw),  r', z', n' = split(h W_hhᵀ + b_hh)   gate order r, z, n
           r = σ(r + r'),  z = σ(z + z'),  n = tanh(n + r⊙n'),  h' = (1-z)⊙n + z⊙h
+          reset_after=False (mode "gru_reset_before"): the reset gate scales h *before* the
+          recurrent product, n = tanh(n + (r⊙h) W_hnᵀ + b_hn)  (Cho et al. 2014, Olah)
+
+The two GRU forms (Keras's ``reset_after``) are different models: the default, True, is
+PyTorch's and cuDNN's; False is the form of Cho et al. and of Olah's "Understanding LSTM
+Networks", h̃ = tanh(W·[r⊙h, x]). Our z is Cho et al.'s; Olah writes h' = (1-z_O)⊙h + z_O⊙h̃,
+so his z_O is our 1 - z (the same model, the gate's meaning flipped: our z keeps the old state,
+his takes in the new one) and his W_z, b_z are our -W_z, -b_z (σ(-a) = 1 - σ(a)).
 
 The cell modules below hold PyTorch's parameters (``weight_ih`` (G·H, I), ``weight_hh``
 (G·H, H), ``bias_ih``, ``bias_hh`` (G·H,); peepholes ``weight_ci``, ``weight_cf``,
@@ -24,7 +32,7 @@ from ..tensor import rand, zeros
 from .layers import check_same_kind
 from .module import Module, Parameter
 
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
 
 
 def _recurrent(h, weight_hh, bias_hh):
@@ -60,7 +68,25 @@ def gru_step(xw, h, c, weight_hh, bias_hh, peephole=None):
     return n + z * (h - n), None  # = (1-z)⊙n + z⊙h with one op fewer
 
 
-STEPS = {"rnn_tanh": rnn_tanh_step, "rnn_relu": rnn_relu_step, "lstm": lstm_step, "gru": gru_step}
+def gru_reset_before_step(xw, h, c, weight_hh, bias_hh, peephole=None):
+    size = h.shape[-1]
+    x_r, x_z, x_n = split(xw if bias_hh is None else xw + bias_hh, size, axis=-1)
+    h_r, h_z = split(h @ weight_hh[:2 * size].transpose(0, 1), size, axis=-1)
+    r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+    n = (x_n + (r * h) @ weight_hh[2 * size:].transpose(0, 1)).tanh()
+    return n + z * (h - n), None
+
+
+def gru_mode(layer, reset_after):
+    """The mode of a GRU: "gru" (``reset_after=True``) or "gru_reset_before" (False)."""
+    if not isinstance(reset_after, bool):
+        raise ValueError(f"{layer}: reset_after must be True (PyTorch's GRU) or False (Cho et al.'s), "
+                         f"got {reset_after!r}")
+    return "gru" if reset_after else "gru_reset_before"
+
+
+STEPS = {"rnn_tanh": rnn_tanh_step, "rnn_relu": rnn_relu_step, "lstm": lstm_step, "gru": gru_step,
+         "gru_reset_before": gru_reset_before_step}
 
 
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
@@ -187,14 +213,21 @@ class LSTMCell(_Cell):
 
 
 class GRUCell(_Cell):
-    """Gated recurrent unit (gate order r, z, n, PyTorch's placement of b_hn inside r⊙(·)).
+    """Gated recurrent unit (gate order r, z, n). ``reset_after=True`` (default): PyTorch's
+    n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)); False: Cho et al.'s
+    n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn). See the module docstring for Olah's notation.
 
     ``cell(x, h=None) -> h'``; h defaults to zeros.
     """
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
-        super().__init__("gru", input_size, hidden_size, bias, device=device, dtype=dtype)
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True, device=None, dtype=None):
+        super().__init__(gru_mode(type(self).__name__, reset_after), input_size, hidden_size, bias,
+                         device=device, dtype=dtype)
+        self.reset_after = reset_after
 
     def forward(self, x, h=None):
         self._check_input(x, [("h", h)])
         return self._step(x, h, None)[0]
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -76,8 +76,8 @@ def fused_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, pee
                     lengths=None, reverse=False):
     """One layer, one direction, the whole sequence in one autograd node.
 
-    ``mode``: "rnn_tanh" | "rnn_relu" | "lstm" | "gru"; ``x`` (T, B, I); ``h0`` (B, H); ``c0``
-    (B, H) for lstm, else None. Weights in PyTorch's layout and gate order (LSTM i, f, g, o; GRU
+    ``mode``: "rnn_tanh" | "rnn_relu" | "lstm" | "gru" | "gru_reset_before"; ``x`` (T, B, I);
+    ``h0`` (B, H); ``c0`` (B, H) for lstm, else None. Weights in PyTorch's layout and gate order (LSTM i, f, g, o; GRU
     r, z, n): ``weight_ih`` (G·H, I), ``weight_hh`` (G·H, H), ``bias_ih``/``bias_hh`` (G·H,) or
     None; ``peephole`` None or (weight_ci, weight_cf, weight_co), each (H,) (lstm only).
     ``lengths``: None or a host NumPy int array (B,); steps t >= lengths[b] keep the state and

@@ -17,6 +17,8 @@ Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional el
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
 in PyTorch: a step t ≥ lengths[n] leaves sequence n's state unchanged and outputs zero, so
 h_n holds the state at each sequence's last valid step and the reverse direction starts there.
+x is never read there: NaN or Inf padding changes no output and no gradient, and x's gradient
+there is 0.
 """
 import warnings
 
@@ -26,7 +28,7 @@ from .. import backend
 from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
 from ..tensor import Tensor, zeros
 from . import fused
-from .cells import STEPS, add_parameters, parameters_of, positive_integer, rnn_mode, sizes
+from .cells import STEPS, add_parameters, gru_mode, parameters_of, positive_integer, rnn_mode, sizes
 from .layers import check_same_kind
 from .module import Module
 
@@ -40,14 +42,14 @@ def reference_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
                         lengths=None, reverse=False):
     """One layer, one direction, composed of engine ops.
 
-    ``mode`` is "rnn_tanh", "rnn_relu", "lstm" or "gru"; ``x`` (T, B, I); ``h0``, ``c0`` (B, H)
+    ``mode`` is "rnn_tanh", "rnn_relu", "lstm", "gru" or "gru_reset_before"; ``x`` (T, B, I); ``h0``, ``c0`` (B, H)
     (``c0`` None except for "lstm"); ``peephole`` None or (weight_ci, weight_cf, weight_co);
     ``lengths`` None or a host NumPy int array (B,). Returns ``(out (T, B, H), h_n, c_n)``.
     The input projection x W_ihᵀ + b_ih of all steps is one matmul; the loop does the rest.
     """
     steps, batch, features = x.shape
     xw = x.reshape(steps * batch, features) @ weight_ih.transpose(0, 1)
-    xw = (xw if bias_ih is None else xw + bias_ih).reshape(steps, batch, -1)
+    xw = (xw if bias_ih is None else xw + bias_ih).reshape(steps, batch, weight_ih.shape[0])  # -1 fails for B=0
     step = STEPS[mode]
     valid = None if lengths is None else _valid_steps(lengths, steps, x.device)
     shortest = steps if lengths is None else int(lengths.min())
@@ -132,6 +134,8 @@ class _RecurrentLayer(Module):
             layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
             raise ValueError(f"{name}: expected input of rank 3 {layout} or 2 (L, input_size) "
                              f"for an unbatched sequence, got rank {x.ndim} (shape {x.shape})")
+        if x.shape[0 if x.ndim == 2 or not self.batch_first else 1] == 0:
+            raise ValueError(f"{name}: expected a sequence length L > 0 (as PyTorch does), got input shape {x.shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input_size={self.input_size} features on the last axis, "
                              f"got {x.shape[-1]} (input shape {x.shape})")
@@ -166,11 +170,13 @@ class _RecurrentLayer(Module):
         if not batched:
             raise ValueError(f"{name}: lengths= needs a batched input (an unbatched input is one full sequence)")
         host = host_lengths(lengths)
-        if host.ndim != 1 or host.dtype.kind not in "iu":
+        if host.ndim != 1 or (host.dtype.kind not in "iu" and host.size):  # [] is float64 to NumPy
             raise ValueError(f"{name}: lengths must be a 1-D sequence of integers, got {host.dtype} "
                              f"of shape {host.shape}")
         if host.shape[0] != batch:
             raise ValueError(f"{name}: got {host.shape[0]} lengths for a batch of N={batch} sequences")
+        if batch == 0:
+            return None  # no sequences, nothing to mask
         if host.min() < 1 or host.max() > steps:
             bad = int(host.min()) if host.min() < 1 else int(host.max())
             raise ValueError(f"{name}: every length must be in [1, L={steps}], got {bad} (lengths {host.tolist()})")
@@ -188,8 +194,13 @@ class _RecurrentLayer(Module):
         steps, batch = x.shape[:2]
         h0, c0 = self._states(hx, batch, batched, self.weight_ih_l0)
         lengths = self._lengths(lengths, steps, batch, batched)
+        if lengths is not None and lengths.min() < steps:
+            # Select, never multiply: 0·NaN is NaN. Both paths then see finite padding, and the
+            # select's backward gives x exact zeros there.
+            x = where(_valid_steps(lengths, steps, x.device), x, 0.0)
         active = steps if lengths is None else int(lengths.max())  # later steps are padding everywhere
-        run = _direction_function(self, x)
+        # The fused kernels need at least one sequence; the reference path handles an empty batch.
+        run = _direction_function(self, x) if batch else reference_direction
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
         for layer in range(self.num_layers):
             if layer > 0:
@@ -262,15 +273,21 @@ class LSTM(_RecurrentLayer):
 
 
 class GRU(_RecurrentLayer):
-    """Gated recurrent unit (gate order r, z, n; PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn))).
+    """Gated recurrent unit (gate order r, z, n). ``reset_after=True`` (default, Keras's name):
+    PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)); ``reset_after=False``: Cho et al.'s
+    n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn) (see :mod:`~tinygrad_rnn.nn.cells`).
 
     ``out, h_n = gru(x, h0=None, lengths=None)``.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, impl="auto", device=None, dtype=None):
-        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, impl=impl, device=device, dtype=dtype)
+                 bidirectional=False, reset_after=True, impl="auto", device=None, dtype=None):
+        super().__init__(gru_mode(type(self).__name__, reset_after), input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, impl=impl, device=device, dtype=dtype)
+        self.reset_after = reset_after
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def forward(self, x, hx=None, lengths=None):
         out, h_n, _ = self._run(x, hx, lengths)

@@ -3,7 +3,7 @@
 Notation: ``g`` is the gradient flowing into the op's output ``y``.
 """
 from ..autograd import Function
-from ..dtypes import promote, scalar_dtype
+from ..dtypes import check_real, promote, scalar_dtype
 from ..tensor import Tensor
 
 
@@ -26,8 +26,9 @@ def broadcast_shape(a, b, op):
 _constants = {}  # (value, type, dtype, device) -> Tensor: scalars lifted once, not per op
 
 
-def lift(value, like):
-    """``value`` as a Tensor on ``like``'s device; Python scalars take a weak dtype."""
+def lift(value, like, op):
+    """``value`` as a Tensor on ``like``'s device; Python scalars take a weak dtype. Anything
+    that makes no numeric tensor (None, a string, ...) raises TypeError naming ``op``."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float)):
@@ -43,15 +44,19 @@ def lift(value, like):
                 _constants.clear()
             constant = _constants[key] = Tensor._from_op(device.asarray(value, dtype=dtype), None)
         return constant
-    return Tensor(value, device=like.device)
+    try:
+        return Tensor(value, device=like.device)
+    except TypeError:
+        raise TypeError(f"{op}: unsupported operand of type {type(value).__name__} (expected a Tensor, a real "
+                        "number or an array of bool, integer or floating values)") from None
 
 
 def binary_operands(a, b, op):
     """Both operands as Tensors of one dtype, after checking that their shapes broadcast."""
     if not isinstance(a, Tensor):
-        a = lift(a, b)
+        a = lift(a, b, op)
     elif not isinstance(b, Tensor):
-        b = lift(b, a)
+        b = lift(b, a, op)
     broadcast_shape(a.shape, b.shape, op)
     if a.dtype != b.dtype:
         dtype = promote(a.dtype, b.dtype)
@@ -116,10 +121,18 @@ class Pow(Function):
 
 
 def _split_at_ties(g, a, b, a_wins):
-    """Route ``g`` to ``a`` where it wins, to ``b`` where it loses, half to each at ties."""
-    share_a = a_wins + 0.5 * (a.data == b.data)
-    share_a = Tensor._from_op(share_a.astype(g.dtype), None)
-    return g * share_a, g * (1 - share_a)
+    """Route ``g`` to ``a`` where it wins, to ``b`` where it loses, half to each at ties.
+    Selected, never multiplied by 0, so an infinite g at the loser's place gives it 0, not NaN
+    (as PyTorch); the same holds for every gradient mask below."""
+    ties = a.data == b.data
+    shared = _select(ties, g * 0.5, g)
+    return _select(a_wins | ties, shared), _select(~a_wins, shared)
+
+
+def _select(condition, g, otherwise=None):
+    """``g`` where ``condition`` holds, else ``otherwise`` (default 0): ``where`` without its
+    operand checks, for the backward passes whose shapes match by construction."""
+    return Where.apply(g, lift(0, g, "where") if otherwise is None else otherwise, condition=condition)
 
 
 class Maximum(Function):
@@ -252,7 +265,7 @@ class Relu(Function):
         return self.xp.maximum(a, 0)
 
     def backward(self, g):
-        return g * Tensor._from_op((self.inputs[0].data > 0).astype(g.dtype), None)
+        return _select(self.inputs[0].data > 0, g)
 
 
 class LeakyRelu(Function):
@@ -293,7 +306,7 @@ class Clip(Function):
             inside = inside & (a >= self.low)
         if self.high is not None:
             inside = inside & (a <= self.high)
-        return g * Tensor._from_op(inside.astype(g.dtype), None)
+        return _select(inside, g)
 
 
 class Cast(Function):
@@ -334,6 +347,9 @@ def clip(a, low=None, high=None):
     """Clamp ``a`` into [low, high] (either bound may be None)."""
     if low is None and high is None:
         raise ValueError("clip: at least one of low and high must be given")
+    for name, bound in (("low", low), ("high", high)):
+        if bound is not None:
+            check_real(bound, f"clip: {name}")
     if low is not None and high is not None and low > high:
         raise ValueError(f"clip: low={low} is greater than high={high}")
     return Clip.apply(a, low=low, high=high)

@@ -2,6 +2,7 @@
 import itertools
 
 from ..autograd import Function
+from ..dtypes import check_real
 from ..tensor import Tensor, shape_args
 from .reduce import normalize_axes
 
@@ -220,26 +221,56 @@ def _index_part(part, a, position):
     if isinstance(part, Tensor):
         part = part.data
     elif isinstance(part, (list, tuple)):
-        part = a.device.asarray(part)
+        part = a.device.asarray(part, dtype=None if len(part) else "int64")  # [] selects nothing, as in NumPy
         if part.dtype.kind not in "biu":
             raise IndexError(f"getitem: index lists must hold integers or bools, got {part.dtype}")
     if isinstance(part, a.device.array_type):
-        if part.dtype.kind == "b":
-            return tuple(a.xp.nonzero(part))
-        if part.dtype.kind not in "iu":
+        if part.dtype.kind == "b" and part.ndim == 0:
+            raise IndexError(f"getitem: a 0-d boolean index at position {position} is not supported; "
+                             "use None to add an axis")
+        if part.dtype.kind not in "biu":
             raise IndexError(f"getitem: index arrays must be integer or bool, got {part.dtype} at position {position}")
-        return (part,)
+        return part
     if part is not None and not isinstance(part, (int, slice, type(Ellipsis))):
         raise IndexError(f"getitem: unsupported index {part!r} of type {type(part).__name__}")
-    return (part,)
+    return part
+
+
+def _is_mask(part, a):
+    return isinstance(part, a.device.array_type) and part.dtype.kind == "b"
+
+
+def _masks_to_positions(parts, a):
+    """The index with each bool mask replaced by the integer arrays of its True positions,
+    after checking that the mask's shape is that of the axes it covers: NumPy and PyTorch raise
+    IndexError for a mask of the wrong length, and nonzero alone would silently accept it."""
+    def width(part):  # how many axes of ``a`` an index part consumes (None and True add one)
+        return part.ndim if _is_mask(part, a) else 0 if part is None or isinstance(part, bool) else 1
+    explicit = sum(width(p) for p in parts if p is not Ellipsis)
+    axis, result = 0, []
+    for position, part in enumerate(parts):
+        if part is Ellipsis:
+            axis += max(a.ndim - explicit, 0)
+        elif _is_mask(part, a):
+            covered = a.shape[axis:axis + part.ndim]
+            if tuple(part.shape) != covered:
+                raise IndexError(f"getitem: the boolean mask at position {position} has shape {tuple(part.shape)} "
+                                 f"but indexes axes of sizes {covered} of a tensor of shape {a.shape}")
+            result.extend(a.xp.nonzero(part))
+            axis += part.ndim
+            continue
+        else:
+            axis += width(part)
+        result.append(part)
+    return tuple(result)
 
 
 def getitem(a, index):
     """``a[index]`` with basic slicing, integer arrays and bool masks (bool masks become the
     integer arrays of their True positions, so one scatter handles every backward)."""
     index = index if isinstance(index, tuple) else (index,)
-    parts = tuple(p for position, part in enumerate(index) for p in _index_part(part, a, position))
-    return GetItem.apply(a, index=parts)
+    parts = [_index_part(part, a, position) for position, part in enumerate(index)]
+    return GetItem.apply(a, index=_masks_to_positions(parts, a))
 
 
 def concatenate(tensors, axis=0):
@@ -278,6 +309,7 @@ def split(a, split_size_or_sections, axis=0):
         if split_size_or_sections <= 0:
             raise ValueError(f"split: chunk size must be positive, got {split_size_or_sections}")
         sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+        sizes = sizes or [0]  # an empty axis is one empty chunk, as in PyTorch
     else:
         sizes = list(split_size_or_sections)
         if any(size < 0 for size in sizes):  # [3, -1] adds up too, but would slice past the end
@@ -316,4 +348,5 @@ def pad(a, widths, value=0.0):
             (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
     if any(before < 0 or after < 0 for before, after in pairs):
         raise ValueError(f"pad: negative widths {widths} are not supported")
+    check_real(value, "pad: the fill value")
     return Pad.apply(a, widths=tuple(pairs), value=value)

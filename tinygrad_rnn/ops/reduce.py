@@ -73,13 +73,16 @@ class Min(_Extreme):
 
 class LogSumExp(Reduction):
     """y = log Σ_axes e^a, computed as m + log Σ e^(a-m) with m = max a (no overflow);
-    dy/da = e^(a-y) = softmax(a) over the axes."""
+    dy/da = e^(a-y) = softmax(a) over the axes. Over an empty axis y = log 0 = -inf, as in PyTorch."""
 
     def reduce(self, a, axes, keepdims):
         xp = self.xp
-        shift = a.max(axis=axes, keepdims=True)
-        shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf rows: log 0 = -inf, not NaN
-        out = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        if any(a.shape[i] == 0 for i in axes):  # an empty sum has no max to shift by
+            out = xp.full(_kept_shape(a.shape, axes), -xp.inf, dtype=a.dtype)
+        else:
+            shift = a.max(axis=axes, keepdims=True)
+            shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf rows: log 0 = -inf, not NaN
+            out = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
         return out if keepdims else out.reshape(tuple(s for i, s in enumerate(out.shape) if i not in axes))
 
     def backward(self, g):

@@ -14,13 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_rnn.textio import TextFileError, decode_text
 from tinygrad_rnn.word2vec.vocab import check_sentence
 
 
 class LineCorpus:
     """Sentences of a whitespace-tokenised UTF-8 text file, one per line (``.gz`` read as gzip).
 
-    Re-iterable: every ``iter()`` reopens the file, so a pass streams it from disk.
+    Re-iterable: every ``iter()`` reopens the file, so a pass streams it from disk. A file with no
+    words, or one that is binary or not UTF-8, raises ``TextFileError`` naming the path and the
+    line and byte offset (of the uncompressed text).
     """
 
     def __init__(self, path):
@@ -30,9 +33,15 @@ class LineCorpus:
 
     def __iter__(self) -> Iterator[list[str]]:
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with opener(self.path, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                yield line.split()
+        offset, words = 0, 0
+        with opener(self.path, "rb") as lines:
+            for number, line in enumerate(lines, 1):
+                tokens = decode_text(line, self.path, line=number, offset=offset).split()
+                offset += len(line)
+                words += len(tokens)
+                yield tokens
+        if words == 0:
+            raise TextFileError(f"{self.path}: no words in the corpus (the file is empty or blank)")
 
     def __repr__(self) -> str:
         return f"LineCorpus({str(self.path)!r})"

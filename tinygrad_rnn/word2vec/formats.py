@@ -3,8 +3,8 @@
 Both start with an ASCII header ``"<count> <dimension>\\n"``.  Text: then one line per word,
 ``word v_1 ... v_d``.  Binary: then per word the UTF-8 word, a space, ``d`` little-endian float32
 values and a newline (word2vec.c writes the newline, gensim does not; both are read).
-Files ending in ``.gz`` are gzip-compressed.  A file that is truncated or malformed raises
-``ValueError`` naming the file and the entry.
+Files ending in ``.gz`` are gzip-compressed.  A file that is empty, truncated or malformed raises
+``ValueError`` naming the file, the entry and its line (text) or byte offset (binary).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from tinygrad_rnn.textio import TextFileError, decode_text
 
 _FLOAT32_LE = np.dtype("<f4")
 
@@ -48,6 +50,9 @@ def load_word2vec_format(path, binary: bool = False) -> tuple[list[str], np.ndar
     path = Path(path)
     with _open(path, "rb") as src:
         data = src.read()
+    if not data:
+        raise TextFileError(f"load_word2vec_format: {path}: the file is empty; expected the header "
+                            "'<count> <dimension>'")
     newline = data.find(b"\n")
     header = data[:newline].split() if newline >= 0 else []
     if len(header) != 2 or not all(part.isdigit() for part in header):
@@ -68,8 +73,8 @@ def _truncated(path, found: int, count: int) -> ValueError:
 
 
 def _parse_text(path, data: bytes, start: int, count: int, dim: int):
-    lines = data[start:].decode("utf-8").splitlines()
-    lines = [line for line in lines if line.strip()]
+    text = decode_text(data[start:], path, line=2, offset=start)
+    lines = [(number, line) for number, line in enumerate(text.split("\n"), 2) if line.strip()]
     if len(lines) < count:
         raise _truncated(path, len(lines), count)
     if len(lines) > count:
@@ -77,16 +82,16 @@ def _parse_text(path, data: bytes, start: int, count: int, dim: int):
                          f"announces {count}")
     keys = []
     vectors = np.empty((count, dim), np.float32)
-    for i, line in enumerate(lines):
+    for i, (number, line) in enumerate(lines):
         parts = line.rstrip().split(" ")
         if len(parts) != dim + 1:
             raise ValueError(f"load_word2vec_format: {path}: entry {i} ({parts[0]!r}) has "
-                             f"{len(parts) - 1} values, expected {dim}")
+                             f"{len(parts) - 1} values, expected {dim} (line {number})")
         try:
             vectors[i] = [float(v) for v in parts[1:]]
         except ValueError:
             raise ValueError(f"load_word2vec_format: {path}: entry {i} ({parts[0]!r}) has a "
-                             "value that is not a number") from None
+                             f"value that is not a number (line {number})") from None
         keys.append(parts[0])
     return keys, vectors
 
@@ -105,8 +110,8 @@ def _parse_binary(path, data: bytes, start: int, count: int, dim: int):
         try:
             keys.append(data[pos:space].decode("utf-8"))
         except UnicodeDecodeError:
-            raise ValueError(f"load_word2vec_format: {path}: entry {i} is not UTF-8 text "
-                             "(corrupt file, or a text file read with binary=True?)") from None
+            raise ValueError(f"load_word2vec_format: {path}: entry {i} (byte offset {pos}) is not UTF-8 "
+                             "text (corrupt file, or a text file read with binary=True?)") from None
         vectors[i] = np.frombuffer(data, _FLOAT32_LE, dim, space + 1)
         pos = space + 1 + row_bytes
     if data[pos:].strip(b"\n"):

@@ -7,13 +7,15 @@ The input vectors ``wv.vectors`` start uniform in ``[-1, 1) / vector_size`` (gen
 word2vec.c's is half of it, which trained slightly worse word-similarity scores here) and the
 output vectors ``syn1neg`` at zero.  ``train`` runs ``epochs`` passes with the
 learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them (see
-``training``).  Models save to ``.npz`` without pickle: the two weight matrices, the vocabulary
+``training``).  ``sample_formula`` chooses how frequent words are subsampled: word2vec.c's formula
+("code", the default, as gensim) or the paper's ("paper"; see ``vocab``).  Models save to ``.npz`` without pickle: the two weight matrices, the vocabulary
 (UTF-8 bytes with offsets) and counts, and the settings as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -21,7 +23,7 @@ import numpy as np
 from tinygrad_rnn.word2vec.corpus import LineCorpus, check_reiterable
 from tinygrad_rnn.word2vec.keyedvectors import KeyedVectors
 from tinygrad_rnn.word2vec.training import TrainingReport, run_training
-from tinygrad_rnn.word2vec.vocab import Vocabulary
+from tinygrad_rnn.word2vec.vocab import Vocabulary, check_sample_formula
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Settings:
     seed: int = 1
     workers: int = 1
     max_vocab_size: int | None = None
+    sample_formula: str = "code"
 
     def __post_init__(self):
         def need(ok, what):
@@ -49,6 +52,11 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"Word2Vec: {name} must be an int, got {value!r}")
+        for name in ("ns_exponent", "sample", "alpha", "min_alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"Word2Vec: {name} must be a number, got {value!r}")
+            need(math.isfinite(value), f"{name} must be finite, got {value}")
         need(self.vector_size >= 1, f"vector_size must be >= 1, got {self.vector_size}")
         need(self.window >= 1, f"window must be >= 1, got {self.window}")
         need(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
@@ -56,6 +64,8 @@ class Settings:
         need(self.negative >= 1, f"negative must be >= 1 (only negative sampling is implemented), "
                                  f"got {self.negative}")
         need(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
+        check_sample_formula("Word2Vec", self.sample_formula)
+        need(self.alpha > 0, f"alpha must be > 0 (the initial learning rate), got {self.alpha}")
         need(0 <= self.min_alpha <= self.alpha, f"need 0 <= min_alpha <= alpha, got "
                                                  f"alpha={self.alpha}, min_alpha={self.min_alpha}")
         need(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -70,10 +80,10 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, window=5, min_count=5,
                  sg=1, negative=5, ns_exponent=0.75, sample=1e-3, alpha=0.025, min_alpha=1e-4,
                  epochs=5, cbow_mean=True, seed=1, workers=1, max_vocab_size=None, progress=True,
-                 compute_loss=False):
+                 compute_loss=False, sample_formula="code"):
         self.settings = Settings(vector_size, window, min_count, sg, negative, ns_exponent,
                                  sample, alpha, min_alpha, epochs, bool(cbow_mean), seed, workers,
-                                 max_vocab_size)
+                                 max_vocab_size, sample_formula)
         self.progress = progress
         self.compute_loss = compute_loss
         self.vocab: Vocabulary | None = None
@@ -95,7 +105,7 @@ class Word2Vec:
     def build_vocab(self, sentences=None, corpus_file=None) -> "Word2Vec":
         """Count the corpus, build the sampling tables and initialise the weights."""
         s = self.settings
-        self.vocab = Vocabulary(s.min_count, s.sample, s.ns_exponent, s.max_vocab_size)
+        self.vocab = Vocabulary(s.min_count, s.sample, s.ns_exponent, s.max_vocab_size, s.sample_formula)
         self.vocab.scan(self._corpus(sentences, corpus_file))
         rng = np.random.default_rng(s.seed)
         vectors = (2 * rng.random((len(self.vocab), s.vector_size), dtype=np.float32) - 1) / s.vector_size
@@ -150,8 +160,8 @@ class Word2Vec:
         blob, ends = arrays["words_utf8"].tobytes(), arrays["word_ends"]
         starts = np.r_[0, ends[:-1]]
         keys = [blob[a:b].decode("utf-8") for a, b in zip(starts, ends)]
-        vocab = Vocabulary(model.settings.min_count, model.settings.sample,
-                           model.settings.ns_exponent, model.settings.max_vocab_size)
+        vocab = Vocabulary(model.settings.min_count, model.settings.sample, model.settings.ns_exponent,
+                           model.settings.max_vocab_size, model.settings.sample_formula)
         vocab.finalize(dict(zip(keys, arrays["counts"].tolist())))
         vocab.raw_words, vocab.sentences = meta["raw_words"], meta["sentences"]
         model.vocab = vocab

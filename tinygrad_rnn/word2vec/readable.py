@@ -17,7 +17,16 @@ and the loss is the negative log-likelihood of "c is real, the k are noise":
     L = -log sigmoid(s_c) - sum_k log sigmoid(-s_k) = softplus(-s_c) + sum_k softplus(s_k)
 
 summed over the mini-batch and minimised by plain SGD, the learning rate decaying linearly from
-``alpha`` to ``min_alpha``.  Negatives equal to the target are masked out, as word2vec.c skips
+``alpha`` to ``min_alpha``.
+
+``objective="softmax"`` trains the lectures' objective instead, the full softmax over the
+vocabulary of V words (no negatives are drawn):
+
+    L = -log Pr(c | h) = -s_c + log sum_{v=1..V} exp(s_v),   s_v = h . output[v]
+
+Its gradient touches every output vector, so one update costs O(V·d) against negative
+sampling's O((K+1)·d): fine for the small vocabularies this path is for, hopeless for a real
+one (which is why word2vec samples negatives or walks a Huffman tree).  Negatives equal to the target are masked out, as word2vec.c skips
 them.  With a batch of one pair this step equals the kernel's update exactly
 (``tests/word2vec/test_readable.py``); larger batches sum the gradients of several pairs before
 applying them (the kernel applies each pair at once), and every step builds a graph and dense
@@ -37,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, optim
+from tinygrad_rnn import functional as F, nn, optim
 from tinygrad_rnn.word2vec.vocab import Vocabulary
 
 
@@ -81,6 +90,10 @@ class Word2VecNet(nn.Module):
         h = self.hidden(inputs, context_mask)
         return (self.output(targets) @ h.unsqueeze(-1)).squeeze(-1)
 
+    def all_scores(self, inputs, context_mask=None) -> tg.Tensor:
+        """Scores (B, V) of every word of the vocabulary, for the full softmax."""
+        return self.hidden(inputs, context_mask) @ self.output.weight.transpose(0, 1)
+
 
 def negative_sampling_loss(scores: tg.Tensor, targets: np.ndarray) -> tg.Tensor:
     """``sum softplus(-s_c) + sum softplus(s_k)`` over the batch, negatives equal to the target masked."""
@@ -90,6 +103,15 @@ def negative_sampling_loss(scores: tg.Tensor, targets: np.ndarray) -> tg.Tensor:
     valid[:, 1:] = targets[:, 1:] != targets[:, :1]
     sign = tg.Tensor(sign, dtype=scores.dtype)
     return ((-sign * scores).softplus() * tg.Tensor(valid, dtype=scores.dtype)).sum()
+
+
+def full_softmax_loss(scores: tg.Tensor, targets: np.ndarray) -> tg.Tensor:
+    """``sum -log softmax(s)_c`` over the batch: ``scores`` (B, V) from ``all_scores``, the true
+    word in ``targets[:, 0]``."""
+    return F.cross_entropy(scores, tg.Tensor(targets[:, 0]), reduction="sum")
+
+
+OBJECTIVES = ("negative_sampling", "softmax")
 
 
 def examples(sentences, vocab: Vocabulary, sg: int, window: int, rng: np.random.Generator):
@@ -127,10 +149,14 @@ def make_batch(batch: list, vocab: Vocabulary, sg: int, window: int, negative: i
 
 
 def sgd_step(net: Word2VecNet, optimizer, batch: list, vocab: Vocabulary, window: int, negative: int,
-             rng) -> float:
+             rng, objective: str = "negative_sampling") -> float:
     """One SGD step on the summed loss of ``batch``; returns that loss."""
-    inputs, targets, mask = make_batch(batch, vocab, net.sg, window, negative, rng)
-    loss = negative_sampling_loss(net(inputs, targets, mask), targets)
+    if objective == "softmax":
+        inputs, targets, mask = make_batch(batch, vocab, net.sg, window, 0, rng)
+        loss = full_softmax_loss(net.all_scores(inputs, mask), targets)
+    else:
+        inputs, targets, mask = make_batch(batch, vocab, net.sg, window, negative, rng)
+        loss = negative_sampling_loss(net(inputs, targets, mask), targets)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -139,8 +165,11 @@ def sgd_step(net: Word2VecNet, optimizer, batch: list, vocab: Vocabulary, window
 
 def train(net: Word2VecNet, sentences, vocab: Vocabulary, epochs: int = 5, window: int = 5,
           negative: int = 5, alpha: float = 0.025, min_alpha: float = 1e-4, batch_size: int = 64,
-          seed: int = 1) -> list[float]:
-    """Mini-batch SGD; returns the mean loss per example of each epoch."""
+          seed: int = 1, objective: str = "negative_sampling") -> list[float]:
+    """Mini-batch SGD on ``objective`` ("negative_sampling" or "softmax", see the module
+    docstring); returns the mean loss per example of each epoch."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"word2vec.readable.train: objective must be one of {OBJECTIVES}, got {objective!r}")
     rng = np.random.default_rng(seed)
     optimizer = optim.SGD(net.parameters(), lr=alpha)
     epoch_losses = []
@@ -154,10 +183,10 @@ def train(net: Word2VecNet, sentences, vocab: Vocabulary, epochs: int = 5, windo
             if len(batch) == batch_size:
                 progress = min(1.0, (epoch + sentences_done / vocab.sentences) / epochs)
                 optimizer.param_groups[0]["lr"] = alpha - (alpha - min_alpha) * progress
-                total += sgd_step(net, optimizer, batch, vocab, window, negative, rng)
+                total += sgd_step(net, optimizer, batch, vocab, window, negative, rng, objective)
                 count, batch = count + len(batch), []
         if batch:
-            total += sgd_step(net, optimizer, batch, vocab, window, negative, rng)
+            total += sgd_step(net, optimizer, batch, vocab, window, negative, rng, objective)
             count += len(batch)
         epoch_losses.append(total / max(count, 1))
     return epoch_losses

@@ -4,12 +4,18 @@ One streaming pass counts the tokens (``Vocabulary.scan``); ``Vocabulary.finaliz
 words seen at least ``min_count`` times, sorted by decreasing count (ties in first-seen order, as
 gensim), and precomputes the two tables the training kernels read:
 
-* ``keep_threshold``: word2vec.c's subsampling.  With ``f`` a word's count and ``t = sample * N``
-  (``N`` the total count of the kept words), a word occurrence is kept with probability
+* ``keep_threshold``: subsampling of frequent words.  With ``f`` a word's count and
+  ``t = sample * N`` (``N`` the total count of the kept words), a word occurrence is kept with
+  probability
 
-      p_keep(f) = min(1, (sqrt(f / t) + 1) * t / f)
+      p_keep(f) = min(1, (sqrt(f / t) + 1) * t / f)      sample_formula="code" (default)
+      p_keep(f) = min(1, sqrt(t / f))                    sample_formula="paper"
 
-  stored as a uint32 threshold ``p_keep * (2**32 - 1)`` that a kernel compares with a 32-bit
+  "code" is what word2vec.c and gensim compute; "paper" is Mikolov et al. (2013)'s discard
+  probability 1 - sqrt(t / f).  The code's is sqrt(t/f) + t/f: it keeps every word with
+  f <= t (3 + sqrt 5) / 2 ≈ 2.6 t, not only those with f <= t, and more of each frequent word, so
+  it thins less (gensim's default sample=1e-3 is tuned for it; the paper used t = 1e-5).
+  Stored as a uint32 threshold ``p_keep * (2**32 - 1)`` that a kernel compares with a 32-bit
   random number (keep when ``threshold >= random``).
 * ``cum_table``: the unigram distribution raised to ``ns_exponent``,
   ``P(w) = f_w**a / sum_v f_v**a``, as a cumulative table over ``[0, 2**31 - 1]``; a kernel draws
@@ -55,15 +61,17 @@ class Vocabulary:
     """
 
     def __init__(self, min_count: int = 5, sample: float = 1e-3, ns_exponent: float = 0.75,
-                 max_vocab_size: int | None = None):
+                 max_vocab_size: int | None = None, sample_formula: str = "code"):
         if min_count < 1:
             raise ValueError(f"Vocabulary: min_count must be >= 1, got {min_count}")
         if sample < 0:
             raise ValueError(f"Vocabulary: sample must be >= 0, got {sample}")
+        check_sample_formula("Vocabulary", sample_formula)
         if max_vocab_size is not None and max_vocab_size < 1:
             raise ValueError(f"Vocabulary: max_vocab_size must be >= 1 or None, got {max_vocab_size}")
         self.min_count = min_count
         self.sample = sample
+        self.sample_formula = sample_formula
         self.ns_exponent = ns_exponent
         self.max_vocab_size = max_vocab_size
         self.index_to_key: list[str] = []
@@ -110,7 +118,7 @@ class Vocabulary:
         self.index_to_key = [w for w, _ in kept]
         self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
         self.counts = np.array([c for _, c in kept], dtype=np.int64)
-        self.keep_threshold = keep_thresholds(self.counts, self.sample)
+        self.keep_threshold = keep_thresholds(self.counts, self.sample, self.sample_formula)
         self.cum_table = cumulative_table(self.counts, self.ns_exponent)
         self.cum_guide = guide_table(self.cum_table)
         return self
@@ -127,18 +135,30 @@ class Vocabulary:
         return float((self.counts * (self.keep_threshold / (2.0**32 - 1))).sum())
 
 
-def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
-    """word2vec.c's p_keep = (sqrt(f/t) + 1) * t/f with t = sample * sum(counts), clipped to 1."""
+SAMPLE_FORMULAS = ("code", "paper")
+
+
+def check_sample_formula(owner: str, sample_formula) -> None:
+    if sample_formula not in SAMPLE_FORMULAS:
+        raise ValueError(f"{owner}: sample_formula must be 'code' (word2vec.c's, as gensim) or 'paper' "
+                         f"(Mikolov et al.'s 1 - sqrt(t/f) discard), got {sample_formula!r}")
+
+
+def keep_probability(counts: np.ndarray, sample: float, sample_formula: str = "code") -> np.ndarray:
+    """p_keep with t = sample * sum(counts), clipped to 1: word2vec.c's (sqrt(f/t) + 1) * t/f
+    ("code") or the paper's sqrt(t/f) ("paper"); all ones when ``sample`` is 0."""
+    check_sample_formula("keep_probability", sample_formula)
     f = counts.astype(np.float64)
     if sample == 0:
         return np.ones_like(f)
     t = sample * f.sum()
-    return np.minimum(1.0, (np.sqrt(f / t) + 1.0) * t / f)
+    keep = np.sqrt(t / f)
+    return np.minimum(1.0, keep + t / f if sample_formula == "code" else keep)
 
 
-def keep_thresholds(counts: np.ndarray, sample: float) -> np.ndarray:
+def keep_thresholds(counts: np.ndarray, sample: float, sample_formula: str = "code") -> np.ndarray:
     """``keep_probability`` as uint32 thresholds for 32-bit random integers."""
-    return (keep_probability(counts, sample) * (2**32 - 1)).astype(np.uint32)
+    return (keep_probability(counts, sample, sample_formula) * (2**32 - 1)).astype(np.uint32)
 
 
 def cumulative_table(counts: np.ndarray, ns_exponent: float) -> np.ndarray:
