@@ -259,7 +259,8 @@ print(f"bidirectional, 1 layer + CRF test accuracy {crf_accuracy:.4f}   ({crf_se
 # $T$ tags there are $T^3$ tag sequences, few enough to score every one of them.
 
 # %%
-word_ids, suffix_ids, _, lengths = next(batches(test[:1], 1))
+example = next(sentence for sentence in test if len(sentence) >= 3)
+word_ids, suffix_ids, _, lengths = next(batches([example], 1))
 with tg.no_grad():
     emissions = crf_tagger.emissions(word_ids[:, :3], suffix_ids[:, :3], np.array([3]))
 E = emissions.numpy()[0].astype(np.float64)                                  # (3, T)
@@ -274,7 +275,7 @@ brute_best = paths[path_scores.argmax()].tolist()
 with tg.no_grad():
     forward_log_Z = crf_tagger.crf.log_partition(emissions).item()
     viterbi_best, viterbi_score = crf_tagger.crf.decode(emissions)
-print(f"{len(paths)} tag sequences of '{' '.join(w for w, _ in test[0][:3])}'")
+print(f"{len(paths)} tag sequences of '{' '.join(w for w, _ in example[:3])}'")
 print(f"log Z: forward algorithm {forward_log_Z:.5f}, brute force {brute_log_Z:.5f}")
 print(f"best sequence: Viterbi {[tags[i] for i in viterbi_best[0]]} (score {viterbi_score.numpy()[0]:.4f}), "
       f"brute force {[tags[i] for i in brute_best]} (score {path_scores.max():.4f})")
