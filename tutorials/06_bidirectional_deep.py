@@ -309,7 +309,7 @@ print(f"∂NLL/∂emissions vs central differences: largest difference {crf_grad
 # The lectures' generative tagger: $p(w, y) = \pi_{y_1} \prod_t A_{y_{t-1} y_t} \prod_t B_{y_t w_t}$
 # with every probability counted from the training sentences (add-one smoothing), decoded with
 # the same Viterbi recursion. It sees only the word itself, so an unknown word's tag comes from
-# the transitions alone.
+# the transitions (and how common each tag is) alone.
 
 # %%
 start = time.perf_counter()
