@@ -2,8 +2,8 @@
 
 Each ``tutorials/NN_name.py`` runs with this interpreter in a fresh temporary folder (its
 pictures land there) under matplotlib's non-interactive backend; a raised exception, a failed
-assertion or a missing picture fails the test. The tutorials read no files, so they run from the
-repository where they are; the package is the installed one.
+assertion or a missing picture fails the test. The tutorials that read data (06, 09) find it in
+the repository's data/ folder next to them; the package is the installed one.
 """
 import importlib.util
 import os
