@@ -26,30 +26,17 @@
 
 # %%
 import re
-import sys
 from collections import Counter
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from hypothesis import given, settings
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn.autograd import Function
 from tinygrad_rnn.testing import GradcheckError, gradcheck, gradgradcheck, strategies
 
-IN_NOTEBOOK = "ipykernel" in sys.modules
-if not IN_NOTEBOOK:
-    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
-
-
-def save_and_show(fig, path):
-    """Write the picture into the current folder; in a notebook, also show it below the cell."""
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        plt.show()
-    else:
-        plt.close(fig)
 
 # %% [markdown]
 # ## A scalar chain, by hand

@@ -26,27 +26,14 @@
 # [the notation table](NOTATION.md).
 
 # %%
-import sys
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import functional as F, nn, optim
 
-IN_NOTEBOOK = "ipykernel" in sys.modules
-if not IN_NOTEBOOK:
-    matplotlib.use("Agg")  # as a script: pictures go to PNG files, no window opens
-
-
-def save_and_show(fig, path):
-    """Write the picture into the current folder; in a notebook, also show it below the cell."""
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    if IN_NOTEBOOK:
-        plt.show()
-    else:
-        plt.close(fig)
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]

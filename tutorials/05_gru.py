@@ -34,14 +34,13 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 
-import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn.apps.plotting import save_and_show  # noqa: E402
 from tinygrad_rnn import functional as F, nn, optim  # noqa: E402
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -356,8 +355,7 @@ for ax, trace, title, cmap, limits in [
     ax.set_title(f"Trained GRU: {title}", fontsize=10)
     fig.colorbar(image, ax=ax, pad=0.02)
 fig.tight_layout()
-fig.savefig("05_gru_memory.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "05_gru_memory.png")
 
 # %% [markdown]
 # ## Check yourself

@@ -39,15 +39,14 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 
-import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn.apps.plotting import save_and_show  # noqa: E402
 from tinygrad_rnn import functional as F, nn, optim  # noqa: E402
 from tinygrad_rnn.models import HMMTagger, LinearChainCRF  # noqa: E402
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -344,8 +343,7 @@ ax.set_xlim(low - 0.05, max(results.values()) + 0.05)
 ax.set_xlabel(f"token accuracy on {len(test)} held-out sentences")
 ax.set_title(f"Part-of-speech tagging, {len(training)} training sentences, 3 epochs")
 fig.tight_layout()
-fig.savefig("06_pos_accuracy.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "06_pos_accuracy.png")
 
 # %% [markdown]
 # ## Check yourself

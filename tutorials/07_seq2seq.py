@@ -33,14 +33,13 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 
-import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn.apps.plotting import save_and_show  # noqa: E402
 from tinygrad_rnn import functional as F, nn, optim  # noqa: E402
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -322,8 +321,7 @@ axes[1].set_ylabel("log p(output) with beam search, k = 4")
 axes[1].set_title(f"Model after 150 steps: exact match greedy {greedy_exact:.2f}, beam {beam_exact:.2f}", fontsize=10)
 axes[1].legend()
 fig.tight_layout()
-fig.savefig("07_seq2seq.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "07_seq2seq.png")
 
 # %% [markdown]
 # ## Check yourself

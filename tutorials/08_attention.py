@@ -34,14 +34,13 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 
-import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_rnn as tg  # noqa: E402
+from tinygrad_rnn.apps.plotting import save_and_show  # noqa: E402
 from tinygrad_rnn import nn, optim  # noqa: E402
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -255,8 +254,7 @@ for ax, n in zip(axes, examples):
 axes[0].set_ylabel("output character")
 fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="attention weight α")
 fig.suptitle(f"Alignment weights of the trained model (held-out exact match {exact:.3f})")
-fig.savefig("08_alignment.png", dpi=110, bbox_inches="tight")
-plt.close(fig)
+save_and_show(fig, "08_alignment.png")
 
 # %% [markdown]
 # ## Check yourself

@@ -34,17 +34,16 @@
 import time
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import functional as F, nn, optim
 from tinygrad_rnn.word2vec import LineCorpus, Vocabulary, Word2Vec, readable
 from tinygrad_rnn.word2vec.vocab import keep_probability
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 try:
     ROOT = Path(__file__).resolve().parents[1]
@@ -193,8 +192,7 @@ ax.set_title("Cost per update of the two objectives (readable engine path, d = 5
 ax.legend()
 ax.grid(alpha=0.3, which="both")
 fig.tight_layout()
-fig.savefig("09_softmax_vs_negative_sampling.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "09_softmax_vs_negative_sampling.png")
 
 # %% [markdown]
 # Both objectives train the same `Word2VecNet` with `readable.train`. A short run on the first
@@ -276,8 +274,7 @@ ax.set_title("Subsampling frequent words (sample = 1e-3), the shipped corpus's c
 ax.legend(loc="lower left")
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("09_subsampling.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "09_subsampling.png")
 
 # %% [markdown]
 # ## The fast path: `Word2Vec` on the shipped corpus
@@ -336,8 +333,7 @@ ax.set_ylabel("second principal component")
 ax.set_title("CBOW vectors of the shipped corpus: male → female pairs, PCA of these 12 words", fontsize=10)
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("09_word_vectors.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "09_word_vectors.png")
 
 # %% [markdown]
 # ## Check yourself

@@ -29,15 +29,14 @@
 # parameter, the symmetric weight matrix $W$ (`network.weights`, $N \times N$).
 
 # %%
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import nn
 from tinygrad_rnn.models import HopfieldNetwork, flip_bits, modern_hopfield_update, recall_statistics
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -150,8 +149,7 @@ ax.set_ylabel(r"$E(s) = -\frac{1}{2} s^\top W s$")
 ax.legend(loc="upper right")
 ax.set_title("Asynchronous recall of a corrupted letter: the energy never rises")
 fig.tight_layout()
-fig.savefig("10_recall_energy.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "10_recall_energy.png")
 
 # %% [markdown]
 # Every letter, from probes with 20 pixels flipped (a new random corruption each):
@@ -195,8 +193,7 @@ ax.set_title(f"Capacity: N = {N_CAPACITY}, {TRIALS} networks per load, 10% of bi
 ax.legend(loc="lower left")
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("10_capacity.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "10_capacity.png")
 
 # %% [markdown]
 # ## The modern Hopfield network is attention
@@ -264,8 +261,7 @@ ax2.set_ylabel("distance from the nearest pattern", color="C1")
 ax.set_title("Modern Hopfield update: one step retrieves when β is large")
 fig.tight_layout(rect=(0, 0.1, 1, 1))
 fig.legend(loc="lower center", ncol=2, fontsize=9)
-fig.savefig("10_modern_hopfield.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "10_modern_hopfield.png")
 
 # %% [markdown]
 # ## Check yourself

@@ -27,15 +27,14 @@
 # matrix `weight` acting on $[x_j; h_l; h_r]$, which is $[W_x \mid W_l \mid W_r]$ side by side.
 
 # %%
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import nn
 from tinygrad_rnn.models import Tree, TreeLSTM, TreeRNN
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -207,8 +206,7 @@ for spine in ("top", "right", "bottom"):
 ax.set_title("TreeRNN on ((the cat) (sat (on (the mat)))): forward h and backward ‖∂L/∂h‖ at each node,\n"
              "one shared W; colour = gradient norm (brighter = larger)", fontsize=10)
 fig.tight_layout()
-fig.savefig("11_tree_bpts.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "11_tree_bpts.png")
 
 # %% [markdown]
 # ## A tree against a chain
@@ -286,8 +284,7 @@ ax.set_title("Gradient reaching each word: a balanced tree keeps every word clos
 ax.legend()
 ax.grid(alpha=0.3)
 fig.tight_layout()
-fig.savefig("11_tree_vs_chain.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "11_tree_vs_chain.png")
 
 # %% [markdown]
 # In the chain, the gradient reaching the first word has crossed 15 compositions and is orders

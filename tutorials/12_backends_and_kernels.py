@@ -29,14 +29,13 @@
 import time
 import warnings
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import Function, nn
 
-matplotlib.use("Agg")
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
@@ -250,8 +249,7 @@ ax.set_title(f"LSTM B={B}, I={I}, H={H}, float64 on the CPU: fused kernel vs ref
 ax.legend()
 ax.grid(alpha=0.3, which="both")
 fig.tight_layout()
-fig.savefig("12_fused_vs_reference.png", dpi=110)
-plt.close(fig)
+save_and_show(fig, "12_fused_vs_reference.png")
 
 # %% [markdown]
 # The reference path's time is dominated by Python: a few dozen graph nodes per time step,

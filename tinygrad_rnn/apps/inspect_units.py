@@ -111,8 +111,7 @@ def best_unit(found, feature_values):
 def draw_text(text, values, path, title, plt, width=64):
     """The characters of ``text`` on a grid ``width`` wide, each on a colour for its value
     (blue negative, red positive, as in Karpathy et al.)."""
-    lines, row, positions = [], 0, []
-    column = 0
+    row, column, positions = 0, 0, []
     for char in text:
         if char == "\n" or column == width:
             row, column = row + 1, 0

@@ -1,4 +1,5 @@
 """Plots are optional: matplotlib (the ``examples`` extra) is imported only when a plot is asked for."""
+import sys
 
 
 def pyplot_or_none(log, missing):
@@ -12,3 +13,14 @@ def pyplot_or_none(log, missing):
         log(f"{missing} (pip install matplotlib)")
         return None
     return plt
+
+
+def save_and_show(figure, path, dpi=110):
+    """Write ``figure`` to ``path``; inside a Jupyter notebook also show it below the cell, else
+    close it (a script opens no window). The tutorials draw their pictures through this."""
+    import matplotlib.pyplot as plt
+    figure.savefig(path, dpi=dpi, bbox_inches="tight")
+    if "ipykernel" in sys.modules:
+        plt.show()
+    else:
+        plt.close(figure)
