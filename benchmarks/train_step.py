@@ -1,0 +1,234 @@
+"""The main job's training step (``tinygrad-rnn train-charlm``) against the same model in PyTorch.
+
+    python benchmarks/train_step.py [--size default|small|large] [--cell lstm|gru|rnn]
+                                    [--hidden H] [--layers L] [--batch-size B] [--seq-len T]
+                                    [--rounds 10] [--threads 2]
+
+Both models get the same weights (ours copied into torch's) and the same batches from
+charlm's own data pipeline (Python's reference docs cut into ``B`` streams, the state carried
+from chunk to chunk and detached); before timing, both run the first steps from the same weights
+and the losses are printed side by side. A step is timed phase by phase: embedding forward,
+recurrent forward, head (Linear + cross-entropy) forward, backward, clip_grad_norm_ (5.0) and
+Adam (3e-3). Each round runs ours, then torch: a 0.3 s pause, one untimed step, then ``CALLS``
+timed steps; the table shows medians over all rounds and ratio = ours / torch (lower is
+better). Sampling (``charlm.sample``: a prime, then one character per call, batch 1) and
+held-out scoring (``charlm.evaluate_bpc``) are timed per character the same way, against the
+same loops written in torch. float32, ``--threads`` threads everywhere (set before NumPy loads).
+"""
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rnn import SETTLE, THREADS, openblas_kernel  # noqa: E402  (sets the BLAS threads first)
+
+import numpy as np  # noqa: E402
+import scipy.linalg.cython_blas  # noqa: E402,F401  (the BLAS our kernels call: its kernels are printed)
+
+from tinygrad_rnn import Tensor, nn, optim  # noqa: E402
+from tinygrad_rnn import functional as F  # noqa: E402
+from tinygrad_rnn.apps import charlm  # noqa: E402
+from tinygrad_rnn.backend import manual_seed  # noqa: E402
+from tinygrad_rnn.datasets import Vocab, pydoc_text  # noqa: E402
+from tinygrad_rnn.kernels import cpu_threads  # noqa: E402
+
+SIZES = {"default": dict(hidden=256, layers=2, batch_size=16),   # train-charlm's defaults
+         "small": dict(hidden=128, layers=1, batch_size=32),
+         "large": dict(hidden=512, layers=2, batch_size=32)}
+PHASES = ("embedding fwd", "recurrent fwd", "head + loss fwd", "backward", "clip", "Adam", "step")
+CALLS = 5   # timed steps in a row per round
+
+
+def cpu_model():
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def torch_twin(torch, model, cell):
+    """The same CharLM in torch, with ``model``'s weights (our names are torch's)."""
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+
+    class TorchCharLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            vocab, embedding = model.embedding.weight.shape
+            self.embedding = torch.nn.Embedding(vocab, embedding)
+            self.rnn = layer(embedding, model.rnn.hidden_size, model.rnn.num_layers)
+            self.head = torch.nn.Linear(model.rnn.hidden_size, vocab)
+
+        def forward(self, ids, state=None):
+            out, state = self.rnn(self.embedding(ids), state)
+            return self.head(out.reshape(-1, out.shape[-1])).reshape(*out.shape[:2], -1), state
+
+    twin = TorchCharLM()
+    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    return twin
+
+
+class Trainer:
+    """One library's training loop, split into timed phases: ``lib`` gives the library's
+    tensor from a NumPy array, cross-entropy, global-norm clip and Adam (``step`` returns the
+    loss and {phase: seconds})."""
+
+    def __init__(self, lib, model, chunks, clip, lr):
+        self.tensor, self.cross_entropy, self.clip_grad_norm, adam = lib
+        self.model, self.chunks, self.clip, self.state = model, chunks, clip, None
+        self.optimizer = adam(model.parameters(), lr=lr)
+
+    def step(self):
+        inputs, targets, restart = next(self.chunks)
+        model, state = self.model, None if restart else self.state
+        times, clock = {}, time.perf_counter
+        start = clock()
+        ids, targets = self.tensor(inputs), self.tensor(targets.reshape(-1))
+        x = model.embedding(ids)
+        times["embedding fwd"], start = clock() - start, clock()
+        out, state = model.rnn(x, state)
+        times["recurrent fwd"], start = clock() - start, clock()
+        loss = self.cross_entropy(model.head(out.reshape(-1, out.shape[-1])), targets)
+        times["head + loss fwd"], start = clock() - start, clock()
+        self.optimizer.zero_grad()
+        loss.backward()
+        times["backward"], start = clock() - start, clock()
+        self.clip_grad_norm(model.parameters(), self.clip)
+        times["clip"], start = clock() - start, clock()
+        self.optimizer.step()
+        times["Adam"] = clock() - start
+        self.state = charlm.detach_state(state)
+        times["step"] = sum(times.values())
+        return loss.item(), times
+
+
+def torch_sample(torch, model, vocab, prime, length, temperature, seed):
+    """charlm.sample's loop, in torch."""
+    rng = np.random.default_rng(seed)
+    out = list(prime)
+    with torch.no_grad():
+        logits, state = model(torch.from_numpy(vocab.encode(prime)[:, None]))
+        for _ in range(length):
+            z = logits.numpy()[-1, 0].astype(np.float64) / temperature
+            p = np.exp(z - z.max())
+            index = rng.choice(len(p), p=p / p.sum())
+            out.append(vocab.itos[index])
+            logits, state = model(torch.tensor([[index]]), state)
+    return "".join(out)
+
+
+def torch_bpc(torch, model, ids, seq_len, batch_size):
+    """charlm.evaluate_bpc's loop, in torch."""
+    length = (len(ids) - 1) // batch_size
+    inputs, targets = charlm._side_by_side(ids, batch_size, length)
+    total, state = 0.0, None
+    with torch.no_grad():
+        for start in range(0, length, seq_len):
+            chunk = slice(start, start + seq_len)
+            logits, state = model(torch.from_numpy(inputs[chunk]), state)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     torch.from_numpy(targets[chunk].reshape(-1)))
+            total += loss.item() * inputs[chunk].size
+    return total / (batch_size * length) / math.log(2)
+
+
+def interleaved(jobs, rounds):
+    """{name: [seconds...]}: each round runs every job after a pause, untimed once, then timed
+    CALLS times (``jobs`` = {name: callable returning {phase: seconds} or None})."""
+    times = {name: {} for name in jobs}
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            time.sleep(SETTLE)
+            job()
+            for _ in range(CALLS):
+                start = time.perf_counter()
+                phases = job() or {}
+                phases.setdefault("total", time.perf_counter() - start)
+                for phase, seconds in phases.items():
+                    times[name].setdefault(phase, []).append(seconds)
+    return times
+
+
+def table(rows, times):
+    """Rows (label, phase, scale) of medians, ours / torch."""
+    print("| phase | ours | PyTorch | ratio |\n|---|---|---|---|")
+    for label, phase, scale, unit in rows:
+        ours, peer = (statistics.median(times[lib][phase]) * scale for lib in ("ours", "torch"))
+        print(f"| {label} | {ours:.3g} {unit} | {peer:.3g} {unit} | {ours / peer:.2f} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="default")
+    parser.add_argument("--cell", choices=sorted(charlm.LAYERS), default="lstm")
+    parser.add_argument("--hidden", type=int)
+    parser.add_argument("--layers", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seq-len", type=int, default=100)
+    parser.add_argument("--embedding", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=10, help=f"rounds of {CALLS} timed steps each")
+    parser.add_argument("--sample-length", type=int, default=200)
+    parser.add_argument("--score-chars", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
+    args = parser.parse_args()
+    size = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in SIZES[args.size].items()}
+    import torch
+    torch.set_num_threads(THREADS)
+    cpu_threads.set_num_threads(THREADS)
+    config = charlm.CharLMConfig(cell=args.cell, embedding=args.embedding, seq_len=args.seq_len, **size)
+    text = pydoc_text()
+    vocab = Vocab(sorted(set(text)), specials=())
+    ids = vocab.encode(text)
+    split = int(len(ids) * (1 - config.valid_fraction))
+    train_ids, valid_ids = ids[:split], ids[split:split + args.score_chars]
+    print(f"{cpu_model()}, {THREADS} threads (OpenBLAS {openblas_kernel()} kernels), torch "
+          f"{torch.__version__}; {config.cell.upper()} {config.layers}x{config.hidden}, embedding "
+          f"{config.embedding}, vocabulary {len(vocab)}, batch {config.batch_size} x {config.seq_len}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
+
+    def trainers():
+        manual_seed(config.seed)
+        model = charlm.CharLM(len(vocab), config.hidden, config.layers, config.cell, config.embedding)
+        twin = torch_twin(torch, model, config.cell)
+        chunks = [charlm._stream_chunks(train_ids, config.batch_size, config.seq_len) for _ in range(2)]
+        libs = {"ours": (Tensor, F.cross_entropy, nn.utils.clip_grad_norm_, optim.Adam),
+                "torch": (torch.from_numpy, torch.nn.functional.cross_entropy,
+                          torch.nn.utils.clip_grad_norm_, torch.optim.Adam)}
+        return {"ours": Trainer(libs["ours"], model, chunks[0], config.clip, config.lr),
+                "torch": Trainer(libs["torch"], twin, chunks[1], config.clip, config.lr)}
+
+    check = trainers()
+    losses = [(check["ours"].step()[0], check["torch"].step()[0]) for _ in range(3)]
+    print("first losses (ours, torch): " + ", ".join(f"({a:.5f}, {b:.5f})" for a, b in losses))
+    runs = trainers()
+    times = interleaved({lib: lambda run=run: run.step()[1] for lib, run in runs.items()}, args.rounds)
+    table([(phase, phase, 1e3, "ms") for phase in PHASES], times)
+
+    ours, twin = runs["ours"].model, runs["torch"].model
+    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    length, prime = args.sample_length, "The "
+    texts, scores = {}, {}
+    jobs = {"ours": lambda: texts.__setitem__("ours", charlm.sample(ours, vocab, prime, length, 0.8, 1)),
+            "torch": lambda: texts.__setitem__("torch", torch_sample(torch, twin, vocab, prime, length, 0.8, 1))}
+    sampling = interleaved(jobs, max(args.rounds // 5, 1))
+    jobs = {"ours": lambda: scores.__setitem__("ours", charlm.evaluate_bpc(
+                ours, valid_ids, config.seq_len, config.batch_size)),
+            "torch": lambda: scores.__setitem__("torch", torch_bpc(
+                torch, twin, valid_ids, config.seq_len, config.batch_size))}
+    scoring = interleaved(jobs, max(args.rounds // 5, 1))
+    print(f"\nsamples equal: {texts['ours'] == texts['torch']}; held-out bits/char ours "
+          f"{scores['ours']:.5f}, torch {scores['torch']:.5f} ({len(valid_ids)} characters)")
+    table([(f"sampling, per character ({len(prime) + length} a sample)", "total", 1e6 / (len(prime) + length), "us")],
+          sampling)
+    table([(f"held-out scoring, per character ({len(valid_ids)})", "total", 1e6 / len(valid_ids), "us")], scoring)
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
+
+
+if __name__ == "__main__":
+    main()
