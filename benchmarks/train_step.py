@@ -31,11 +31,11 @@ import numpy as np  # noqa: E402
 import scipy.linalg.cython_blas  # noqa: E402,F401  (the BLAS our kernels call: its kernels are printed)
 
 from tinygrad_rnn import Tensor, nn, optim  # noqa: E402
-from tinygrad_rnn import functional as F  # noqa: E402
 from tinygrad_rnn.apps import charlm  # noqa: E402
 from tinygrad_rnn.backend import manual_seed  # noqa: E402
 from tinygrad_rnn.datasets import Vocab, pydoc_text  # noqa: E402
 from tinygrad_rnn.kernels import cpu_threads  # noqa: E402
+from tinygrad_rnn.nn.fused_loss import linear_cross_entropy  # noqa: E402
 
 SIZES = {"default": dict(hidden=256, layers=2, batch_size=16),   # train-charlm's defaults
          "small": dict(hidden=128, layers=1, batch_size=32),
@@ -76,11 +76,11 @@ def torch_twin(torch, model, cell):
 
 class Trainer:
     """One library's training loop, split into timed phases: ``lib`` gives the library's
-    tensor from a NumPy array, cross-entropy, global-norm clip and Adam (``step`` returns the
-    loss and {phase: seconds})."""
+    tensor from a NumPy array, the head's loss (model, hidden states (N, H), targets (N,)),
+    global-norm clip and Adam (``step`` returns the loss and {phase: seconds})."""
 
     def __init__(self, lib, model, chunks, clip, lr):
-        self.tensor, self.cross_entropy, self.clip_grad_norm, adam = lib
+        self.tensor, self.head_loss, self.clip_grad_norm, adam = lib
         self.model, self.chunks, self.clip, self.state = model, chunks, clip, None
         self.optimizer = adam(model.parameters(), lr=lr)
 
@@ -89,12 +89,12 @@ class Trainer:
         model, state = self.model, None if restart else self.state
         times, clock = {}, time.perf_counter
         start = clock()
-        ids, targets = self.tensor(inputs), self.tensor(targets.reshape(-1))
+        ids, targets = self.tensor(inputs), targets.reshape(-1)
         x = model.embedding(ids)
         times["embedding fwd"], start = clock() - start, clock()
         out, state = model.rnn(x, state)
         times["recurrent fwd"], start = clock() - start, clock()
-        loss = self.cross_entropy(model.head(out.reshape(-1, out.shape[-1])), targets)
+        loss = self.head_loss(model, out.reshape(-1, out.shape[-1]), targets)
         times["head + loss fwd"], start = clock() - start, clock()
         self.optimizer.zero_grad()
         loss.backward()
@@ -197,9 +197,14 @@ def main():
         model = charlm.CharLM(len(vocab), config.hidden, config.layers, config.cell, config.embedding)
         twin = torch_twin(torch, model, config.cell)
         chunks = [charlm._stream_chunks(train_ids, config.batch_size, config.seq_len) for _ in range(2)]
-        libs = {"ours": (Tensor, F.cross_entropy, nn.utils.clip_grad_norm_, optim.Adam),
-                "torch": (torch.from_numpy, torch.nn.functional.cross_entropy,
-                          torch.nn.utils.clip_grad_norm_, torch.optim.Adam)}
+        def torch_loss(twin, hidden, targets):
+            return torch.nn.functional.cross_entropy(twin.head(hidden), torch.from_numpy(targets))
+
+        def our_loss(model, hidden, targets):   # as CharLM.loss
+            return linear_cross_entropy(hidden, model.head.weight, model.head.bias, targets)
+
+        libs = {"ours": (Tensor, our_loss, nn.utils.clip_grad_norm_, optim.Adam),
+                "torch": (torch.from_numpy, torch_loss, torch.nn.utils.clip_grad_norm_, torch.optim.Adam)}
         return {"ours": Trainer(libs["ours"], model, chunks[0], config.clip, config.lr),
                 "torch": Trainer(libs["torch"], twin, chunks[1], config.clip, config.lr)}
 

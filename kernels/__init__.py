@@ -14,6 +14,7 @@ operation                      device      kernel
 =============================  ==========  ==========================================
 rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Numba)
 rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuPy)
+matmul                         cpu         ``numba_matmul.matmul`` (a product on the team)
 =============================  ==========  ==========================================
 
 (gru_reset_before is ``nn.GRU(reset_after=False)``, registered like gru.) Every kernel has the
@@ -79,3 +80,4 @@ def registered():
 for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before"):
     register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)
     register(_mode, "cuda", "cupy_recurrent", "KERNELS", _mode)
+register("matmul", "cpu", "numba_matmul", "matmul")

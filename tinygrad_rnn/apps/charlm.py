@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .. import functional as F, nn, optim, safetensors_io
+from .. import nn, optim, safetensors_io
 from ..autograd import no_grad
 from ..backend import manual_seed
 from ..datasets import Vocab
+from ..nn.fused_loss import linear_cross_entropy
 from ..serialization import save
 from ..tensor import Tensor
 from .charlm_run import (CHECKPOINT_NAME, CharLMError, RunState, checkpoint_state,
@@ -93,6 +94,13 @@ class CharLM(nn.Module):
         steps, batch, hidden = out.shape
         return self.head(out.reshape(steps * batch, hidden)).reshape(steps, batch, -1), state
 
+    def loss(self, ids, targets, state=None):
+        """(mean cross-entropy of the next characters ``targets`` (L, N), final state): the head
+        and the loss as one node (nn.fused_loss), the same number as from the logits."""
+        out, state = self.rnn(self.embedding(ids), state)
+        hidden = out.reshape(-1, out.shape[-1])
+        return linear_cross_entropy(hidden, self.head.weight, self.head.bias, targets.reshape(-1)), state
+
 
 def detach_state(state):
     """Cut the graph behind the carried state (the 'truncated' in truncated BPTT)."""
@@ -132,9 +140,7 @@ class TextStreams:
 
 
 def _chunk_loss(model, inputs, targets, state, device):
-    logits, state = model(Tensor(inputs, device=device), state)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Tensor(targets.reshape(-1), device=device))
-    return loss, state
+    return model.loss(Tensor(inputs, device=device), targets, state)
 
 
 def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):

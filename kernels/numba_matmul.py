@@ -1,0 +1,57 @@
+"""A matrix product ``op(a) @ op(b)`` on the LSTM's thread team, for the layers around the kernels.
+
+A model's other products (a language model's output layer, 1600 x 256 x 103 at the default
+size) run between calls of the fused kernels. Through NumPy they run on the BLAS's own threads,
+which meet at a barrier inside each call: while GNU OpenMP's threads still spin after a kernel
+call, or while other processes load the cores, a thread of that barrier waits for a scheduler
+quantum. So the product is cut into blocks of rows of the output, each one single-threaded
+BLAS call (numba_blas), and the threads of the team that runs the kernels (numba_team) take
+the blocks by ticket: a thread the scheduler holds back holds up at most the block it has taken.
+Products with too little work for a thread (``cpu_threads.MIN_FLOPS``) are one call.
+"""
+import numpy as np
+from numba import njit, prange
+
+from . import cpu_threads, numba_team
+from .numba_blas import gemm
+from .numba_team import finish, next_ticket
+
+BLOCKS_PER_THREAD = 4   # blocks a thread takes on average: they even out an unfair scheduler
+
+
+@njit(cache=True, nogil=True)
+def _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks):
+    """One thread's share: blocks of the rows of ``out``, taken by ticket."""
+    rows = out.shape[0]
+    while True:
+        ticket = next_ticket(counters, blocks, blocks)   # one step: every block may start
+        if ticket >= blocks:
+            return
+        first, last = rows * ticket // blocks, rows * (ticket + 1) // blocks
+        part = a[:, first:last] if transpose_a else a[first:last]
+        gemm(part, b, out[first:last], False, transpose_a, transpose_b)
+        finish(counters)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _matmul_team(threads, counters, a, b, out, transpose_a, transpose_b, blocks):
+    for _ in prange(threads):
+        _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """``op(a) @ op(b)`` for 2-D float32 or float64 NumPy arrays of one dtype (``op(a)`` is
+    ``a.T`` when ``transpose_a``); a new C-contiguous array."""
+    a, b = (x if x.strides[-1] == x.itemsize else np.ascontiguousarray(x) for x in (a, b))
+    rows = a.shape[1] if transpose_a else a.shape[0]
+    inner, columns = (a.shape[0] if transpose_a else a.shape[1]), (b.shape[0] if transpose_b else b.shape[1])
+    out = np.empty((rows, columns), np.result_type(a, b))
+    threads = max(1, min(numba_team.available(), int(2 * rows * inner * columns // cpu_threads.MIN_FLOPS)))
+    blocks = min(rows, threads * BLOCKS_PER_THREAD)
+    if threads == 1 or blocks < 2:
+        gemm(a, b, out, False, transpose_a, transpose_b)
+        return out
+    numba_team.start()
+    with cpu_threads.blas_threads(threads):
+        _matmul_team(threads, numba_team.counters(), a, b, out, transpose_a, transpose_b, blocks)
+    return out
