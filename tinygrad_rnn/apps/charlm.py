@@ -22,6 +22,7 @@ from ..autograd import no_grad
 from ..backend import manual_seed
 from ..datasets import Vocab
 from ..nn.fused_loss import linear_cross_entropy
+from ..nn.stepper import Stepper
 from ..serialization import save
 from ..tensor import Tensor
 from .charlm_run import (CHECKPOINT_NAME, CharLMError, RunState, checkpoint_state,
@@ -164,7 +165,8 @@ def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):
 
 
 def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, device="cpu"):
-    """``prime`` followed by ``length`` characters drawn from softmax(z / temperature)."""
+    """``prime`` followed by ``length`` characters drawn from softmax(z / temperature), one
+    step of the recurrent layer at a time on its prepared weights (nn.stepper)."""
     above(0).check("sample: temperature", temperature)
     at_least(0).check("sample: length", length)
     if not prime:
@@ -173,17 +175,18 @@ def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, devi
     if unknown:
         raise CharLMError(f"sample: the prime has characters {unknown} that are not in the model's vocabulary")
     rng = np.random.default_rng(seed)
-    model.eval()
+    stepper = Stepper(model.rnn)
+    table, weight, bias = (p.data for p in (model.embedding.weight, model.head.weight, model.head.bias))
+    to_numpy = model.head.weight.device.to_numpy
     out = list(prime)
-    with no_grad():
-        logits, state = model(Tensor(vocab.encode(prime)[:, None], device=device))
-        for _ in range(length):
-            z = logits.numpy()[-1, 0].astype(np.float64) / temperature
-            p = np.exp(z - z.max())
-            index = rng.choice(len(p), p=p / p.sum())
-            out.append(vocab.itos[index])
-            logits, state = model(Tensor(np.array([[index]]), device=device), state)
-    model.train()
+    for index in vocab.encode(prime):
+        h = stepper.step(table[index:index + 1])
+    for _ in range(length):
+        z = to_numpy(h @ weight.T + bias)[0].astype(np.float64) / temperature
+        p = np.exp(z - z.max())
+        index = rng.choice(len(p), p=p / p.sum())
+        out.append(vocab.itos[index])
+        h = stepper.step(table[index:index + 1])
     return "".join(out)
 
 
