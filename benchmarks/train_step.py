@@ -140,11 +140,16 @@ def torch_bpc(torch, model, ids, seq_len, batch_size):
 
 def interleaved(jobs, rounds):
     """{name: [seconds...]}: each round runs every job after a pause, untimed once, then timed
-    CALLS times (``jobs`` = {name: callable returning {phase: seconds} or None})."""
+    CALLS times (``jobs`` = {name: callable returning {phase: seconds} or None}). Torch's
+    thread count is set again before its round: when torch is loaded first, Numba's OpenMP
+    layer runs on torch's libgomp, and our kernels' calls set the OpenMP thread count that torch
+    then uses (measured: torch.get_num_threads() 1 -> 2 after one fused LSTM call)."""
+    import torch
     times = {name: {} for name in jobs}
     for _ in range(rounds):
         for name, job in jobs.items():
             time.sleep(SETTLE)
+            torch.set_num_threads(THREADS)
             job()
             for _ in range(CALLS):
                 start = time.perf_counter()
