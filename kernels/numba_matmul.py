@@ -42,7 +42,7 @@ def _matmul_team(threads, counters, a, b, out, transpose_a, transpose_b, blocks)
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """``op(a) @ op(b)`` for 2-D float32 or float64 NumPy arrays of one dtype (``op(a)`` is
     ``a.T`` when ``transpose_a``); a new C-contiguous array."""
-    a, b = (x if x.strides[-1] == x.itemsize else np.ascontiguousarray(x) for x in (a, b))
+    a, b = (x if _blas_layout(x) else np.ascontiguousarray(x) for x in (a, b))
     rows = a.shape[1] if transpose_a else a.shape[0]
     inner, columns = (a.shape[0] if transpose_a else a.shape[1]), (b.shape[0] if transpose_b else b.shape[1])
     out = np.empty((rows, columns), np.result_type(a, b))
@@ -55,3 +55,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     with cpu_threads.blas_threads(threads):
         _matmul_team(threads, numba_team.counters(), a, b, out, transpose_a, transpose_b, blocks)
     return out
+
+
+def _blas_layout(x):
+    """Whether BLAS can read ``x`` in place: unit stride along rows, rows apart by at least one
+    row (not reversed, not broadcast)."""
+    return x.strides[-1] == x.itemsize and x.strides[0] >= x.shape[1] * x.itemsize

@@ -31,3 +31,5 @@ def test_accepts_views_of_any_layout():
     a, b = rng.standard_normal((40, 30)), rng.standard_normal((30, 20))
     np.testing.assert_allclose(numba_matmul.matmul(a.T.T[::2], b), a[::2] @ b)
     np.testing.assert_allclose(numba_matmul.matmul(a.T, a.T, True, False), a @ a.T)
+    np.testing.assert_allclose(numba_matmul.matmul(a[::-1], b), a[::-1] @ b)
+    np.testing.assert_allclose(numba_matmul.matmul(np.broadcast_to(a[:1], (40, 30)), b), a[:1].repeat(40, 0) @ b)
