@@ -2,9 +2,9 @@
 
 A model's other products (a language model's output layer, 1600 x 256 x 103 at the default
 size) run between calls of the fused kernels. Through NumPy they run on the BLAS's own threads,
-which meet at a barrier inside each call: while GNU OpenMP's threads still spin after a kernel
-call, or while other processes load the cores, a thread of that barrier waits for a scheduler
-quantum. So the product is cut into blocks of rows of the output, each one single-threaded
+which meet at a barrier inside each call (a descheduled thread costs the others a scheduler
+quantum) and then spin idle for a while, taking the cores from the team's next kernel call.
+So the product is cut into blocks of rows of the output, each one single-threaded
 BLAS call (numba_blas), and the threads of the team that runs the kernels (numba_team) take
 the blocks by ticket: a thread the scheduler holds back holds up at most the block it has taken.
 Products with too little work for a thread (``cpu_threads.MIN_FLOPS``) are one call.
