@@ -16,6 +16,7 @@ held-out scoring (``charlm.evaluate_bpc``) are timed per character the same way,
 same loops written in torch. float32, ``--threads`` threads everywhere (set before NumPy loads).
 """
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -201,7 +202,8 @@ def main():
         manual_seed(config.seed)
         model = charlm.CharLM(len(vocab), config.hidden, config.layers, config.cell, config.embedding)
         twin = torch_twin(torch, model, config.cell)
-        chunks = [charlm._stream_chunks(train_ids, config.batch_size, config.seq_len) for _ in range(2)]
+        streams = charlm.TextStreams(train_ids, config.batch_size, config.seq_len)
+        chunks = [map(streams.chunk, itertools.count()) for _ in range(2)]
         def torch_loss(twin, hidden, targets):
             return torch.nn.functional.cross_entropy(twin.head(hidden), torch.from_numpy(targets))
 
