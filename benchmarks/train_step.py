@@ -226,19 +226,26 @@ def main():
     twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
     length, prime = args.sample_length, "The "
     texts, scores = {}, {}
-    jobs = {"ours": lambda: texts.__setitem__("ours", charlm.sample(ours, vocab, prime, length, 0.8, 1)),
-            "torch": lambda: texts.__setitem__("torch", torch_sample(torch, twin, vocab, prime, length, 0.8, 1))}
-    sampling = interleaved(jobs, max(args.rounds // 5, 1))
-    jobs = {"ours": lambda: scores.__setitem__("ours", charlm.evaluate_bpc(
-                ours, valid_ids, config.seq_len, config.batch_size)),
-            "torch": lambda: scores.__setitem__("torch", torch_bpc(
-                torch, twin, valid_ids, config.seq_len, config.batch_size))}
-    scoring = interleaved(jobs, max(args.rounds // 5, 1))
+
+    def sample(lib):
+        generate = (lambda: charlm.sample(ours, vocab, prime, length, 0.8, 1)) if lib == "ours" else (
+            lambda: torch_sample(torch, twin, vocab, prime, length, 0.8, 1))
+        return lambda: texts.update({lib: generate()})
+
+    def score(lib):
+        chunking = (valid_ids, config.seq_len, config.batch_size)
+        score_of = (lambda: charlm.evaluate_bpc(ours, *chunking)) if lib == "ours" else (
+            lambda: torch_bpc(torch, twin, *chunking))
+        return lambda: scores.update({lib: score_of()})
+
+    sampling = interleaved({lib: sample(lib) for lib in ("ours", "torch")}, max(args.rounds // 5, 1))
+    scoring = interleaved({lib: score(lib) for lib in ("ours", "torch")}, max(args.rounds // 5, 1))
     print(f"\nsamples equal: {texts['ours'] == texts['torch']}; held-out bits/char ours "
           f"{scores['ours']:.5f}, torch {scores['torch']:.5f} ({len(valid_ids)} characters)")
-    table([(f"sampling, per character ({len(prime) + length} a sample)", "total", 1e6 / (len(prime) + length), "us")],
-          sampling)
-    table([(f"held-out scoring, per character ({len(valid_ids)})", "total", 1e6 / len(valid_ids), "us")], scoring)
+    characters = len(prime) + length
+    table([(f"sampling, per character ({characters} a sample)", "total", 1e6 / characters, "us")], sampling)
+    table([(f"held-out scoring, per character ({len(valid_ids)})", "total", 1e6 / len(valid_ids), "us")],
+          scoring)
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
 
 

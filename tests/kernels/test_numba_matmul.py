@@ -14,7 +14,8 @@ def threads(request):
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
-@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("transpose_a, transpose_b",
+                         [(False, False), (False, True), (True, False), (True, True)])
 @pytest.mark.parametrize("m, k, n", [(3, 4, 5), (1600, 256, 103), (103, 1600, 256)])
 def test_equals_numpy(threads, dtype, rtol, transpose_a, transpose_b, m, k, n):
     rng = np.random.default_rng(0)
@@ -32,4 +33,5 @@ def test_accepts_views_of_any_layout():
     np.testing.assert_allclose(numba_matmul.matmul(a.T.T[::2], b), a[::2] @ b)
     np.testing.assert_allclose(numba_matmul.matmul(a.T, a.T, True, False), a @ a.T)
     np.testing.assert_allclose(numba_matmul.matmul(a[::-1], b), a[::-1] @ b)
-    np.testing.assert_allclose(numba_matmul.matmul(np.broadcast_to(a[:1], (40, 30)), b), a[:1].repeat(40, 0) @ b)
+    repeated = np.broadcast_to(a[:1], (40, 30))
+    np.testing.assert_allclose(numba_matmul.matmul(repeated, b), a[:1].repeat(40, 0) @ b)

@@ -5,8 +5,9 @@ kernel prepares its weight tiles at each call, the reference path runs about 20 
 layer. A :class:`Stepper` takes the weights once (transposed, contiguous, as they are when it
 is made), keeps the state in its own arrays and runs a step as a few array operations written
 into arrays it allocated once (``xp.add(a, b, out=a)`` rather than ``a += b``, which the
-strict test device would turn into a new array). It computes what the layer computes for a sequence fed one step
-at a time (the tests hold the two equal), with the cell equations of :mod:`tinygrad_rnn.nn.cells`:
+strict test device would turn into a new array). It computes what the layer computes for a
+sequence fed one step at a time (the tests hold the two equal), with the cell equations of
+:mod:`tinygrad_rnn.nn.cells`:
 
     stepper = Stepper(lstm, batch=1)     # state zero; stepper.reset(state) sets (h0, c0)
     h = stepper.step(x)                  # x (B, I) array -> the last layer's h (B, H) array
@@ -125,4 +126,5 @@ def _relu(xp, a):
     xp.maximum(a, 0, out=a)
 
 
-_CELLS = {"rnn_tanh": _rnn(lambda xp, a: xp.tanh(a, out=a)), "rnn_relu": _rnn(_relu), "lstm": _lstm, "gru": _gru}
+_CELLS = {"rnn_tanh": _rnn(lambda xp, a: xp.tanh(a, out=a)), "rnn_relu": _rnn(_relu),
+          "lstm": _lstm, "gru": _gru}
