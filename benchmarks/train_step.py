@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py [--size default|small|large] [--cell lstm|gru|rnn]
                                     [--hidden H] [--layers L] [--batch-size B] [--seq-len T]
-                                    [--rounds 10] [--threads 2]
+                                    [--rounds 10] [--threads 2] [--quick]
 
 Both models get the same weights (ours copied into torch's) and the same batches from
 charlm's own data pipeline (Python's reference docs cut into ``B`` streams, the state carried
@@ -182,7 +182,11 @@ def main():
     parser.add_argument("--sample-length", type=int, default=200)
     parser.add_argument("--score-chars", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
+    parser.add_argument("--quick", action="store_true", help="a tiny model and one round (checks the script runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.hidden, args.layers, args.batch_size, args.seq_len, args.embedding = 16, 1, 2, 10, 8
+        args.rounds, args.sample_length, args.score_chars = 1, 5, 200
     size = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in SIZES[args.size].items()}
     import torch
     torch.set_num_threads(THREADS)

@@ -436,8 +436,11 @@ def run_kernel(kernel, case, dtype):
 @settings(max_examples=60, deadline=None)
 @given(case=problems())
 def test_emulated_cupy_kernel_equals_numba_kernel_in_float64(case, emulated):
+    """Within 1e-12 of each group's largest magnitude (outputs, gradients): an output that is a
+    near-cancelling sum carries its terms' rounding, not its own size's (found by hypothesis:
+    an rnn_relu output of 1.35e-5 differing by 5e-17, 3.7e-12 of itself)."""
     want = run_kernel(kernels.get(case["mode"], "cpu"), case, np.float64)
-    assert_all_close(run_kernel(emulated.KERNELS[case["mode"]], case, np.float64), want, 1e-12)
+    assert_all_close(run_kernel(emulated.KERNELS[case["mode"]], case, np.float64), want, 1e-12, by_group=True)
 
 
 @settings(max_examples=20, deadline=None)
