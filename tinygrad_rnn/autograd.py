@@ -29,13 +29,15 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
         gradients.add(root, grad)
     with set_grad_enabled(create_graph):
         for node, outputs in reversed(nodes):
-            grad_outputs = tuple(gradients.take(out) for out in outputs)
-            if any(g is not None for g in grad_outputs):
+            grad_outputs = [gradients.take(out) for out in outputs]
+            if grad_outputs[0] is not None or any(g is not None for g in grad_outputs):
                 if gradients.in_place and hasattr(node, "backward_into"):
                     node.backward_into(gradients.buffer(node.inputs[0]), grad_outputs[0].data)
                 else:
-                    for parent, grad in zip(node.inputs, _run_backward(node, grad_outputs)):
-                        gradients.add(parent, grad, node.name)
+                    input_grads = _run_backward(node, grad_outputs)
+                    for parent, needed, grad in zip(node.inputs, node.needs_input_grad, input_grads):
+                        if needed and grad is not None:
+                            gradients.add(parent, grad, node)
             if not retain_graph:
                 node.release()
         for tensor in leaves if wanted is None else wanted:
@@ -75,13 +77,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _run_backward(node, grad_outputs):
-    """The node's input gradients, one per input (None where not needed)."""
+    """The node's input gradients as a tuple, one per input (None for one it does not give)."""
     if state.anomaly is not None:
         grads = state.anomaly.run_backward(node, grad_outputs)
     else:
         grads = node.backward(*grad_outputs)
-    grads = grads if type(grads) is tuple else (grads,)
-    return [g if needed else None for g, needed in zip(grads, node.needs_input_grad)]
+    return grads if type(grads) is tuple else (grads,)
 
 
 class _Gradients:
@@ -102,16 +103,18 @@ class _Gradients:
         # backward_into (add in place) only when nothing is recorded or checked
         self.in_place = not create_graph and state.anomaly is None
 
-    def add(self, tensor, grad, op_name="backward"):
-        if grad is None:
-            return
+    def add(self, tensor, grad, node=None):
+        """Sum ``grad`` (from ``node``'s backward, None for a root) into ``tensor``'s gradient."""
         if grad.shape != tensor.shape or grad.dtype != tensor.dtype:
-            grad = _reduce_to_input(grad, tensor, op_name)
+            grad = _reduce_to_input(grad, tensor, "backward" if node is None else node.name)
         key = id(tensor)
-        if key in self.owned:
-            self.sums[key].data += grad.data
+        previous = self.sums.get(key)
+        if previous is None:
+            self.sums[key] = grad
+        elif key in self.owned:
+            previous.data += grad.data
         else:
-            self.sums[key] = self.sums[key] + grad if key in self.sums else grad
+            self.sums[key] = previous + grad
 
     def buffer(self, tensor):
         """The gradient of ``tensor`` gathered so far, as an array this walk owns (zeros at
@@ -131,16 +134,17 @@ class _Gradients:
         return self.sums[key].data
 
     def take(self, tensor):
-        if tensor is None or id(tensor) not in self.sums:
+        key = id(tensor)   # a dead output (None) has no gradient here
+        grad = self.sums.pop(key, None)
+        if grad is None:
             return None
-        self.owned.discard(id(tensor))
-        grad = self.sums.pop(id(tensor))
+        self.owned.discard(key)
         for hook in tensor._hooks:
             replaced = hook(grad)
             grad = grad if replaced is None else replaced
         if self.wanted is not None:
-            if id(tensor) in self.wanted:
-                self.found[self.wanted[id(tensor)]] = grad
+            if key in self.wanted:
+                self.found[self.wanted[key]] = grad
         elif tensor._node is None or tensor._retains_grad:
             tensor.grad = _accumulate(tensor.grad, grad, self.create_graph, self.handed_out)
         return grad

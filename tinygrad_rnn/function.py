@@ -40,28 +40,30 @@ class Function:
         input requiring grad) no node is kept.
         """
         node = cls.__new__(cls)
-        array_type = type(inputs[0].data)
+        first = inputs[0].data
+        array_type = type(first)
         for other in inputs:
             if type(other.data) is not array_type:
                 _raise_bad_inputs(cls.__name__.lower(), inputs)
-        node.device = device_of(inputs[0].data)
+        node.device = device_of(first)
         data = node.forward(*[t.data for t in inputs], **options)
-        if state.anomaly is not None:
-            state.anomaly.check_forward(node, inputs, data if type(data) is tuple else (data,))
-        needs = tuple([t.requires_grad for t in inputs]) if state.grad_enabled else ()
-        recorded = True in needs
-        if not recorded:
-            node = None
+        switches = state
+        if switches.anomaly is not None:
+            switches.anomaly.check_forward(node, inputs, data if type(data) is tuple else (data,))
+        if switches.grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                node.inputs, node.needs_input_grad = inputs, needs
+                if type(data) is tuple:
+                    outputs = tuple([Tensor._from_op(array, node) for array in data])
+                    node._output_refs = tuple([weakref.ref(out) for out in outputs])
+                    return outputs
+                output = Tensor._from_op(data, node)
+                node._output_refs = (weakref.ref(output),)
+                return output
         if type(data) is tuple:
-            outputs = tuple([Tensor._from_op(array, node) for array in data])
-        else:
-            outputs = Tensor._from_op(data, node)
-        if recorded:
-            node.inputs = inputs
-            node.needs_input_grad = needs
-            node._output_refs = tuple([weakref.ref(out) for out in
-                                       (outputs if type(outputs) is tuple else (outputs,))])
-        return outputs
+            return tuple([Tensor._from_op(array, None) for array in data])
+        return Tensor._from_op(data, None)
 
     @property
     def xp(self):
@@ -71,7 +73,7 @@ class Function:
     @property
     def outputs(self):
         """The output Tensors, None for one that no longer exists (nothing can use it)."""
-        return tuple(ref() for ref in self._output_refs)
+        return tuple([ref() for ref in self._output_refs])
 
     @property
     def output(self):
