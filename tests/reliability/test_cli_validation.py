@@ -77,7 +77,7 @@ def test_help_shows_every_default_and_no_rest_markup(capsys):
         for line in options:
             flag = line.split()[0]
             if flag not in ("--text", "--text-file", "--out", "--resume", "--overwrite", "--find",
-                            "--compare-clipping", "--bidirectional"):  # their help says what happens without
+                            "--compare-clipping", "--bidirectional", "--beam"):  # their help says what happens without
                 assert "(default:" in line, line
     _, out, _ = run_cli(["train-charlm", "--help"], capsys)
     assert "(default: 5.0)" in " ".join(out.split())  # --clip's default, read from CharLMConfig

@@ -58,3 +58,33 @@ def test_loss_and_bpc_equal_the_logits_path(cell):
         nats = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tg.Tensor(ids[1:])).item()
     np.testing.assert_allclose(charlm.evaluate_bpc(model, ids, seq_len=len(ids), batch_size=1),
                                nats / math.log(2), rtol=1e-5)
+
+
+def _log2_probability(model, vocab, prime, text):
+    """log2 p(text[len(prime):] | prime) from one whole-sequence call of the model."""
+    ids = vocab.encode(text)
+    with tg.no_grad():
+        logits, _ = model(tg.Tensor(ids[:-1, None]))
+        log_p = F.log_softmax(logits.reshape(len(ids) - 1, -1), axis=-1).numpy()
+    picked = log_p[np.arange(len(ids) - 1), ids[1:]]
+    return float(picked[len(prime) - 1:].sum() / math.log(2))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_beam_of_one_is_greedy_decoding_through_the_layer(cell):
+    model, vocab = _model(cell)
+    text, bits = charlm.beam_search(model, vocab, "the ", 25, beam=1)
+    greedy = list("the ")
+    with tg.no_grad():
+        for _ in range(25):
+            logits, _ = model(tg.Tensor(vocab.encode("".join(greedy))[:, None]))
+            greedy.append(vocab.itos[int(np.argmax(logits.numpy()[-1, 0]))])
+    assert text == "".join(greedy)
+    assert bits == pytest.approx(_log2_probability(model, vocab, "the ", text), abs=1e-4)
+
+
+def test_beam_search_reports_the_log_probability_of_what_it_returns():
+    model, vocab = _model("lstm")
+    text, bits = charlm.beam_search(model, vocab, "the q", 20, beam=5)
+    assert text.startswith("the q") and len(text) == 25
+    assert bits == pytest.approx(_log2_probability(model, vocab, "the q", text), abs=1e-4)

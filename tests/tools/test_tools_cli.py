@@ -150,3 +150,14 @@ def test_score_and_inspect_read_a_trained_model(tmp_path, capsys):
         cli.main(["score", str(tmp_path / "run"), "--text", 'a "quoted" word', "--out", str(tmp_path / "q.png")])
     assert refused.value.code == 2 and "not in the model's vocabulary" in capsys.readouterr().err
     assert (tmp_path / "i.png").exists() and (tmp_path / "i-gates.png").exists()
+
+
+def test_sample_beam_prints_greedy_and_beam_search_with_their_log_probabilities(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    cli.main(["train-charlm", "--text", str(corpus), "--out", str(tmp_path / "run")] + TINY)
+    capsys.readouterr()
+    assert cli.main(["sample", str(tmp_path / "run"), "--prime", "the ", "--length", "12", "--beam", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "--- greedy: log2 p = " in printed and "--- beam search, width 3: log2 p = " in printed
+    assert [line.startswith("the ") for line in printed.splitlines()].count(True) == 2

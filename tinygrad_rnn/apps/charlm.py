@@ -190,6 +190,38 @@ def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, devi
     return "".join(out)
 
 
+def beam_search(model, vocab, prime="The ", length=200, beam=4):
+    """``(text, log2 p)``: ``prime`` continued by the ``length`` characters that beam search
+    finds most probable, and their log-probability in bits. At each step the ``beam`` best
+    prefixes so far (by total log-probability) are extended by every character and the ``beam``
+    best extensions kept; ``beam=1`` is greedy decoding (the most probable next character)."""
+    at_least(1).check("sample: beam", beam)
+    at_least(0).check("sample: length", length)
+    if not prime or set(prime) - set(vocab.itos):
+        raise CharLMError("sample: the prime must be non-empty and use only the model's characters")
+    stepper = Stepper(model.rnn, batch=beam)
+    table, weight, bias = (p.data for p in (model.embedding.weight, model.head.weight, model.head.bias))
+    to_numpy, xp = model.head.weight.device.to_numpy, model.head.weight.xp
+    for index in vocab.encode(prime):
+        h = stepper.step(table[[index] * beam])
+    scores = np.full(beam, -np.inf)
+    scores[0] = 0.0   # the rows start equal: only one may extend, or the beam holds copies
+    chosen = np.zeros((beam, 0), dtype=np.int64)
+    for _ in range(length):
+        z = to_numpy(h @ weight.T + bias).astype(np.float64)
+        log_p = z - z.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        total = (scores[:, None] + log_p).ravel()
+        best = np.argsort(-total, kind="stable")[:beam]
+        rows, characters = np.divmod(best, log_p.shape[1])
+        scores, chosen = total[best], np.concatenate([chosen[rows], characters[:, None]], axis=1)
+        state = stepper.state()
+        stepper.reset(tuple(s[:, xp.asarray(rows)] for s in state) if isinstance(state, tuple)
+                      else state[:, xp.asarray(rows)])
+        h = stepper.step(table[xp.asarray(characters)])
+    return prime + "".join(vocab.itos[i] for i in chosen[0]), float(scores[0] / np.log(2))
+
+
 class _Progress:
     """A tqdm bar when tqdm is installed, else a plain line every 10% of the steps; ``done`` steps
     were done before (by the run being resumed)."""

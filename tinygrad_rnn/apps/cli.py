@@ -93,7 +93,13 @@ def _check_output_folder(path):
 
 def _sample(args):
     model, vocab, _ = charlm.load_checkpoint(checkpoint_file(args.checkpoint))
-    print(charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.seed))
+    if args.beam is None:
+        print(charlm.sample(model, vocab, args.prime, args.length, args.temperature, args.seed))
+        return
+    for width in dict.fromkeys((1, args.beam)):   # greedy first, for the comparison
+        text, bits = charlm.beam_search(model, vocab, args.prime, args.length, width)
+        print(f"--- {'greedy' if width == 1 else f'beam search, width {width}'}: log2 p = {bits:.2f} bits ---")
+        print(text)
 
 
 def _gradflow(args):
@@ -266,6 +272,8 @@ def _parser():
                         help="below 1: safer; above 1: wilder")
     sample.add_argument("--length", type=at_least(0).parse, default=500, help="characters to generate")
     sample.add_argument("--seed", type=at_least(0).parse, default=0, help="random seed of the sampling")
+    sample.add_argument("--beam", type=at_least(1).parse, default=None, metavar="K",
+                        help="decode by beam search of width K instead of sampling, printed after greedy decoding")
 
     flow = command("gradflow", _gradflow, "plot ‖∂L/∂h_t‖ through time for RNN, LSTM and GRU")
     flow.add_argument("--cell", choices=["rnn", "lstm", "gru", "all"], default="all", help="cells to measure")

@@ -12,6 +12,7 @@ sequence fed one step at a time (the tests hold the two equal), with the cell eq
     stepper = Stepper(lstm, batch=1)     # state zero; stepper.reset(state) sets (h0, c0)
     h = stepper.step(x)                  # x (B, I) array -> the last layer's h (B, H) array
 """
+from ..tensor import Tensor
 from .cells import parameters_of
 
 
@@ -43,7 +44,7 @@ class Stepper:
         states = (state if self.mode == "lstm" else (state,)) if state is not None else ()
         for name, given in zip(("h", "c"), states):
             for index, layer in enumerate(self.layers):
-                layer[name][...] = getattr(given, "data", given)[index]
+                layer[name][...] = (given.data if isinstance(given, Tensor) else given)[index]
         for name in ("h", "c")[len(states):]:
             for layer in self.layers:
                 layer[name][...] = 0
