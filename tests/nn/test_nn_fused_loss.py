@@ -38,6 +38,17 @@ def test_equals_the_composed_path(device, dtype, with_bias, shape):
         np.testing.assert_allclose(fused, composed, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unrecorded_loss_equals_the_recorded_one(dtype):
+    """Under no_grad the node skips the softmax it keeps for backward; the loss must not change."""
+    x, weight, bias, target = _problem(40, 6, 9, dtype)
+    recorded = linear_cross_entropy(x, weight, bias, target)
+    with tg.no_grad():
+        unrecorded = linear_cross_entropy(x, weight, bias, target)
+    assert recorded.requires_grad and not unrecorded.requires_grad
+    np.testing.assert_allclose(unrecorded.numpy(), recorded.numpy(), **TOLERANCE[dtype])
+
+
 def test_gradients_match_central_differences():
     x, weight, bias, target = _problem(6, 4, 5, np.float64)
     assert gradcheck(lambda x, w, b: linear_cross_entropy(x, w, b, target), [x, weight, bias])

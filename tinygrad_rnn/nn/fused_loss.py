@@ -19,7 +19,7 @@ from ..tensor import Tensor
 class LinearCrossEntropy(Function):
     """(x (N, H), weight (C, H)[, bias (C,)]) -> the mean cross-entropy of ``target`` (N,)."""
 
-    def forward(self, x, weight, *bias, target):
+    def forward(self, x, weight, *bias, target, recorded):
         xp = self.xp
         self.product = _product(self.device, x.dtype)
         shifted = self.product(x, weight, False, True)
@@ -30,8 +30,9 @@ class LinearCrossEntropy(Function):
         picked = shifted[rows, target]
         xp.exp(shifted, out=shifted)
         sums = shifted.sum(axis=1)
-        shifted /= sums[:, None]
-        self.probs, self.rows, self.target = shifted, rows, target   # softmax(z), for backward
+        if recorded:   # softmax(z), for backward
+            shifted /= sums[:, None]
+            self.probs, self.rows, self.target = shifted, rows, target
         return xp.asarray((xp.log(sums) - picked).mean(), dtype=x.dtype)
 
     def backward(self, grad_output):
@@ -79,4 +80,5 @@ def linear_cross_entropy(x, weight, bias, target):
     if x.shape[0] == 0:
         raise ValueError("linear_cross_entropy: the mean over zero rows is undefined")
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return LinearCrossEntropy.apply(*inputs, target=target)
+    recorded = is_grad_enabled() and any(t.requires_grad for t in inputs)
+    return LinearCrossEntropy.apply(*inputs, target=target, recorded=recorded)
