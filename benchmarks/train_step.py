@@ -14,6 +14,11 @@ timed steps; the table shows medians over all rounds and ratio = ours / torch (l
 better). Sampling (``charlm.sample``: a prime, then one character per call, batch 1) and
 held-out scoring (``charlm.evaluate_bpc``) are timed per character the same way, against the
 same loops written in torch. float32, ``--threads`` threads everywhere (set before NumPy loads).
+
+``--budget SECONDS`` then races the two from the same weights on the same batches: each trains
+until its own steps have taken ``SECONDS`` in all (rounds of ``CALLS`` steps in turn, so that a
+change in the machine's load falls on both), and the held-out bits/char of each is printed
+with its step count.
 """
 import argparse
 import itertools
@@ -161,6 +166,23 @@ def interleaved(jobs, rounds):
     return times
 
 
+def race(runs, seconds):
+    """{name: steps}: train each of ``runs`` (Trainers) until its steps have taken ``seconds``,
+    CALLS steps at a time in turn."""
+    import torch
+    spent, steps = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
+    while min(spent.values()) < seconds:
+        for name, run in runs.items():
+            time.sleep(SETTLE)
+            torch.set_num_threads(THREADS)
+            for _ in range(CALLS if spent[name] < seconds else 0):
+                start = time.perf_counter()
+                run.step()
+                spent[name] += time.perf_counter() - start
+                steps[name] += 1
+    return steps
+
+
 def table(rows, times):
     """Rows (label, phase, scale) of medians, ours / torch."""
     print("| phase | ours | PyTorch | ratio |\n|---|---|---|---|")
@@ -182,11 +204,13 @@ def main():
     parser.add_argument("--sample-length", type=int, default=200)
     parser.add_argument("--score-chars", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=2, help="threads for torch, BLAS and our kernels")
-    parser.add_argument("--quick", action="store_true", help="a tiny model and one round (checks the script runs)")
+    parser.add_argument("--budget", type=float, help="then race ours and torch for this many seconds of steps each")
+    parser.add_argument("--quick", action="store_true", help="a tiny model, one round and a 0.5 s race (checks the script runs)")
     args = parser.parse_args()
     if args.quick:
         args.hidden, args.layers, args.batch_size, args.seq_len, args.embedding = 16, 1, 2, 10, 8
         args.rounds, args.sample_length, args.score_chars = 1, 5, 200
+        args.budget = 0.5
     size = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in SIZES[args.size].items()}
     import torch
     torch.set_num_threads(THREADS)
@@ -236,8 +260,9 @@ def main():
             lambda: torch_sample(torch, twin, vocab, prime, length, 0.8, 1))
         return lambda: texts.update({lib: generate()})
 
+    chunking = (valid_ids, config.seq_len, config.batch_size)
+
     def score(lib):
-        chunking = (valid_ids, config.seq_len, config.batch_size)
         score_of = (lambda: charlm.evaluate_bpc(ours, *chunking)) if lib == "ours" else (
             lambda: torch_bpc(torch, twin, *chunking))
         return lambda: scores.update({lib: score_of()})
@@ -250,6 +275,14 @@ def main():
     table([(f"sampling, per character ({characters} a sample)", "total", 1e6 / characters, "us")], sampling)
     table([(f"held-out scoring, per character ({len(valid_ids)})", "total", 1e6 / len(valid_ids), "us")],
           scoring)
+    if args.budget:
+        racers = trainers()
+        steps = race(racers, args.budget)
+        final = {"ours": charlm.evaluate_bpc(racers["ours"].model, *chunking),
+                 "torch": torch_bpc(torch, racers["torch"].model, *chunking)}
+        print(f"\n| {args.budget:g} s of training steps each | steps | held-out bits/char |\n|---|---|---|")
+        for lib, name in (("ours", "ours"), ("torch", "PyTorch")):
+            print(f"| {name} | {steps[lib]} | {final[lib]:.4f} |")
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
 
 
