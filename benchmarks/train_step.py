@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py [--size default|small|large] [--cell lstm|gru|rnn]
                                     [--hidden H] [--layers L] [--batch-size B] [--seq-len T]
-                                    [--rounds 10] [--threads 2] [--quick]
+                                    [--rounds 10] [--threads 2] [--budget 120] [--quick]
 
 Both models get the same weights (ours copied into torch's) and the same batches from
 charlm's own data pipeline (Python's reference docs cut into ``B`` streams, the state carried
