@@ -28,7 +28,7 @@ from ..tensor import Tensor
 from .charlm_run import (CHECKPOINT_NAME, CharLMError, RunState, checkpoint_state,
                          prepare_out_dir, read_checkpoint, restore, resumable, saved_config)
 from .interrupt import StopRequest
-from .plotting import pyplot_or_none
+from .plotting import pyplot_or_none, save_and_show
 from .ranges import Range, above, at_least
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -381,8 +381,7 @@ def _plot_loss(train_bpc, valid_bpc, path, log):
     axes.set(xlabel="step", ylabel="bits per character", title="character-level language model")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)
 
 

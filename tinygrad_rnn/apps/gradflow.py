@@ -23,7 +23,7 @@ from ..autograd import grad
 from ..backend import manual_seed
 from ..datasets import Vocab, pydoc_text
 from ..tensor import Tensor
-from .plotting import pyplot_or_none
+from .plotting import pyplot_or_none, save_and_show
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
@@ -208,8 +208,7 @@ def plot(results, path, forget_bias, log=print):
     axes.set(xlabel="steps back from the last, T - t", ylabel="norm relative to the last step", title=title)
     axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)
 
 
@@ -264,6 +263,5 @@ def plot_clipping(runs, path, clip, log=print):
     norms.set(xlabel="step", ylabel="‖∇L‖ before clipping", title="gradient norm")
     losses.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)

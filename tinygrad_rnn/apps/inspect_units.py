@@ -11,6 +11,7 @@ characters by a unit's value.
 import numpy as np
 
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 FEATURES = ("quote", "bracket", "line")
 
@@ -130,8 +131,7 @@ def draw_text(text, values, path, title, plt, width=64):
     axes.set(xlim=(0, width), ylim=(-rows, 0), title=title)
     axes.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path
 
 
@@ -149,6 +149,5 @@ def draw_gates(text, found, units, path, plt):
         ax.set_xticks(range(len(text)), labels, fontsize=7, family="monospace")
         ax.set_title(f"unit {unit}", fontsize=9, loc="left")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path

@@ -11,6 +11,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 
 def surprisal(model, vocab, text):
@@ -43,6 +44,5 @@ def plot(text, bits, path, plt):
     axes.set(ylabel="surprisal (bits)", xlim=(-0.7, len(bits) - 0.3),
              title=f"{np.mean(bits):.2f} bits per character, perplexity {perplexity(bits):.1f}")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import functional as F, nn
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 GATES = {"rnn": "tanh", "lstm": "i  f  g  o", "gru": "r  z  n"}
@@ -169,6 +170,5 @@ def draw(net, path, plt):
                   "their gradients)")
     ax.text(-3.25, -1.85, "\n".join(legend), fontsize=7.5, color="#444444", va="bottom")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_and_show(fig, path, dpi=110)
     return path
