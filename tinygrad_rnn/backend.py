@@ -11,8 +11,8 @@ from . import strict
 
 _CUPY_MISSING = (
     "device 'cuda' needs CuPy, which is not installed or cannot find a GPU: install the wheel "
-    "matching your CUDA toolkit, e.g. pip install 'tinygrad_rnn[gpu]' (cupy-cuda12x) or "
-    "pip install cupy-cuda13x for CUDA 13"
+    "matching your CUDA toolkit, e.g. pip install 'tinygrad_rnn[gpu]' (cupy-cuda13x, for CUDA 13) or "
+    "pip install cupy-cuda12x for CUDA 12"
 )
 
 
