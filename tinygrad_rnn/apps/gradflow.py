@@ -11,7 +11,7 @@ The nets here are unrolled from cells (the reference path), so every h_t (and th
 is a tensor on the tape and ``tinygrad_rnn.grad(L, [h_1, ..., h_T])`` returns all the ∂L/∂h_t in
 one backward. The task: read T characters of real text (one-hot) and predict the next one from
 h_T. Scaling W_hh up (``recurrent_scale``) pushes its spectral radius past one, where the same
-product of Jacobians explodes instead (Pascanu et al. 2013); :func:`clipping_study` trains that
+product of Jacobians explodes instead (Pascanu et al. 2013); ``clipping_study`` trains that
 regime with and without gradient-norm clipping.
 """
 import math
@@ -125,7 +125,7 @@ def measure(cells=("rnn", "lstm", "gru"), seq_len=100, hidden=128, forget_bias=1
             batch_size=16, lr=3e-3, seed=0, text=None, log=print, recurrent_scale=1.0):
     """{cell: {"init": norms, "trained": norms or None, "init_c"/"trained_c": the LSTM's cell
     norms, "carry": mean carry factor after training, "train_steps": n}} with norms (T,) as in
-    :func:`state_gradient_norms`, all measured on the same held-fixed batch of windows."""
+    ``state_gradient_norms``, all measured on the same held-fixed batch of windows."""
     windows = TextWindows(pydoc_text() if text is None else text, seq_len, seed)
     probe_ids, probe_targets = windows.batch(batch_size)
     results = {}
@@ -249,7 +249,7 @@ def clipping_study(cell="rnn", seq_len=30, hidden=64, recurrent_scale=2.0, clip=
 
 
 def plot_clipping(runs, path, clip, log=print):
-    """Learning curves and gradient norms of :func:`clipping_study`; returns the path or None."""
+    """Learning curves and gradient norms of ``clipping_study``; returns the path or None."""
     plt = pyplot_or_none(log, "gradflow: matplotlib is not installed, so no plot")
     if plt is None:
         return None

@@ -2,10 +2,10 @@
 a text, and units whose activation tracks quotes, brackets or the position in a line
 (Karpathy, Johnson & Fei-Fei 2015, "Visualizing and Understanding Recurrent Networks").
 
-:func:`activations` recomputes one layer of a :class:`~tinygrad_rnn.apps.charlm.CharLM` step by
+``activations`` recomputes one layer of a ``CharLM`` step by
 step from its weights, in NumPy, keeping every gate (the fused layer keeps none); the tests hold
-its h equal to the layer's own output. :func:`best_unit` ranks units by the correlation of their
-activation with a property of the text, and :func:`draw_text` and :func:`draw_gates` colour the
+its h equal to the layer's own output. ``best_unit`` ranks units by the correlation of their
+activation with a property of the text, and ``draw_text`` and ``draw_gates`` colour the
 characters by a unit's value.
 """
 import numpy as np

@@ -4,7 +4,7 @@ The surprisal of character c_t is -log2 p(c_t | c_1 … c_(t-1)) bits: the infor
 did not expect. Its mean over the text is the bits per character, and 2^mean the perplexity
 (the number of equally likely choices the model hesitates between, on average). A reader of a
 garden-path sentence ("The old man the boat.") is surprised where the parse breaks; a language
-model's surprisal rises where its own expectation breaks, which :func:`plot` shows along the text.
+model's surprisal rises where its own expectation breaks, which ``plot`` shows along the text.
 """
 import numpy as np
 
