@@ -202,7 +202,7 @@ def plot(results, path, forget_bias, log=print):
             relative = np.maximum(norms[::-1] / norms[-1], np.finfo(np.float64).tiny)
             axes.semilogy(np.arange(len(norms)), relative, style, color=f"C{index}",
                           label=f"{kind} ‖∂L/∂{state}_t‖ {when}")
-    title = "vanishing gradients: loss on the last step"
+    title = "gradients back through time: loss on the last step"
     if "lstm" in results and forget_bias is not None:
         title += f" (LSTM forget bias {forget_bias:g})"
     axes.set(xlabel="steps back from the last, T - t", ylabel="norm relative to the last step", title=title)
