@@ -18,8 +18,8 @@ matmul                         cpu         ``numba_matmul.matmul`` (a product on
 =============================  ==========  ==========================================
 
 (gru_reset_before is ``nn.GRU(reset_after=False)``, registered like gru.) Every kernel has the
-interface of :class:`recurrent_kernel.RecurrentKernel`. Without CuPy the
-"cuda" entries cannot load, :func:`find` returns None and the layers take the reference path
+interface of ``recurrent_kernel.RecurrentKernel``. Without CuPy the
+"cuda" entries cannot load, ``find`` returns None and the layers take the reference path
 (so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
 default: the LSTM's threads share every step, each a block of hidden units (numba_team), the
 GRU's and RNN's each run a batch shard (cpu_threads);

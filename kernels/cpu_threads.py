@@ -89,7 +89,7 @@ def _pin(workers):
 @contextlib.contextmanager
 def blas_threads(callers):
     """BLAS limited to one thread per call while ``callers`` of our threads call it at once (the
-    shards of :func:`run`, a team of numba_team), BLAS's own setting for a single caller; also
+    shards of ``run``, a team of numba_team), BLAS's own setting for a single caller; also
     for timing BLAS calls the way those threads make them."""
     if callers == 1:
         yield

@@ -1,6 +1,6 @@
 """The per-step gate arithmetic of the CuPy kernels (cupy_recurrent), as CUDA source in plain C.
 
-One :class:`Gate` per mode, direction and phase (one phase per step, two for the GRU with the
+One ``Gate`` per mode, direction and phase (one phase per step, two for the GRU with the
 reset gate before the product: see below): a parameter list in the syntax of
 ``cupy.ElementwiseKernel`` and a body that runs once per element ``i`` of the (B, H) state, with
 ``b = i / hidden`` the batch row and ``j = i % hidden`` the unit. All parameters are ``raw``

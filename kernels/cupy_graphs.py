@@ -4,7 +4,7 @@ Per step the CuPy kernels (cupy_recurrent) launch one GEMM and one elementwise k
 sizes a step's time goes to launching (Python, CuPy and the driver: microseconds each) rather than
 to the GPU. A CUDA graph records the 2T launches of one loop once (stream capture) and replays
 them with a single launch. A graph replays the same kernels on the same memory, so
-:class:`LoopGraphs` keeps, per shape of loop, buffers that live across calls: each call copies its
+``LoopGraphs`` keeps, per shape of loop, buffers that live across calls: each call copies its
 inputs into them, replays, and copies its outputs out: a few copies instead of 2T launches.
 The first call of a shape runs eagerly on the buffers (compiling the kernels and creating the
 cuBLAS handle, neither of which may happen during a capture), the second captures, later calls

@@ -37,7 +37,7 @@ are P pieces too.
 **Gate-major blocks.** Forward keeps a block's pre-activations, activations and cell state as
 (4, B, U) and (B, U) arrays: each gate of a step is then one flat loop over B*U elements, which
 LLVM vectorizes without the set-up cost of one short loop per row. Rows past their
-length get garbage there that :func:`_outputs` replaces by their carried state. Each gate has
+length get garbage there that ``_outputs`` replaces by their carried state. Each gate has
 its own loop: a loop that stores into many arrays, or reads one array at an offset it also
 writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit). Backward works row by row (its da must be in PyTorch's
 layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
@@ -49,7 +49,7 @@ compile.
 
 The states: ``xh`` (L, B, I + H) holds [x_t, h] (the GEMMs read it), ``cs`` (L, P, B, U) c by
 block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,
-:func:`slots`), inference two, used in turn.
+``slots``), inference two, used in turn.
 """
 import numpy as np
 from numba import njit, prange
@@ -77,13 +77,13 @@ def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, til
     """One thread's share of the forward; every thread of the team calls it with the same
     arguments. ``x`` (T, B, I), ``h0``, ``c0`` (B, H); the weights as the layer has them (a
     missing bias, or the peephole of a plain LSTM, empty), and the arrays that the team's first
-    step fills from them, block by block (:func:`_prepare_block`): ``tiles`` (P, 4, parts,
+    step fills from them, block by block (``_prepare_block``): ``tiles`` (P, 4, parts,
     I + H, U / parts), [W_ih, W_hh]^T for each block and gate cut in column tiles for
     numba_tiles (multiplied ``rows`` rows at a time), ``w_hh_tiles`` (training), ``bias_rows``
     (P, 4, B, U) and ``peep_rows`` (P, 3, B, U). ``acts`` (P, T, 4, B, U) receives the
     activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
     I + H) receives [x_t, h] entering each step (all T + 1 when ``training``, else 2 in turn,
-    :func:`slots`), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
+    ``slots``), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
     ((1, P, B, U) unless ``training``); outputs go to ``out[t]`` (T, B, H)."""
     blocks, _, batch, units = bias_rows.shape
     steps, inputs, flat = out.shape[0], x.shape[2], batch * units
@@ -192,7 +192,7 @@ def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
     """One step of one block, every row at once (flat (B*U,) arrays, so that each loop is long):
     the products ``[x_t, h] [W_ih, W_hh]^T`` in ``i, f, g, o`` plus biases and peepholes, turned
     into the gates; ``c_out`` and ``tanh_c`` receive c' and tanh(c'). Rows past their length
-    get values that :func:`_outputs` then replaces (and backward never reads)."""
+    get values that ``_outputs`` then replaces (and backward never reads)."""
     b_i, b_f, b_g, b_o = bias[0], bias[1], bias[2], bias[3]
     w_ci, w_cf, w_co = peep[0], peep[1], peep[2]
     for j in range(c_in.shape[0]):

@@ -23,7 +23,7 @@ wake-up) and yields the core after a while.
 The threads are Numba's own (``parallel=True``, its OpenMP layer here): a team whose threads
 are still spinning from a recent call starts far faster than tasks handed to a Python thread
 pool (which also needs the GIL in each worker). GNU OpenMP keeps its idle threads spinning for
-a few milliseconds after a call, as PyTorch's do. :func:`start` pins Numba's worker threads one
+a few milliseconds after a call, as PyTorch's do. ``start`` pins Numba's worker threads one
 per core on first use and moves the calling thread (which takes pieces too) off the workers'
 cores when the scheduler has put it on one, where it would slow every call
 (benchmarks/PERFORMANCE.md has the measurements).

@@ -4,8 +4,8 @@ A time loop multiplies a thin ``a`` (a shard's rows) by the same weight at every
 OpenBLAS repacks the weight on each call. How well that goes depends on the call's shape in ways
 that only the BLAS build knows: one build runs fastest with a few rows per call and column
 blocks, another with one call (benchmarks/PERFORMANCE.md has the table). So the cut is measured
-once per shape and process (:func:`tiling`, a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
-``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)`` (:func:`split_columns`), and each
+once per shape and process (``tiling``, a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
+``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)`` (``split_columns``), and each
 block is computed ``rows`` rows of ``a`` at a time, each call a GEMM (numba_blas) that adds into
 its block of ``out`` or overwrites it:
 

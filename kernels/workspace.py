@@ -6,16 +6,16 @@ activations saved for backward, their gradients, the per-step scratch. A fresh l
 comes from the operating system, which maps the pages in one by one as they are first written:
 at small sizes the page faults and unmaps were a third of a training step.
 
-Ownership is explicit. A kernel call borrows its arrays through a :class:`Lease` and returns
+Ownership is explicit. A kernel call borrows its arrays through a ``Lease`` and returns
 them with it: at the end of the call for scratch, or, for what a training forward saves for
-backward, when the object that holds them is collected (:meth:`Lease.give_back_with`). An
+backward, when the object that holds them is collected (``Lease.give_back_with``). An
 array is handed out again only after its lease was returned, and arrays that leave a kernel
 (its outputs and gradients) are never borrowed, so nothing outside the kernel can hold one.
 
 The pool keeps at most ``limit`` bytes of returned arrays (default 512 MiB), letting go of the
-least recently used shapes first; :func:`set_limit` changes it (0 turns reuse off) and
-:func:`clear` lets go of every returned array. The module's functions are those of one
-process-wide :class:`Pool`.
+least recently used shapes first; ``set_limit`` changes it (0 turns reuse off) and
+``clear`` lets go of every returned array. The module's functions are those of one
+process-wide ``Pool``.
 """
 import threading
 import weakref
@@ -36,7 +36,7 @@ class Pool:
         self._held = 0               # bytes of the arrays in _free
 
     def lease(self):
-        """A new :class:`Lease` on this pool."""
+        """A new ``Lease`` on this pool."""
         return Lease(self)
 
     def set_limit(self, nbytes):
@@ -89,7 +89,7 @@ class Pool:
 
 
 class Lease:
-    """The arrays one owner borrowed from a pool; :meth:`give_back` returns them all."""
+    """The arrays one owner borrowed from a pool; ``give_back`` returns them all."""
 
     def __init__(self, pool):
         self._pool = pool
@@ -104,7 +104,7 @@ class Lease:
         return array
 
     def zeros(self, shape, dtype):
-        """:meth:`empty`, filled with zeros."""
+        """``empty``, filled with zeros."""
         array = self.empty(shape, dtype)
         array.fill(0)
         return array

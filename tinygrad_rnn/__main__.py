@@ -1,4 +1,4 @@
-"""``python -m tinygrad_rnn COMMAND``: see :mod:`tinygrad_rnn.apps.cli`."""
+"""``python -m tinygrad_rnn COMMAND``: see ``tinygrad_rnn.apps.cli``."""
 import sys
 
 from .apps.cli import main

@@ -1,6 +1,6 @@
 """PyTorch's and NumPy's names for the same argument: ``dim``/``axis`` and ``keepdim``/``keepdims``.
 
-Every public function or method that takes an axis is wrapped by :func:`dim_aliases`, so both
+Every public function or method that takes an axis is wrapped by ``dim_aliases``, so both
 spellings work everywhere and a PyTorch user's ``x.mean(dim=1, keepdim=True)`` and a NumPy
 user's ``x.mean(axis=1, keepdims=True)`` reach the same code. Passing both spellings of one
 argument is an error, never a silent choice.

@@ -2,7 +2,7 @@
 
 Inside ``with detect_anomaly():`` every op's forward output and every gradient an op's
 backward returns is checked; the first that holds a non-finite value raises
-:class:`AnomalyError` naming the op, the shapes of its inputs and the pass (forward or
+``AnomalyError`` naming the op, the shapes of its inputs and the pass (forward or
 backward). Ops run inside a backward (the Tensor ops a ``backward`` is written in) are
 reported as that backward. Deliberate infinities (e.g. ``-inf`` attention masks) trigger it
 too: it is a debugging tool. It is switched on per thread; off, it costs one attribute read per
@@ -14,7 +14,7 @@ from . import grad_mode
 
 
 class AnomalyError(RuntimeError):
-    """An op produced NaN or Inf while :func:`detect_anomaly` was active."""
+    """An op produced NaN or Inf while ``detect_anomaly`` was active."""
 
 
 def _finite(array, xp):

@@ -1,7 +1,7 @@
 """Devices: which array library holds a tensor's data, and the few things it must provide.
 
 ``"cpu"`` is NumPy, ``"cuda"`` is CuPy (imported only when asked for) and ``"strict"`` is
-NumPy behind a wrapper that refuses NumPy calls (see :mod:`tinygrad_rnn.strict`), used by the
+NumPy behind a wrapper that refuses NumPy calls (see ``tinygrad_rnn.strict``), used by the
 tests to prove that the engine never calls NumPy on a device array. This module is the only
 place that chooses an array library; ops take the namespace ``xp`` of their inputs' device.
 """
@@ -11,8 +11,8 @@ from . import strict
 
 _CUPY_MISSING = (
     "device 'cuda' needs CuPy, which is not installed or cannot find a GPU: install the wheel "
-    "matching your CUDA toolkit, e.g. pip install 'tinygrad_rnn[gpu]' (cupy-cuda12x) or "
-    "pip install cupy-cuda13x for CUDA 13"
+    "matching your CUDA toolkit, e.g. pip install 'tinygrad_rnn[gpu]' (cupy-cuda13x, for CUDA 13) or "
+    "pip install cupy-cuda12x for CUDA 12"
 )
 
 
@@ -35,7 +35,7 @@ class Device:
         return self._rng.bit_generator.state
 
     def set_rng_state(self, state):
-        """Restore a state returned by :meth:`get_rng_state`."""
+        """Restore a state returned by ``get_rng_state``."""
         self._rng.bit_generator.state = state
 
     def asarray(self, host_or_device_array, dtype=None):
@@ -63,7 +63,7 @@ class Device:
 
 
 class StrictDevice(Device):
-    """The CPU with NumPy hidden behind :class:`~tinygrad_rnn.strict.StrictArray`."""
+    """The CPU with NumPy hidden behind ``StrictArray``."""
 
     name = "strict"
     xp = strict.namespace
@@ -139,7 +139,7 @@ _seed = 0
 
 
 def get_device(device=None):
-    """The :class:`Device` named by ``device`` ("cpu", "cuda", "cuda:0", "strict" or a Device)."""
+    """The ``Device`` named by ``device`` ("cpu", "cuda", "cuda:0", "strict" or a Device)."""
     if isinstance(device, Device):
         return device
     name = "cpu" if device is None else str(device)

@@ -2,18 +2,18 @@
 
 Sources (each loader names what to install when its source is missing):
 
-* :func:`pydoc_text`: the English text of Python's reference documentation, shipped with every
+* ``pydoc_text``: the English text of Python's reference documentation, shipped with every
   CPython as ``pydoc_data.topics`` (about 465 KB);
-* :func:`text_file`: any UTF-8 text file;
-* :func:`digits`: scikit-learn's bundled 8x8 handwritten digits (1797 images);
-* :func:`sunspots`, :func:`co2`: statsmodels' bundled yearly sunspot numbers (1700-2008) and
+* ``text_file``: any UTF-8 text file;
+* ``digits``: scikit-learn's bundled 8x8 handwritten digits (1797 images);
+* ``sunspots``, ``co2``: statsmodels' bundled yearly sunspot numbers (1700-2008) and
   weekly Mauna Loa CO2 (1958-2001);
-* :func:`gensim_test_file`, :func:`lee_background`, :func:`pang_lee_polarity`,
-  :func:`wikipedia_articles`, :func:`evaluation_file`: corpora and word-vector evaluation files
+* ``gensim_test_file``, ``lee_background``, ``pang_lee_polarity``,
+  ``wikipedia_articles``, ``evaluation_file``: corpora and word-vector evaluation files
   inside the gensim package's test data.
 
-Plumbing: :func:`tokenize`, :class:`Vocab`, :func:`pad` (padding/truncation to a maximum length,
-returning ``lengths``) and :func:`bucket_batches` (batches of similar lengths, so little of each
+Plumbing: ``tokenize``, ``Vocab``, ``pad`` (padding/truncation to a maximum length,
+returning ``lengths``) and ``bucket_batches`` (batches of similar lengths, so little of each
 batch is padding).
 """
 import importlib
@@ -46,7 +46,7 @@ def pydoc_text():
 
 
 def text_file(path, encoding="utf-8"):
-    """The whole content of a text file; :class:`~tinygrad_rnn.textio.TextFileError` names the file
+    """The whole content of a text file; ``TextFileError`` names the file
     and the place when it is empty, binary or not in ``encoding``."""
     return read_text(path, encoding)
 
@@ -205,7 +205,7 @@ def pad(sequences, max_len=None, pad_value=0, truncate="post", dtype=np.int64):
 
 
 def bucket_indices(lengths, batch_size, shuffle, rng, pool=50):
-    """The batches of :func:`bucket_batches` as arrays of positions: shuffled (by the NumPy
+    """The batches of ``bucket_batches`` as arrays of positions: shuffled (by the NumPy
     Generator ``rng``), sorted by length within pools of ``pool`` batches, cut, and the batches
     shuffled again."""
     lengths = np.asarray(lengths)

@@ -7,7 +7,7 @@
   otherwise NumPy's ``result_type`` decides (float32 + float64 -> float64, int32 + int64 -> int64).
 * Only floating tensors may require gradients.
 * Tensors hold bool, integer or floating data, never objects, strings, bytes or complex
-  numbers (:func:`check_tensor_dtype`).
+  numbers (``check_tensor_dtype``).
 """
 import numbers
 

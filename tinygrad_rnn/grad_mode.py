@@ -46,6 +46,6 @@ def enable_grad():
 def set_anomaly_checker(checker):
     """Install ``checker`` (an object with ``check_forward(node, inputs, outputs)`` and
     ``run_backward(node, grad_outputs)``, or None to switch checking off) in this thread; returns
-    the previous one so that :func:`tinygrad_rnn.anomaly.detect_anomaly` can restore it."""
+    the previous one so that ``tinygrad_rnn.anomaly.detect_anomaly`` can restore it."""
     previous, state.anomaly = state.anomaly, checker
     return previous

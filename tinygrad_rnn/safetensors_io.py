@@ -5,7 +5,7 @@ here by the file extension. A safetensors file is a JSON header (names, dtypes, 
 offsets) followed by the raw little-endian bytes: no code runs on loading, and PyTorch reads it
 with ``safetensors.torch.load_file``. It holds a flat ``{name: tensor}`` dict only, so full
 checkpoints (optimizer state, configs) stay ``.npz`` files. Written through the ``safetensors``
-package's NumPy API, atomically (:mod:`tinygrad_rnn.atomic`).
+package's NumPy API, atomically (``tinygrad_rnn.atomic``).
 """
 import os
 from collections import OrderedDict

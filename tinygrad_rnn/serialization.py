@@ -11,13 +11,13 @@ Layout of a checkpoint file (a NumPy ``.npz``, i.e. a zip archive of ``.npy`` me
 * ``a0``, ``a1``, ...: one ``.npy`` member per array, read back without pickle (object
   dtypes are refused).
 
-Writes are atomic (:mod:`tinygrad_rnn.atomic`), with the user's umask. Loading reads and
+Writes are atomic (``tinygrad_rnn.atomic``), with the user's umask. Loading reads and
 checks every member (the zip CRC catches flipped bytes) before building anything, so a
-truncated, corrupt, hostile or wrong-version file raises :class:`CheckpointError` and nothing
+truncated, corrupt, hostile or wrong-version file raises ``CheckpointError`` and nothing
 is half-loaded. A hostile file cannot make loading allocate more than the file could hold:
 each ``.npy`` member's declared shape must account for its size exactly, and a compressed
-member may not declare more than :data:`MAX_INFLATION` times its compressed size (the
-zip-bomb limit). Trees nest at most :data:`MAX_DEPTH` containers, on saving and on loading.
+member may not declare more than ``MAX_INFLATION`` times its compressed size (the
+zip-bomb limit). Trees nest at most ``MAX_DEPTH`` containers, on saving and on loading.
 """
 import json
 import math
@@ -59,9 +59,9 @@ def save(state, path):
 
 
 def load(path, device=None):
-    """Read a checkpoint written by :func:`save`; Tensors are placed on ``device`` (default cpu).
+    """Read a checkpoint written by ``save``; Tensors are placed on ``device`` (default cpu).
 
-    Raises :class:`CheckpointError` (naming the file and the reason) for a file that is
+    Raises ``CheckpointError`` (naming the file and the reason) for a file that is
     truncated, corrupt, hostile, not a checkpoint, or of an unsupported format version. A
     ``.safetensors`` path reads that format instead.
     """
@@ -205,7 +205,7 @@ def _add_array(array, arrays, where):
 
 
 def _decode(node, members, used, device, path, depth):
-    """The value for a header node, every part of it checked: a header that :func:`save`
+    """The value for a header node, every part of it checked: a header that ``save``
     could not have written raises CheckpointError, never TypeError or RecursionError."""
     def corrupt(reason):
         return CheckpointError(f"load: {path} is corrupt: {reason}")

@@ -1,6 +1,6 @@
 """Users' text files decoded with errors that say which file and where it goes wrong.
 
-An empty file, a binary one (NUL bytes) or one in another encoding raises :class:`TextFileError`
+An empty file, a binary one (NUL bytes) or one in another encoding raises ``TextFileError``
 naming the path, the line and the byte offset, instead of an ``IndexError`` or a bare
 ``UnicodeDecodeError`` (which names neither) somewhere later.
 """

@@ -41,8 +41,7 @@ from threadpoolctl import threadpool_limits
 import tinygrad_rnn as tg
 from tinygrad_rnn.apps.plotting import save_and_show
 from tinygrad_rnn import functional as F, nn, optim
-from tinygrad_rnn.word2vec import LineCorpus, Vocabulary, Word2Vec, readable
-from tinygrad_rnn.word2vec.vocab import keep_probability
+from tinygrad_rnn.word2vec import LineCorpus, Vocabulary, Word2Vec, keep_probability, readable
 
 np.set_printoptions(precision=4, suppress=True)
 try:

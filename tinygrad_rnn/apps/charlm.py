@@ -28,7 +28,7 @@ from ..tensor import Tensor
 from .charlm_run import (CHECKPOINT_NAME, CharLMError, RunState, checkpoint_state,
                          prepare_out_dir, read_checkpoint, restore, resumable, saved_config)
 from .interrupt import StopRequest
-from .plotting import pyplot_or_none
+from .plotting import pyplot_or_none, save_and_show
 from .ranges import Range, above, at_least
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -252,13 +252,13 @@ class _Progress:
 
 
 def train(text, config, out_dir=None, log=print, resume=None, overwrite=False):
-    """Train a :class:`CharLM` on ``text``; returns ``(model, vocab, results)``.
+    """Train a ``CharLM`` on ``text``; returns ``(model, vocab, results)``.
 
     With ``out_dir`` it writes ``charlm.npz`` there (the checkpoint: every
     ``config.checkpoint_every`` steps, atomically, and at the end), then ``loss.png`` and
     ``samples.txt``; a folder that already holds a run is refused unless ``overwrite`` or it is the
     run being resumed, and an unwritable one before the first step. ``resume`` (a run folder or its
-    checkpoint) continues that run exactly (see :mod:`.charlm_run`). The first Ctrl-C stops after
+    checkpoint) continues that run exactly (see ``.charlm_run``). The first Ctrl-C stops after
     the current step, writes everything and returns with ``results["interrupted"]`` True; a second
     one aborts at once.
     """
@@ -381,8 +381,7 @@ def _plot_loss(train_bpc, valid_bpc, path, log):
     axes.set(xlabel="step", ylabel="bits per character", title="character-level language model")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)
 
 
@@ -395,7 +394,7 @@ def export_weights(model, vocab, config, path):
 
 
 def load_checkpoint(path, device="cpu"):
-    """(model, vocab, checkpoint dict) from a file written by :func:`train`."""
+    """(model, vocab, checkpoint dict) from a file written by ``train``."""
     checkpoint = read_checkpoint(path, device)
     config = CharLMConfig(**_known_settings(checkpoint["config"]))
     vocab = Vocab.from_state_dict(checkpoint["vocab"])
@@ -407,7 +406,7 @@ def load_checkpoint(path, device="cpu"):
 
 def resumed_config(run, changes):
     """The settings of the run to resume (a folder or its checkpoint) with ``changes`` (a dict of
-    settings) applied; :func:`train` refuses changes outside ``charlm_run.RESUME_MAY_CHANGE``."""
+    settings) applied; ``train`` refuses changes outside ``charlm_run.RESUME_MAY_CHANGE``."""
     return CharLMConfig(**{**_known_settings(saved_config(run)), **changes})
 
 

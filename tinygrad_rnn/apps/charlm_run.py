@@ -100,7 +100,7 @@ def _flag(setting):
 
 
 def restore(checkpoint, model, optimizer, config, log):
-    """Load a checkpoint's model, optimizer and generator state; returns its :class:`RunState`."""
+    """Load a checkpoint's model, optimizer and generator state; returns its ``RunState``."""
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     rng = json.loads(checkpoint["rng"])

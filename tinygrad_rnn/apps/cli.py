@@ -285,7 +285,7 @@ def _parser():
     flow.add_argument("--batch-size", type=at_least(1).parse, default=16, help="text windows per batch")
     flow.add_argument("--seed", type=at_least(0).parse, default=0, help="random seed")
     flow.add_argument("--recurrent-scale", type=above(0).parse, default=1.0,
-                      help="multiply W_hh by this after initialisation (above ~1.5: the exploding regime)")
+                      help="multiply W_hh by this after initialisation (about 4: the tanh RNN's gradients explode)")
     flow.add_argument("--compare-clipping", action="store_true",
                       help="also train a tanh RNN by SGD with and without clipping and plot both (OUT-clipping.png)")
     flow.add_argument("--clip", type=above(0).parse, default=1.0, help="the clipping norm of --compare-clipping")

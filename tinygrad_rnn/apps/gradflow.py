@@ -11,7 +11,7 @@ The nets here are unrolled from cells (the reference path), so every h_t (and th
 is a tensor on the tape and ``tinygrad_rnn.grad(L, [h_1, ..., h_T])`` returns all the ∂L/∂h_t in
 one backward. The task: read T characters of real text (one-hot) and predict the next one from
 h_T. Scaling W_hh up (``recurrent_scale``) pushes its spectral radius past one, where the same
-product of Jacobians explodes instead (Pascanu et al. 2013); :func:`clipping_study` trains that
+product of Jacobians explodes instead (Pascanu et al. 2013); ``clipping_study`` trains that
 regime with and without gradient-norm clipping.
 """
 import math
@@ -23,7 +23,7 @@ from ..autograd import grad
 from ..backend import manual_seed
 from ..datasets import Vocab, pydoc_text
 from ..tensor import Tensor
-from .plotting import pyplot_or_none
+from .plotting import pyplot_or_none, save_and_show
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
@@ -125,7 +125,7 @@ def measure(cells=("rnn", "lstm", "gru"), seq_len=100, hidden=128, forget_bias=1
             batch_size=16, lr=3e-3, seed=0, text=None, log=print, recurrent_scale=1.0):
     """{cell: {"init": norms, "trained": norms or None, "init_c"/"trained_c": the LSTM's cell
     norms, "carry": mean carry factor after training, "train_steps": n}} with norms (T,) as in
-    :func:`state_gradient_norms`, all measured on the same held-fixed batch of windows."""
+    ``state_gradient_norms``, all measured on the same held-fixed batch of windows."""
     windows = TextWindows(pydoc_text() if text is None else text, seq_len, seed)
     probe_ids, probe_targets = windows.batch(batch_size)
     results = {}
@@ -202,14 +202,13 @@ def plot(results, path, forget_bias, log=print):
             relative = np.maximum(norms[::-1] / norms[-1], np.finfo(np.float64).tiny)
             axes.semilogy(np.arange(len(norms)), relative, style, color=f"C{index}",
                           label=f"{kind} ‖∂L/∂{state}_t‖ {when}")
-    title = "vanishing gradients: loss on the last step"
+    title = "gradients back through time: loss on the last step"
     if "lstm" in results and forget_bias is not None:
         title += f" (LSTM forget bias {forget_bias:g})"
     axes.set(xlabel="steps back from the last, T - t", ylabel="norm relative to the last step", title=title)
     axes.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)
 
 
@@ -250,7 +249,7 @@ def clipping_study(cell="rnn", seq_len=30, hidden=64, recurrent_scale=2.0, clip=
 
 
 def plot_clipping(runs, path, clip, log=print):
-    """Learning curves and gradient norms of :func:`clipping_study`; returns the path or None."""
+    """Learning curves and gradient norms of ``clipping_study``; returns the path or None."""
     plt = pyplot_or_none(log, "gradflow: matplotlib is not installed, so no plot")
     if plt is None:
         return None
@@ -264,6 +263,5 @@ def plot_clipping(runs, path, clip, log=print):
     norms.set(xlabel="step", ylabel="‖∇L‖ before clipping", title="gradient norm")
     losses.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=100)
     return str(path)

@@ -2,15 +2,16 @@
 a text, and units whose activation tracks quotes, brackets or the position in a line
 (Karpathy, Johnson & Fei-Fei 2015, "Visualizing and Understanding Recurrent Networks").
 
-:func:`activations` recomputes one layer of a :class:`~tinygrad_rnn.apps.charlm.CharLM` step by
+``activations`` recomputes one layer of a ``CharLM`` step by
 step from its weights, in NumPy, keeping every gate (the fused layer keeps none); the tests hold
-its h equal to the layer's own output. :func:`best_unit` ranks units by the correlation of their
-activation with a property of the text, and :func:`draw_text` and :func:`draw_gates` colour the
+its h equal to the layer's own output. ``best_unit`` ranks units by the correlation of their
+activation with a property of the text, and ``draw_text`` and ``draw_gates`` colour the
 characters by a unit's value.
 """
 import numpy as np
 
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 FEATURES = ("quote", "bracket", "line")
 
@@ -130,8 +131,7 @@ def draw_text(text, values, path, title, plt, width=64):
     axes.set(xlim=(0, width), ylim=(-rows, 0), title=title)
     axes.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path
 
 
@@ -149,6 +149,5 @@ def draw_gates(text, found, units, path, plt):
         ax.set_xticks(range(len(text)), labels, fontsize=7, family="monospace")
         ax.set_title(f"unit {unit}", fontsize=9, loc="left")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path

@@ -17,7 +17,7 @@ def pyplot_or_none(log, missing):
 
 def save_and_show(figure, path, dpi=110):
     """Write ``figure`` to ``path``; inside a Jupyter notebook also show it below the cell, else
-    close it (a script opens no window). The tutorials draw their pictures through this."""
+    close it (a script opens no window). The tutorials and the commands draw their pictures through this."""
     import matplotlib.pyplot as plt
     figure.savefig(path, dpi=dpi, bbox_inches="tight")
     if "ipykernel" in sys.modules:

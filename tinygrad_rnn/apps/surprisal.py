@@ -4,13 +4,14 @@ The surprisal of character c_t is -log2 p(c_t | c_1 … c_(t-1)) bits: the infor
 did not expect. Its mean over the text is the bits per character, and 2^mean the perplexity
 (the number of equally likely choices the model hesitates between, on average). A reader of a
 garden-path sentence ("The old man the boat.") is surprised where the parse breaks; a language
-model's surprisal rises where its own expectation breaks, which :func:`plot` shows along the text.
+model's surprisal rises where its own expectation breaks, which ``plot`` shows along the text.
 """
 import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 
 def surprisal(model, vocab, text):
@@ -43,6 +44,5 @@ def plot(text, bits, path, plt):
     axes.set(ylabel="surprisal (bits)", xlim=(-0.7, len(bits) - 0.3),
              title=f"{np.mean(bits):.2f} bits per character, perplexity {perplexity(bits):.1f}")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_and_show(figure, path, dpi=110)
     return path

@@ -2,9 +2,9 @@
 
 A recurrent net unrolled over T steps is the same cell applied T times: step t reads x_t and
 the state h_{t-1} (and c_{t-1} for the LSTM) and writes h_t, with the same weights at every
-step. :func:`unroll` runs such a net (stacked layers, optionally bidirectional) on the tape and
+step. ``unroll`` runs such a net (stacked layers, optionally bidirectional) on the tape and
 reads the structure back from the recorded graph: for each (layer, direction, step) the ops it
-recorded and the parameters they used, so that the picture drawn by :func:`draw` (time steps as
+recorded and the parameters they used, so that the picture drawn by ``draw`` (time steps as
 columns, layers as rows, every shared weight once with an edge to each step that uses it) is
 the engine's own graph grouped by step, not a drawing made up beside it.
 """
@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import functional as F, nn
 from ..tensor import Tensor
+from .plotting import save_and_show
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 GATES = {"rnn": "tanh", "lstm": "i  f  g  o", "gru": "r  z  n"}
@@ -100,7 +101,7 @@ def _ops_between(outputs, stop, names):
 
 
 def draw(net, path, plt):
-    """Draw ``net`` (from :func:`unroll`) into ``path`` with matplotlib's ``plt``: time steps as
+    """Draw ``net`` (from ``unroll``) into ``path`` with matplotlib's ``plt``: time steps as
     columns, one row per layer and direction, the loss on top, the weights on the left."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     dx, dy, width, height = 2.0, 1.7, 1.0, 0.78
@@ -169,6 +170,5 @@ def draw(net, path, plt):
                   "their gradients)")
     ax.text(-3.25, -1.85, "\n".join(legend), fontsize=7.5, color="#444444", va="bottom")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_and_show(fig, path, dpi=110)
     return path

@@ -32,7 +32,7 @@ from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
 RecallResult = namedtuple("RecallResult", "state status steps")
-RecallResult.__doc__ = """What :meth:`HopfieldNetwork.recall` found, per probe.
+RecallResult.__doc__ = """What ``HopfieldNetwork.recall`` found, per probe.
 
 ``state``: the final states (a Tensor shaped like the probe). ``status``: "converged" (a fixed
 point), "oscillated" (synchronous 2-cycle) or "step_limit"; a string for one probe, a tuple
@@ -162,7 +162,7 @@ class HopfieldNetwork:
 
     def recall(self, probe, max_steps=100, mode="asynchronous", rng=None):
         """Iterate from ``probe`` until every state is a fixed point, a synchronous 2-cycle,
-        or ``max_steps`` sweeps have run; see :class:`RecallResult`.
+        or ``max_steps`` sweeps have run; see ``RecallResult``.
 
         ``mode`` is "asynchronous" (random order per sweep from ``rng``; always reaches a fixed
         point, given enough steps) or "synchronous" (may oscillate between two states)."""
@@ -215,7 +215,7 @@ def modern_hopfield_update(patterns, query, beta=1.0):
 
 
 def modern_hopfield_retrieve(patterns, query, beta=1.0, max_steps=10, tol=1e-6):
-    """Iterate :func:`modern_hopfield_update` until the state moves by less than ``tol``
+    """Iterate ``modern_hopfield_update`` until the state moves by less than ``tol``
     (max-norm) or ``max_steps`` updates have run; returns (state, steps)."""
     state = _as_tensor(query, like=_as_tensor(patterns))
     for step in range(1, max_steps + 1):
@@ -243,7 +243,7 @@ RecallStatistics.__doc__ = """``exact``: the fraction of probes that settled exa
 
 
 def recall_statistics(num_neurons, num_patterns, trials, flip_fraction=0.1, seed=0, max_steps=100, device=None):
-    """How well stored patterns are recalled (:class:`RecallStatistics`): in each trial,
+    """How well stored patterns are recalled (``RecallStatistics``): in each trial,
     ``num_patterns`` random ±1 patterns are stored in a fresh network and every one is
     recalled (asynchronously) from a copy with ``flip_fraction`` of its bits flipped. The
     capacity experiment of Hopfield (1982) and Amit, Gutfreund & Sompolinsky (1985)."""

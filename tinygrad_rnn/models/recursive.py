@@ -15,8 +15,8 @@ each gate seeing both children):
     hⱼ = σ(o) ⊙ tanh(cⱼ)
 
 The backward pass is backpropagation through structure: the same tape as BPTT, over a tree
-instead of a chain. Nodes are evaluated level by level (:class:`~.tree.TreeSchedule`), all
-nodes of a height across the batch in one matmul. :func:`encode_trees` is the functional
+instead of a chain. Nodes are evaluated level by level (``TreeSchedule``), all
+nodes of a height across the batch in one matmul. ``encode_trees`` is the functional
 form (used by the gradient checks); the modules hold the parameters.
 """
 import math
@@ -43,7 +43,7 @@ def tree_lstm_cell(z, weight, bias, child_states):
 
 def encode_trees(schedule, embedding, weight, bias, cell, num_states, all_nodes=False):
     """The root states of the trees of ``schedule``: a tuple of ``num_states`` Tensors
-    (num_trees, hidden) — (h,) for :func:`tree_rnn_cell`, (h, c) for :func:`tree_lstm_cell`.
+    (num_trees, hidden) — (h,) for ``tree_rnn_cell``, (h, c) for ``tree_lstm_cell``.
     With ``all_nodes`` the states of every node instead, (num_nodes, hidden) in the order of
     ``schedule.nodes`` (for losses on every subtree, as in Tai et al.'s sentiment treebank)."""
     device, dtype = embedding.device, embedding.dtype
@@ -96,7 +96,7 @@ class _TreeNetwork(Module):
 
     def encode(self, trees, all_nodes=False):
         """The root states (a tuple) of a list of trees (Trees or nested tuples) or of a
-        :class:`TreeSchedule`; every node's states with ``all_nodes`` (see :func:`encode_trees`)."""
+        ``TreeSchedule``; every node's states with ``all_nodes`` (see ``encode_trees``)."""
         schedule = trees if isinstance(trees, TreeSchedule) else self.schedule(trees)
         return encode_trees(schedule, self.embedding, self.weight, self.bias, self.cell, self.num_states, all_nodes)
 

@@ -1,13 +1,13 @@
 """Binary trees for recursive networks, and the level schedule that batches them.
 
-A tree is a :class:`Tree` (a label and zero or two children) or nested tuples:
+A tree is a ``Tree`` (a label and zero or two children) or nested tuples:
 
     leaf                      any non-tuple value: its label, e.g. 7 or "cat"
     (left, right)             an internal node without a label
     (label, left, right)      an internal node with a label, e.g. ("+", 3, ("*", 4, 5))
 
 A recursive network computes a node's state from its children's states, so a node can be
-computed once its children are. :class:`TreeSchedule` groups the nodes of a whole batch of
+computed once its children are. ``TreeSchedule`` groups the nodes of a whole batch of
 trees by height (leaves 0, a parent 1 + the larger height of its children): every node of a
 height depends only on lower heights, so one level of all trees is one batched matmul, and a
 batch of trees of height d takes d + 1 steps whatever its size.
@@ -82,7 +82,7 @@ class Tree:
         return _heights(self)[id(self)]
 
     def to_nested(self):
-        """The nested-tuple form (the inverse of :meth:`from_nested`)."""
+        """The nested-tuple form (the inverse of ``from_nested``)."""
         built = []
         for node in self.nodes():
             if node.is_leaf:

@@ -124,13 +124,13 @@ def _attend(scores, inputs):
 
 
 class Attention(NamedTuple):
-    """What :class:`BahdanauAttention` returns."""
+    """What ``BahdanauAttention`` returns."""
     context: Tensor   # (N, Hv) or (N, Tq, Hv)
     weights: Tensor   # (N, Ts) or (N, Tq, Ts), rows sum to 1 (0 for empty rows)
 
 
 class LuongAttentionOutput(NamedTuple):
-    """What :class:`LuongAttention` returns."""
+    """What ``LuongAttention`` returns."""
     context: Tensor      # cₜ: (N, H) or (N, Tq, H)
     weights: Tensor      # αₜ: (N, Ts) or (N, Tq, Ts)
     attentional: Tensor  # ãₜ = tanh(W_c [cₜ; hₜ]): (N, H) or (N, Tq, H)

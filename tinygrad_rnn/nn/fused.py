@@ -1,11 +1,11 @@
 """Fused recurrent layers: one autograd node per (layer, direction) for the whole sequence.
 
-:func:`fused_direction` has the signature of :func:`tinygrad_rnn.nn.recurrent.reference_direction`
+``fused_direction`` has the signature of ``tinygrad_rnn.nn.recurrent.reference_direction``
 and computes the same thing (the tests hold the two equal), but instead of recording 10-20 engine
-ops per time step on the tape it records one :class:`FusedRecurrent` node with three outputs
+ops per time step on the tape it records one ``FusedRecurrent`` node with three outputs
 (``out``, ``h_n``, ``c_n``), whose forward is one call of a fused kernel over all steps and whose
 backward is one call of its BPTT kernel. The kernel comes from the registry
-:mod:`tinygrad_rnn.kernels`, keyed by (mode, device); :func:`unavailable` says why there is none.
+``tinygrad_rnn.kernels``, keyed by (mode, device); ``unavailable`` says why there is none.
 The backward is a kernel, not Tensor ops, so it is not itself differentiable: ``create_graph=True``
 through a fused layer raises (use ``impl="reference"`` for double backward).
 """
@@ -83,7 +83,7 @@ def fused_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, pee
     ``lengths``: None or a host NumPy int array (B,); steps t >= lengths[b] keep the state and
     output zero; ``reverse=True`` runs each sequence from its own last valid step down to 0.
     Returns ``(out (T, B, H), h_n (B, H), c_n (B, H) or None)``, differentiable w.r.t. every
-    Tensor argument. The caller checks :func:`unavailable` first.
+    Tensor argument. The caller checks ``unavailable`` first.
     """
     named = {"x": x, "h0": h0, "c0": c0, "weight_ih": weight_ih, "weight_hh": weight_hh,
              "bias_ih": bias_ih, "bias_hh": bias_hh}

@@ -1,5 +1,5 @@
 """Loss modules with ``torch.nn``'s names and arguments, each calling its function in
-:mod:`tinygrad_rnn.functional` (the math is documented there).
+``tinygrad_rnn.functional`` (the math is documented there).
 
 PyTorch's deprecated ``size_average``/``reduce`` and the per-class ``weight``/``pos_weight``
 are refused with an error naming them, rather than ignored.

@@ -23,7 +23,7 @@ class Parameter(Tensor):
 class Module:
     """Base class of every layer and model (PyTorch's ``nn.Module``).
 
-    Assigning a :class:`Parameter`, a :class:`Module` or a buffer (``register_buffer``) as
+    Assigning a ``Parameter``, a ``Module`` or a buffer (``register_buffer``) as
     an attribute registers it; ``named_parameters``, ``state_dict`` and ``to`` walk the tree.
     Subclasses implement ``forward``; call the module itself.
     """

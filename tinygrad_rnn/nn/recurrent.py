@@ -1,7 +1,7 @@
 """Sequence layers RNN, LSTM and GRU: stacked, optionally bidirectional, with variable lengths.
 
 Every (layer, direction) pair runs through one function with the signature of
-:func:`reference_direction`: the fused kernels of :mod:`tinygrad_rnn.nn.fused` when a kernel
+``reference_direction``: the fused kernels of ``tinygrad_rnn.nn.fused`` when a kernel
 runs the mode on the input's device and dtype (``impl="auto"``, the default, or ``"fused"``),
 else the reference path below, composed of engine ops so that backpropagation through time
 happens on the tape (``impl="reference"``, or ``"auto"`` without a kernel).
@@ -13,7 +13,7 @@ Shapes follow PyTorch (L = sequence length, N = batch, D = 2 if bidirectional el
     out   (L, N, D·H): the forward and reverse outputs of the last layer, concatenated
     h_n   (D·num_layers, N, H): layer by layer, forward before reverse
 
-``x`` may also be a PackedSequence (:mod:`tinygrad_rnn.nn.utils.rnn`), the same as passing the
+``x`` may also be a PackedSequence (``tinygrad_rnn.nn.utils.rnn``), the same as passing the
 padded input with its ``lengths``; the output is then packed the same way, as in PyTorch.
 ``lengths`` (N ints, any order) give the valid prefix of each sequence, as
 ``pack_padded_sequence(enforce_sorted=False)`` → RNN → ``pad_packed_sequence(total_length=L)``
@@ -260,7 +260,7 @@ class RNN(_RecurrentLayer):
 
 
 class LSTM(_RecurrentLayer):
-    """Long short-term memory (gate order i, f, g, o; see :mod:`~tinygrad_rnn.nn.cells`),
+    """Long short-term memory (gate order i, f, g, o; see ``cells``),
     optionally with peepholes: ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,).
 
     ``out, (h_n, c_n) = lstm(x, (h0, c0)=None, lengths=None)``.
@@ -280,7 +280,7 @@ class LSTM(_RecurrentLayer):
 class GRU(_RecurrentLayer):
     """Gated recurrent unit (gate order r, z, n). ``reset_after=True`` (default, Keras's name):
     PyTorch's n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)); ``reset_after=False``: Cho et al.'s
-    n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn) (see :mod:`~tinygrad_rnn.nn.cells`).
+    n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn) (see ``cells``).
 
     ``out, h_n = gru(x, h0=None, lengths=None)``.
     """

@@ -157,7 +157,7 @@ class Decoder(Module):
 
 
 class Generation(NamedTuple):
-    """What :meth:`Seq2Seq.generate` returns (all outside the graph)."""
+    """What ``Seq2Seq.generate`` returns (all outside the graph)."""
     tokens: Tensor   # (N, L) ints: the output without BOS, ending with EOS, then pad_id
     lengths: Tensor  # (N,) ints: tokens up to and including EOS (L' ≤ max_len if no EOS)
     scores: Tensor   # (N,) log p(tokens | src) / lengthᵅ, α = length_penalty
@@ -175,7 +175,7 @@ class Seq2Seq(Module):
       (N, Tt) is the output without BOS (y₁…yₙ EOS, padded); ``logits[:, t]`` predicts
       ``tgt[:, t]``. ``loss(logits, tgt)`` is the cross-entropy ignoring padding.
     * ``generate(src, src_lengths, max_len, beam_size=1, length_penalty=1.0)``: greedy
-      decoding (``beam_size=1``) or beam search; see :meth:`generate`.
+      decoding (``beam_size=1``) or beam search; see ``generate``.
 
     ``src`` and ``tgt`` are integer arrays or Tensors; ``src_lengths`` (N,) integers in
     [1, Ts]. ``attention`` is a Luong score ("dot", "general" or "concat"; "concat" is the
@@ -292,7 +292,7 @@ class Seq2Seq(Module):
         cost). At the end (every beam finished, or ``max_len`` tokens) each sequence's result
         is the hypothesis maximising the length-normalised score log p / lengthᵅ, with length
         counting EOS and α = ``length_penalty`` (0: raw log-probability). Greedy decoding is
-        the same search with one hypothesis, written out plainly. Returns a :class:`Generation`.
+        the same search with one hypothesis, written out plainly. Returns a ``Generation``.
         """
         if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
             raise ValueError(f"Seq2Seq.generate: beam_size must be a positive integer, got {beam_size!r}")

@@ -2,12 +2,12 @@
 
 Calling a layer on a sequence of length 1 costs a whole-sequence call per step: the fused
 kernel prepares its weight tiles at each call, the reference path runs about 20 engine ops per
-layer. A :class:`Stepper` takes the weights once (transposed, contiguous, as they are when it
+layer. A ``Stepper`` takes the weights once (transposed, contiguous, as they are when it
 is made), keeps the state in its own arrays and runs a step as a few array operations written
 into arrays it allocated once (``xp.add(a, b, out=a)`` rather than ``a += b``, which the
 strict test device would turn into a new array). It computes what the layer computes for a
 sequence fed one step at a time (the tests hold the two equal), with the cell equations of
-:mod:`tinygrad_rnn.nn.cells`:
+``tinygrad_rnn.nn.cells``:
 
     stepper = Stepper(lstm, batch=1)     # state zero; stepper.reset(state) sets (h0, c0)
     h = stepper.step(x)                  # x (B, I) array -> the last layer's h (B, H) array

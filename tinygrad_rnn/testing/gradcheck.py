@@ -54,7 +54,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """True when ``fn``'s gradients w.r.t. every input that requires grad match finite differences.
 
     ``fn`` takes the tensors in ``inputs`` and returns a Tensor or a tuple of Tensors. On a
-    mismatch it raises :class:`GradcheckError` naming the input, the worst element, the
+    mismatch it raises ``GradcheckError`` naming the input, the worst element, the
     analytic and the numeric value (or returns False with ``raise_exception=False``).
     """
     inputs = list(inputs)

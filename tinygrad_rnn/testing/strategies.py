@@ -47,7 +47,7 @@ def float_arrays(shape, low=-3.0, high=3.0, avoid=(), margin=1e-2, unique=False,
 
 
 def tensors(shape, requires_grad=True, device="cpu", **value_options):
-    """Tensors of ``shape`` built from :func:`float_arrays` (float64 by default)."""
+    """Tensors of ``shape`` built from ``float_arrays`` (float64 by default)."""
     return float_arrays(shape, **value_options).map(
         lambda a: Tensor(a, requires_grad=requires_grad, device=device))
 

@@ -1,2 +1,2 @@
-"""Utilities at PyTorch's ``torch.utils`` paths: :mod:`tinygrad_rnn.utils.data`."""
+"""Utilities at PyTorch's ``torch.utils`` paths: ``tinygrad_rnn.utils.data``."""
 from . import data  # noqa: F401

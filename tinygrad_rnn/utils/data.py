@@ -1,6 +1,6 @@
 """Datasets and batching the PyTorch way: ``Dataset``, ``TensorDataset``, ``DataLoader``,
 ``default_collate``, and ``BucketBatchSampler`` (the bucketing of
-:func:`tinygrad_rnn.datasets.bucket_batches`, for variable-length text).
+``tinygrad_rnn.datasets.bucket_batches``, for variable-length text).
 
 Shuffling draws from ``generator=tg.Generator().manual_seed(seed)`` (or a NumPy
 ``np.random.default_rng(seed)``), or from the global seed set by ``tg.manual_seed`` when none is

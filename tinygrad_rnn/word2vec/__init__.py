@@ -8,6 +8,6 @@ from tinygrad_rnn.word2vec.corpus import LineCorpus
 from tinygrad_rnn.word2vec.evaluation import AnalogyScores, PairScores
 from tinygrad_rnn.word2vec.keyedvectors import KeyedVectors
 from tinygrad_rnn.word2vec.model import Word2Vec
-from tinygrad_rnn.word2vec.vocab import Vocabulary
+from tinygrad_rnn.word2vec.vocab import Vocabulary, keep_probability
 
-__all__ = ["AnalogyScores", "KeyedVectors", "LineCorpus", "PairScores", "Vocabulary", "Word2Vec"]
+__all__ = ["AnalogyScores", "KeyedVectors", "LineCorpus", "PairScores", "Vocabulary", "Word2Vec", "keep_probability"]

@@ -152,7 +152,7 @@ class Word2Vec:
 
     @classmethod
     def load(cls, path) -> "Word2Vec":
-        """A model saved by :meth:`save`, ready to query or to train further."""
+        """A model saved by ``save``, ready to query or to train further."""
         with np.load(path, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}
         meta = json.loads(str(arrays["meta"]))
