@@ -2,15 +2,16 @@
 
     python benchmarks/word2vec_replay.py [--corpus FILE] [--seeds 3] [--epochs 5] [--quick]
 
-For each seed gensim trains as in ``word2vec.py`` (one worker, ``total_words`` decay), and a
+For each seed gensim trains as ``word2vec.py --decay words`` does (one worker), and a
 replay starts from gensim's initial vectors and repeats gensim's every random choice: its jobs of
 at most 10,000 words with one learning rate each, the subsampling and negative draws of its
 linear congruential generator (``(r >> 16) % cum_table[-1]``), and the reduced windows of its
 ``RandomState``.  Each word pair is then trained by our kernel's ``sg_pair_update``: the only
 difference left is our exact sigmoid against gensim's 1000-entry table (whose index uses the
 integer factor 1000 // 6 // 2 = 83, not 83.3, and which skips pairs with |f| >= 6).  Our own
-model trains too (``Word2Vec``, its own random stream).  If the replay scores what gensim scores
-seed by seed while our model's scores scatter around gensim's, the gap is the dice, not the rule.
+model trains too (``Word2Vec``, decay by words, its own random stream).  If the replay scores
+what gensim scores seed by seed while our model's scores scatter around gensim's, the gap is
+the dice, not the rule.
 Skip-gram, negative 5, window 5, 100 dimensions, sample 1e-3, min_count 5, as ``word2vec.py``.
 """
 
@@ -112,7 +113,7 @@ def one_seed(corpus, seed, epochs):
     model.build_vocab(sentences)
     replayed = replay(model, sentences, epochs)
     model.train(sentences, total_words=model.corpus_total_words, epochs=epochs)
-    ours = Word2Vec(seed=seed, workers=1, epochs=epochs, progress=False, **SETTINGS)
+    ours = Word2Vec(seed=seed, workers=1, epochs=epochs, progress=False, alpha_decay="words", **SETTINGS)
     ours.build_vocab(LineCorpus(corpus))
     ours.train(LineCorpus(corpus))
     pairs, analogies = evaluation_files()
