@@ -5,9 +5,10 @@
 
 The input vectors ``wv.vectors`` start uniform in ``[-1, 1) / vector_size`` (gensim 4's range;
 word2vec.c's is half of it, which trained slightly worse word-similarity scores here) and the
-output vectors ``syn1neg`` at zero.  ``train`` runs ``epochs`` passes with the
-learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them (see
-``training``).  ``sample_formula`` chooses how frequent words are subsampled: word2vec.c's formula
+output vectors ``syn1neg`` at zero.  ``train`` runs ``epochs`` passes with the learning rate
+decaying linearly from ``alpha`` to ``min_alpha`` over all of them, by the fraction of sentences
+trained (``alpha_decay="sentences"``, as gensim's constructor) or of words ("words", word2vec.c's;
+see ``training``).  ``sample_formula`` chooses how frequent words are subsampled: word2vec.c's formula
 ("code", the default, as gensim) or the paper's ("paper"; see ``vocab``).  Models save to ``.npz`` without pickle: the two weight matrices, the vocabulary
 (UTF-8 bytes with offsets) and counts, and the settings as JSON.
 """
@@ -43,6 +44,7 @@ class Settings:
     workers: int = 1
     max_vocab_size: int | None = None
     sample_formula: str = "code"
+    alpha_decay: str = "sentences"
 
     def __post_init__(self):
         def need(ok, what):
@@ -65,6 +67,8 @@ class Settings:
                                  f"got {self.negative}")
         need(self.sample >= 0, f"sample must be >= 0, got {self.sample}")
         check_sample_formula("Word2Vec", self.sample_formula)
+        need(self.alpha_decay in ("sentences", "words"), f"alpha_decay must be 'sentences' (gensim's) or "
+                                                         f"'words' (word2vec.c's), got {self.alpha_decay!r}")
         need(self.alpha > 0, f"alpha must be > 0 (the initial learning rate), got {self.alpha}")
         need(0 <= self.min_alpha <= self.alpha, f"need 0 <= min_alpha <= alpha, got "
                                                  f"alpha={self.alpha}, min_alpha={self.min_alpha}")
@@ -80,10 +84,10 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, window=5, min_count=5,
                  sg=1, negative=5, ns_exponent=0.75, sample=1e-3, alpha=0.025, min_alpha=1e-4,
                  epochs=5, cbow_mean=True, seed=1, workers=1, max_vocab_size=None, progress=True,
-                 compute_loss=False, sample_formula="code"):
+                 compute_loss=False, sample_formula="code", alpha_decay="sentences"):
         self.settings = Settings(vector_size, window, min_count, sg, negative, ns_exponent,
                                  sample, alpha, min_alpha, epochs, bool(cbow_mean), seed, workers,
-                                 max_vocab_size, sample_formula)
+                                 max_vocab_size, sample_formula, alpha_decay)
         self.progress = progress
         self.compute_loss = compute_loss
         self.vocab: Vocabulary | None = None

@@ -1,12 +1,15 @@
 """Feeding the Numba kernel: one producer thread encodes batches, ``workers`` threads train.
 
 The producer walks the corpus once per epoch, turns sentences into integer batches and gives
-each the learning rate of its place in the run: with ``p`` the fraction of all raw words
-(over all epochs) before the batch,
+each the learning rate of its place in the run: with ``p`` the fraction of all sentences
+(``alpha_decay="sentences"``, what gensim's constructor does) or of all raw words ("words",
+word2vec.c's) over all epochs before the batch,
 
     alpha(p) = alpha - (alpha - min_alpha) * p
 
-and the kernel interpolates linearly to the rate at the batch's end.  Worker threads call the
+and the kernel interpolates linearly, by words, to the rate at the batch's end.  The two
+differ where sentence lengths vary along the corpus: on w2v-prose, whose first lines are long,
+decay by sentences keeps alpha higher over most words.  Worker threads call the
 nogil kernel, so they train in parallel on the shared weights (hogwild); the calling thread
 only collects results and draws the progress bar.
 """
@@ -53,6 +56,23 @@ class _Job:
     seed: int
 
 
+class _Counted:
+    """Iterates ``sentences`` and counts them: ``taken()`` is how many were read since its last call
+    (``encode_batches`` yields a batch right after reading its last sentence)."""
+
+    def __init__(self, sentences):
+        self.sentences, self.read, self.reported = sentences, 0, 0
+
+    def __iter__(self):
+        for sentence in self.sentences:
+            self.read += 1
+            yield sentence
+
+    def taken(self) -> int:
+        count, self.reported = self.read - self.reported, self.read
+        return count
+
+
 class _Producer(threading.Thread):
     def __init__(self, sentences, vocab, settings, epochs, jobs: queue.Queue, workers: int, rng):
         super().__init__(daemon=True, name="word2vec-producer")
@@ -61,22 +81,28 @@ class _Producer(threading.Thread):
         self.error: BaseException | None = None
         self.stop = threading.Event()
 
-    def _alpha(self, done_words: int) -> float:
+    def _alpha(self, done_words: int, done_sentences: int) -> float:
         s = self.settings
-        progress = min(1.0, done_words / (self.epochs * self.vocab.raw_words))
-        return s.alpha - (s.alpha - s.min_alpha) * progress
+        if s.alpha_decay == "sentences":
+            progress = done_sentences / (self.epochs * max(self.vocab.sentences, 1))
+        else:
+            progress = done_words / (self.epochs * self.vocab.raw_words)
+        return s.alpha - (s.alpha - s.min_alpha) * min(1.0, progress)
 
     def run(self):
         try:
-            done = 0
+            words_done = sentences_done = 0
             for epoch in range(self.epochs):
-                for words, ends, raw in encode_batches(self.sentences, self.vocab.key_to_index):
+                read = _Counted(self.sentences)
+                for words, ends, raw in encode_batches(read, self.vocab.key_to_index):
                     if self.stop.is_set():
                         return
-                    job = _Job(epoch, words, ends, raw, self._alpha(done), self._alpha(done + raw),
+                    alpha_start = self._alpha(words_done, sentences_done)
+                    words_done += raw
+                    sentences_done += read.taken()
+                    job = _Job(epoch, words, ends, raw, alpha_start, self._alpha(words_done, sentences_done),
                                int(self.rng.integers(1, 2**48)))
                     self.jobs.put(job)
-                    done += raw
         except BaseException as error:  # re-raised in the calling thread
             self.error = error
         finally:
