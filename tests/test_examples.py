@@ -47,14 +47,16 @@ def fresh_copy(tmp_path_factory):
 _QUICK_OUTPUT = {}
 
 
-def quick_output(copy, script):
-    """What ``script --quick`` prints when run in ``copy``, after checking it succeeded (run once per copy)."""
-    if (copy, script) not in _QUICK_OUTPUT:
-        run = subprocess.run([sys.executable, script, "--quick"], cwd=copy, capture_output=True, text=True,
+def quick_output(copy, script, *options):
+    """What ``script --quick [options]`` prints when run in ``copy``, after checking it succeeded
+    (run once per copy)."""
+    command = (script, "--quick", *options)
+    if (copy, command) not in _QUICK_OUTPUT:
+        run = subprocess.run([sys.executable, *command], cwd=copy, capture_output=True, text=True,
                              timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
-        assert run.returncode == 0, f"{script} --quick failed:\n{run.stderr[-3000:]}"
-        _QUICK_OUTPUT[copy, script] = run.stdout
-    return _QUICK_OUTPUT[copy, script]
+        assert run.returncode == 0, f"{' '.join(command)} failed:\n{run.stderr[-3000:]}"
+        _QUICK_OUTPUT[copy, command] = run.stdout
+    return _QUICK_OUTPUT[copy, command]
 
 
 @pytest.mark.parametrize("script", scripts("examples", "examples", EXAMPLES_EXTRA)
@@ -73,10 +75,13 @@ def test_peephole_timing_prints_both_models_with_finite_scores(fresh_copy):
         assert int(seeds) >= 1 and 0 <= int(solved) <= int(seeds), out
 
 
-def test_conditioned_generation_reports_its_classifications(fresh_copy):
-    out = quick_output(fresh_copy, "examples/conditioned_generation.py")
+@pytest.mark.parametrize("options", [(), ("--every-step",)], ids=["initial-state", "every-step"])
+def test_conditioned_generation_reports_its_classifications(fresh_copy, options):
+    out = quick_output(fresh_copy, "examples/conditioned_generation.py", *options)
     bits = re.search(r"^held-out (\S+) bits/char given the true category, (\S+) given the other$", out, re.MULTILINE)
     assert bits and all(0 < float(b) < 8 for b in bits.groups()), out  # log2 of the ~30 characters is 4.9
+    gaps = re.search(r"^bits/char the wrong category costs, by quarter of the line: (.*)$", out, re.MULTILINE)
+    assert gaps and [abs(float(g)) < 8 for g in gaps[1].split(", ")] == [True] * 4, out
     result = re.search(r"^result: likelihood classification of held-out lines (\S+), trigram classification "
                        r"of generated lines (\S+) \(of held-out real lines (\S+)\), chance 0.500$", out, re.MULTILINE)
     assert result and all(0 <= float(a) <= 1 for a in result.groups()), out
