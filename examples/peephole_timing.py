@@ -21,8 +21,8 @@ after t₂ scores 1/(D_max - D_min + 1); predicting the base rate 1/T at every s
                                        [--min-delay 10] [--max-delay 20] [--quick]
 
 Measured here (H=8, batch 32, Adam lr 1e-2, gradient norm clipped at 1, 4000 steps, float32,
-fused kernels, 1000 test sequences per seed; 2 shared CPU cores, load average 2.7: 81 s wall,
-46 s CPU). "solved" is exact accuracy ≥ 0.95:
+fused kernels, 1000 test sequences per seed; 2 shared CPU cores, load average 3-6: 81-103 s
+wall, 46-51 s CPU; two runs, the same numbers). "solved" is exact accuracy ≥ 0.95:
 
     model      seed  test loss   exact     ±1        model      seed  test loss   exact     ±1
     plain         0     0.0335   0.774  1.000        peephole      0     0.0755   0.076  0.146
