@@ -21,12 +21,12 @@ def _model(cell, dtype=None):
     return model, vocab
 
 
-def _sample_through_the_layer(model, vocab, prime, length, temperature, seed):
+def _sample_through_the_layer(model, vocab, prime, length, temperature, seed, state=None):
     """charlm.sample as it was: the whole model called on one character at a time."""
     rng = np.random.default_rng(seed)
     out = list(prime)
     with tg.no_grad():
-        logits, state = model(tg.Tensor(vocab.encode(prime)[:, None]))
+        logits, state = model(tg.Tensor(vocab.encode(prime)[:, None]), state)
         for _ in range(length):
             z = logits.numpy()[-1, 0].astype(np.float64) / temperature
             p = np.exp(z - z.max())
@@ -42,6 +42,19 @@ def test_sample_equals_sampling_through_the_layer(cell):
     for seed in range(3):
         assert (charlm.sample(model, vocab, "the ", 60, 0.8, seed)
                 == _sample_through_the_layer(model, vocab, "the ", 60, 0.8, seed))
+
+
+def test_sample_starts_from_the_given_state():
+    model, vocab = _model("lstm", np.float64)
+    weights = model.state_dict()
+    model.load_state_dict({**weights, "head.weight": weights["head.weight"].numpy() * 30})  # h matters
+    rng = np.random.default_rng(0)
+    dtype = model.rnn.weight_hh_l0.dtype
+    state = tuple(tg.Tensor(rng.normal(size=(2, 1, 24)), dtype=dtype) for _ in range(2))   # (h0, c0), batch 1
+    for seed in range(3):
+        assert (charlm.sample(model, vocab, "t", 40, 0.8, seed, state=state)
+                == _sample_through_the_layer(model, vocab, "t", 40, 0.8, seed, state))
+    assert charlm.sample(model, vocab, "t", 40, 0.8, 0, state=state) != charlm.sample(model, vocab, "t", 40, 0.8, 0)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -164,9 +164,10 @@ def evaluate_bpc(model, ids, seq_len=100, batch_size=16, device="cpu"):
     return total / (batch_size * length) / math.log(2)
 
 
-def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, device="cpu"):
+def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, device="cpu", state=None):
     """``prime`` followed by ``length`` characters drawn from softmax(z / temperature), one
-    step of the recurrent layer at a time on its prepared weights (nn.stepper)."""
+    step of the recurrent layer at a time on its prepared weights (nn.stepper), from the
+    recurrent ``state`` (as the layer takes it, batch 1; None: zero) before the prime."""
     above(0).check("sample: temperature", temperature)
     at_least(0).check("sample: length", length)
     if not prime:
@@ -176,6 +177,7 @@ def sample(model, vocab, prime="The ", length=200, temperature=1.0, seed=0, devi
         raise CharLMError(f"sample: the prime has characters {unknown} that are not in the model's vocabulary")
     rng = np.random.default_rng(seed)
     stepper = Stepper(model.rnn)
+    stepper.reset(state)
     table, weight, bias = (p.data for p in (model.embedding.weight, model.head.weight, model.head.bias))
     to_numpy = model.head.weight.device.to_numpy
     out = list(prime)
