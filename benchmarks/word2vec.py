@@ -1,10 +1,13 @@
 """word2vec against gensim on the same corpus and settings, in one run.
 
-    python benchmarks/word2vec.py [--corpus FILE] [--seeds 3] [--epochs 5] [--quick]
+    python benchmarks/word2vec.py [--corpus FILE] [--seeds 3] [--epochs 5] [--variants sg-ns sg-hs cbow-hs] [--quick]
 
 The corpus defaults to the shipped ``data/w2v-public-domain.txt.gz`` (1.5M tokens of the King
 James Bible and Jane Austen); ``--corpus`` takes a larger one (one tokenised sentence per line,
-``.gz`` allowed; the README's table is for the 3.4M-token w2v-prose corpus). Skip-gram, negative 5, window 5, 100 dimensions, sample 1e-3, min_count 5, both libraries
+``.gz`` allowed; the README's table is for the 3.4M-token w2v-prose corpus).  Each variant is one
+objective: ``sg-ns`` skip-gram with negative 5 (the default), ``sg-hs`` and ``cbow-hs``
+hierarchical softmax alone (``hs=1, negative=0``) with skip-gram and CBOW (mean).  Window 5,
+100 dimensions, sample 1e-3, min_count 5, both libraries
 streaming the corpus from the file, workers 1 and 2, and the same learning-rate schedule: linear
 in the words processed (word2vec.c's), which gensim does when ``train`` gets ``total_words``.
 (Given ``total_examples``, as its constructor does, gensim decays by sentences instead; on
@@ -29,7 +32,9 @@ import numpy as np
 
 from tinygrad_rnn.word2vec import KeyedVectors, LineCorpus, Word2Vec
 
-SETTINGS = dict(vector_size=100, window=5, min_count=5, sg=1, negative=5, sample=1e-3)
+SETTINGS = dict(vector_size=100, window=5, min_count=5, sample=1e-3)
+VARIANTS = {"sg-ns": dict(sg=1, hs=0, negative=5), "sg-hs": dict(sg=1, hs=1, negative=0),
+            "cbow-hs": dict(sg=0, hs=1, negative=0)}
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "data" / "w2v-public-domain.txt.gz"
 QUICK_LINES = 2000
 
@@ -41,11 +46,11 @@ def evaluation_files():
     return data / "wordsim353.tsv", data / "questions-words.txt"
 
 
-def run_gensim(corpus, seed, workers, epochs):
+def run_gensim(corpus, variant, seed, workers, epochs):
     from gensim.models import Word2Vec as GensimWord2Vec
     from gensim.models.word2vec import LineSentence
 
-    model = GensimWord2Vec(seed=seed, workers=workers, epochs=epochs, **SETTINGS)
+    model = GensimWord2Vec(seed=seed, workers=workers, epochs=epochs, **SETTINGS, **VARIANTS[variant])
     sentences = LineSentence(str(corpus))
     model.build_vocab(sentences)
     start = time.perf_counter()
@@ -54,8 +59,8 @@ def run_gensim(corpus, seed, workers, epochs):
     return model.wv, KeyedVectors(model.wv.index_to_key, model.wv.vectors), effective / seconds
 
 
-def run_ours(corpus, seed, workers, epochs):
-    model = Word2Vec(seed=seed, workers=workers, epochs=epochs, progress=False, **SETTINGS)
+def run_ours(corpus, variant, seed, workers, epochs):
+    model = Word2Vec(seed=seed, workers=workers, epochs=epochs, progress=False, **SETTINGS, **VARIANTS[variant])
     sentences = LineCorpus(corpus)
     model.build_vocab(sentences)
     start = time.perf_counter()
@@ -66,7 +71,8 @@ def run_ours(corpus, seed, workers, epochs):
 
 def warm_up():
     """Compile (or load from Numba's disk cache) our kernel outside the timed runs."""
-    Word2Vec([["a", "b", "c"]] * 20, min_count=1, epochs=1, progress=False)
+    for variant in VARIANTS.values():
+        Word2Vec([["a", "b", "c"]] * 20, min_count=1, epochs=1, progress=False, **variant)
 
 
 def first_lines(corpus, count, folder):
@@ -86,6 +92,8 @@ def main():
                         help="one tokenised sentence per line, .gz allowed (default: the shipped corpus)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="objectives to compare (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help=f"one seed and one epoch on the first {QUICK_LINES} lines: checks that the script works")
     args = parser.parse_args()
@@ -96,43 +104,44 @@ def main():
 
 
 def compare(args):
-    """Train both libraries for every seed and worker count on ``args.corpus``; print the table."""
+    """Train both libraries for every variant, seed and worker count on ``args.corpus``; print the table."""
     pairs, analogies = evaluation_files()
     print(f"corpus {args.corpus.resolve()}, {args.seeds} seeds, {args.epochs} epochs, "
-          f"{os.cpu_count()} CPUs, settings {SETTINGS}")
+          f"{os.cpu_count()} CPUs, settings {SETTINGS}, load average {os.getloadavg()[0]:.2f}")
     warm_up()
-    rows = {}  # (library, workers) -> list of (words/s, spearman, analogy)
+    configs = [(variant, workers) for variant in args.variants for workers in (1, 2)]
+    rows = {}  # (library, variant, workers) -> list of (words/s, spearman, analogy)
     for seed in range(1, args.seeds + 1):
-        for workers in (1, 2):
-            gensim_wv, gensim_kv, gensim_rate = run_gensim(args.corpus, seed, workers, args.epochs)
+        for variant, workers in configs:
+            gensim_wv, gensim_kv, gensim_rate = run_gensim(args.corpus, variant, seed, workers, args.epochs)
             gensim_scores = scores(gensim_kv, pairs, analogies)
-            rows.setdefault(("gensim", workers), []).append((gensim_rate, *gensim_scores))
+            rows.setdefault(("gensim", variant, workers), []).append((gensim_rate, *gensim_scores))
             if seed == 1 and workers == 1:
                 own = (gensim_wv.evaluate_word_pairs(str(pairs))[1][0],
                        gensim_wv.evaluate_word_analogies(str(analogies))[0])
-                print(f"cross-check on gensim's vectors: gensim's evaluator spearman {own[0]:.4f}, "
+                print(f"cross-check on gensim's {variant} vectors: gensim's evaluator spearman {own[0]:.4f}, "
                       f"analogy {own[1]:.4f}; ours {gensim_scores[0]:.4f}, {gensim_scores[1]:.4f}")
-            ours_kv, ours_rate = run_ours(args.corpus, seed, workers, args.epochs)
-            rows.setdefault(("ours", workers), []).append((ours_rate, *scores(ours_kv, pairs, analogies)))
-            print(f"seed {seed} workers {workers}: gensim {gensim_rate:,.0f} w/s, ours {ours_rate:,.0f} w/s")
+            ours_kv, ours_rate = run_ours(args.corpus, variant, seed, workers, args.epochs)
+            rows.setdefault(("ours", variant, workers), []).append((ours_rate, *scores(ours_kv, pairs, analogies)))
+            print(f"seed {seed} {variant} workers {workers}: gensim {gensim_rate:,.0f} w/s, ours {ours_rate:,.0f} w/s "
+                  f"(load average {os.getloadavg()[0]:.2f})")
 
-    def mean(library, workers, column):
-        return statistics.mean(r[column] for r in rows[(library, workers)])
+    def mean(key, column):
+        return statistics.mean(r[column] for r in rows[key])
 
-    print(f"\n{'library':8} {'workers':>7} {'eff. words/s':>13} {'ratio':>6} {'spearman':>9} "
+    print(f"\n{'library':8} {'variant':8} {'workers':>7} {'eff. words/s':>13} {'ratio':>6} {'spearman':>9} "
           f"{'analogy':>8}  (means over {args.seeds} seeds)")
-    for workers in (1, 2):
+    for variant, workers in configs:
         for library in ("gensim", "ours"):
-            rate = mean(library, workers, 0)
-            ratio = rate / mean("gensim", workers, 0)
-            print(f"{library:8} {workers:7d} {rate:13,.0f} {ratio:6.2f} {mean(library, workers, 1):9.4f} "
-                  f"{mean(library, workers, 2):8.4f}")
-    for workers in (1, 2):
-        spread = np.array([r[1:] for r in rows[("ours", workers)]]).std(axis=0)
-        spearman_gap = mean("ours", workers, 1) - mean("gensim", workers, 1)
-        analogy_gap = mean("ours", workers, 2) - mean("gensim", workers, 2)
-        print(f"ours - gensim at workers {workers}: spearman {spearman_gap:+.4f}, analogy {analogy_gap:+.4f} "
-              f"(our std over seeds: {spread[0]:.4f}, {spread[1]:.4f})")
+            key = (library, variant, workers)
+            ratio = mean(key, 0) / mean(("gensim", variant, workers), 0)
+            print(f"{library:8} {variant:8} {workers:7d} {mean(key, 0):13,.0f} {ratio:6.2f} {mean(key, 1):9.4f} "
+                  f"{mean(key, 2):8.4f}")
+    for variant, workers in configs:
+        ours, theirs = ("ours", variant, workers), ("gensim", variant, workers)
+        spread = np.array([r[1:] for r in rows[ours]]).std(axis=0)
+        print(f"ours - gensim, {variant} workers {workers}: spearman {mean(ours, 1) - mean(theirs, 1):+.4f}, "
+              f"analogy {mean(ours, 2) - mean(theirs, 2):+.4f} (our std over seeds: {spread[0]:.4f}, {spread[1]:.4f})")
 
 
 if __name__ == "__main__":
