@@ -11,12 +11,14 @@ output vectors at zero: ``syn1neg`` (V, d) for negative sampling (``negative`` >
 
     Pr(c | h) = prod_b sigmoid((1 - 2 code_b) * h . syn1[point_b])
 
-over the inner nodes ``point_b`` on the path from the root to word ``c`` (``code_b`` = 1 where the
-path turns right), so the loss ``-log Pr(c | h) = sum_b softplus(-(1 - 2 code_b) h . syn1[point_b])``
-touches about log2(V) rows per example instead of all V (see ``huffman`` and the kernel).  ``train`` runs ``epochs`` passes with the
-learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all of them (see
-``training``).  ``sample_formula`` chooses how frequent words are subsampled: word2vec.c's formula
-("code", the default, as gensim) or the paper's ("paper"; see ``vocab``).  Models save to ``.npz`` without pickle: the weight matrices (``vectors`` and
+over the inner nodes ``point_b`` on the path from the root to word ``c`` (``code_b`` = 1 where
+the path turns right), so the loss ``-log Pr(c | h) = sum_b softplus(-(1 - 2 code_b) h . syn1[point_b])``
+touches about log2(V) rows per example instead of all V (see ``huffman`` and the kernel).
+
+``train`` runs ``epochs`` passes with the learning rate decaying linearly from ``alpha`` to
+``min_alpha`` over all of them (see ``training``).  ``sample_formula`` chooses how frequent words
+are subsampled: word2vec.c's formula ("code", the default, as gensim) or the paper's ("paper";
+see ``vocab``).  Models save to ``.npz`` without pickle: the weight matrices (``vectors`` and
 ``syn1`` and/or ``syn1neg``), the vocabulary (UTF-8 bytes with offsets) and counts (the tree is
 rebuilt from them), and the settings as JSON.
 """
@@ -135,10 +137,14 @@ class Word2Vec:
 
     def _init_outputs(self, syn1=None, syn1neg=None) -> None:
         """The output weights the settings ask for (given ones, else zeros) and the Huffman tree."""
-        s, shape = self.settings, self.wv.vectors.shape
+        s, (words, size) = self.settings, self.wv.vectors.shape
         self.tree = huffman_tree(self.vocab.counts) if s.hs else None
-        self.syn1 = (syn1 if syn1 is not None else np.zeros((shape[0] - 1, shape[1]), np.float32)) if s.hs else None
-        self.syn1neg = (syn1neg if syn1neg is not None else np.zeros(shape, np.float32)) if s.negative else None
+        if s.hs and syn1 is None:
+            syn1 = np.zeros((words - 1, size), np.float32)
+        if s.negative and syn1neg is None:
+            syn1neg = np.zeros((words, size), np.float32)
+        self.syn1 = syn1 if s.hs else None
+        self.syn1neg = syn1neg if s.negative else None
 
     def train(self, sentences=None, corpus_file=None, epochs=None, compute_loss=None):
         """Train; returns ``(effective_words, raw_words)`` as gensim (details in ``last_report``)."""
