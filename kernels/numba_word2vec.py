@@ -133,10 +133,14 @@ def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
     to the target skipped) for input ``h``; adds ``sum_d g_d * v_d`` to ``grad_h``; returns L."""
     loss = 0.0
     for d in range(negatives.shape[0] + 1):
-        word = target if d == 0 else negatives[d - 1]
-        if d > 0 and word == target:
-            continue
-        label = 1.0 if d == 0 else 0.0
+        if d == 0:
+            word = target
+            label = 1.0
+        else:
+            word = negatives[d - 1]
+            if word == target:
+                continue
+            label = 0.0
         out = syn1neg[word]
         f = _dot(h, out)
         if compute_loss:
@@ -151,8 +155,8 @@ def hs_update(h, syn1, points, codes, alpha, grad_h, compute_loss):
     label ``1 - code`` at each; adds ``sum_b g_b * u_b`` to ``grad_h``; returns L.
 
     All scores first, then all steps, then the loss: the path's rows are distinct and ``h`` is not
-    written, so this equals the row-by-row loop, and is much faster (independent dot products, and
-    no loss code among the steps).
+    written, so this equals the row-by-row loop; it is faster (independent dot products, and no
+    loss code among the steps; benchmarks/PERFORMANCE.md).
     """
     scores = np.empty(points.shape[0], h.dtype)
     for b in range(points.shape[0]):
@@ -172,7 +176,9 @@ def output_update(h, syn1, points, codes, syn1neg, target, negatives, alpha, gra
     negatives); ``grad_h`` is zeroed first and ends as the summed error.  An empty path turns
     hierarchical softmax off, an empty ``syn1neg`` negative sampling."""
     grad_h[:] = 0.0
-    loss = hs_update(h, syn1, points, codes, alpha, grad_h, compute_loss)
+    loss = 0.0
+    if points.shape[0] > 0:  # not even hs_update's scratch array without a path
+        loss += hs_update(h, syn1, points, codes, alpha, grad_h, compute_loss)
     if syn1neg.shape[0] > 0:
         loss += negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
     return loss
