@@ -51,6 +51,7 @@ def _train_job(syn0, syn1neg, words, ends, reduced, cum_table, alpha, state, win
     """gensim's ``train_batch_sg`` loop and negative draws, each pair trained by our kernel."""
     grad_h = np.empty(syn0.shape[1], syn0.dtype)
     negatives = np.empty(negative, np.int64)
+    no_syn1, no_points, no_codes = np.empty((0, syn0.shape[1]), syn0.dtype), np.empty(0, np.int64), np.empty(0, np.uint8)
     top = np.uint64(cum_table[-1])
     start = 0
     for end in ends:
@@ -61,7 +62,8 @@ def _train_job(syn0, syn1neg, words, ends, reduced, cum_table, alpha, state, win
                 for k in range(negative):
                     negatives[k] = np.searchsorted(cum_table, (state >> np.uint64(16)) % top)
                     state = (state * _MUL + _ADD) & _MASK
-                kernel.sg_pair_update(syn0, syn1neg, words[j], words[i], negatives, alpha, grad_h, False)
+                kernel.sg_pair_update(syn0, no_syn1, syn1neg, words[j], no_points, no_codes, words[i], negatives,
+                                      alpha, grad_h, False)
         start = end
     return state
 

@@ -1,4 +1,4 @@
-"""word2vec's fast path: per-pair SGD with negative sampling in Numba-compiled loops.
+"""word2vec's fast path: per-pair SGD with negative sampling and/or hierarchical softmax in Numba.
 
 The objective for one input vector ``h`` and one target word ``c`` with negatives ``k_1..k_n``
 (``v`` the output vectors, ``syn1neg``):
@@ -10,6 +10,15 @@ and one SGD step with learning rate ``alpha`` is, with ``g_d = alpha * (label_d 
 
     v_d <- v_d + g_d * h            for every target d
     h   <- h + sum_d g_d * v_d      (with the old v_d)
+
+Hierarchical softmax (``hs``) is the same step over other targets: the inner nodes ``u_b = syn1[p_b]``
+on the Huffman-tree path of ``c`` (``tinygrad_rnn.word2vec.huffman``), with label ``1 - code_b``, so
+
+    L = -sum_b log sigmoid((1 - 2 code_b) * h . u_b)
+
+With both objectives on (gensim allows it) the path comes first, then the negatives, and ``h``
+gets the sum of both errors.  Unlike word2vec.c and gensim, which skip a node whose ``|h . u_b|``
+is at least 6 (no update at all, even when the label disagrees), the exact step is taken.
 
 Skip-gram (word2vec.c's loop order): for a centre position ``i`` the input is the vector of each
 context word ``j`` in the window, ``h = syn0[w_j]``, and the target is ``w_i``.  CBOW: the input is
@@ -43,6 +52,7 @@ _LCG_MASK = np.uint64(2**48 - 1)
 _SHIFT = np.uint64(16)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True)
+_INLINE = dict(_JIT, inline="always")
 
 
 @njit(**_JIT)
@@ -92,15 +102,35 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@njit(**_JIT)
-def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
-    """Update ``syn1neg`` rows of ``target`` and ``negatives`` for input ``h``.
+@njit(**_INLINE)
+def _dot(h, out):
+    """``h . out`` in ``h``'s dtype."""
+    f = h[0] * out[0]
+    for a in range(1, h.shape[0]):
+        f += h[a] * out[a]
+    return f
 
-    Accumulates ``sum_d g_d * v_d`` (old ``v_d``) into ``grad_h`` (zeroed here) and returns the
-    loss ``L`` in float64 (0.0 unless ``compute_loss``).
-    """
-    size = h.shape[0]
-    grad_h[:] = 0.0
+
+@njit(**_INLINE)
+def _label_loss(f, label):
+    """``-log sigmoid(f)`` for label 1.0, ``-log sigmoid(-f)`` for label 0.0 (float64)."""
+    return _softplus(-f if label == 1.0 else f)
+
+
+@njit(**_INLINE)
+def _output_step(h, out, f, label, alpha, grad_h):
+    """The step for one output row ``out`` with score ``f = h . out`` and label 1.0 or 0.0:
+    ``grad_h += g * out`` (old ``out``), ``out += g * h``."""
+    g = h.dtype.type((label - 1.0 / (1.0 + math.exp(-f))) * alpha)
+    for a in range(h.shape[0]):
+        grad_h[a] += g * out[a]
+        out[a] += g * h[a]
+
+
+@njit(**_INLINE)
+def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
+    """Negative sampling: update ``syn1neg`` rows of ``target`` and ``negatives`` (a negative equal
+    to the target skipped) for input ``h``; adds ``sum_d g_d * v_d`` to ``grad_h``; returns L."""
     loss = 0.0
     for d in range(negatives.shape[0] + 1):
         if d == 0:
@@ -112,30 +142,63 @@ def negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss):
                 continue
             label = 0.0
         out = syn1neg[word]
-        f = h[0] * out[0]
-        for a in range(1, size):
-            f += h[a] * out[a]
-        g = h.dtype.type((label - 1.0 / (1.0 + math.exp(-f))) * alpha)
+        f = _dot(h, out)
         if compute_loss:
-            loss += _softplus(-f if label == 1.0 else f)
-        for a in range(size):
-            grad_h[a] += g * out[a]
-            out[a] += g * h[a]
+            loss += _label_loss(f, label)
+        _output_step(h, out, f, label, alpha, grad_h)
     return loss
 
 
-@njit(**_JIT)
-def sg_pair_update(syn0, syn1neg, input_word, target, negatives, alpha, grad_h, compute_loss):
-    """One skip-gram step: input vector ``syn0[input_word]``, target ``target``; returns L."""
+@njit(**_INLINE)
+def hs_update(h, syn1, points, codes, alpha, grad_h, compute_loss):
+    """Hierarchical softmax: update the inner-node rows ``syn1[points]`` of the target's path,
+    label ``1 - code`` at each; adds ``sum_b g_b * u_b`` to ``grad_h``; returns L.
+
+    All scores first, then all steps, then the loss: the path's rows are distinct and ``h`` is not
+    written, so this equals the row-by-row loop; it is faster (independent dot products, and no
+    loss code among the steps; benchmarks/PERFORMANCE.md).
+    """
+    scores = np.empty(points.shape[0], h.dtype)
+    for b in range(points.shape[0]):
+        scores[b] = _dot(h, syn1[points[b]])
+    for b in range(points.shape[0]):
+        _output_step(h, syn1[points[b]], scores[b], 1.0 - codes[b], alpha, grad_h)
+    loss = 0.0
+    if compute_loss:
+        for b in range(points.shape[0]):
+            loss += _label_loss(scores[b], 1.0 - codes[b])
+    return loss
+
+
+@njit(**_INLINE)
+def output_update(h, syn1, points, codes, syn1neg, target, negatives, alpha, grad_h, compute_loss):
+    """Both objectives for input ``h`` and word ``target`` (gensim's order: the tree path, then the
+    negatives); ``grad_h`` is zeroed first and ends as the summed error.  An empty path turns
+    hierarchical softmax off, an empty ``syn1neg`` negative sampling."""
+    grad_h[:] = 0.0
+    loss = 0.0
+    if points.shape[0] > 0:  # not even hs_update's scratch array without a path
+        loss += hs_update(h, syn1, points, codes, alpha, grad_h, compute_loss)
+    if syn1neg.shape[0] > 0:
+        loss += negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
+    return loss
+
+
+@njit(**_INLINE)
+def sg_pair_update(syn0, syn1, syn1neg, input_word, points, codes, target, negatives, alpha, grad_h,
+                   compute_loss):
+    """One skip-gram step: input vector ``syn0[input_word]``, target ``target`` (whose tree path is
+    ``points``, ``codes``); returns L."""
     h = syn0[input_word]
-    loss = negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
+    loss = output_update(h, syn1, points, codes, syn1neg, target, negatives, alpha, grad_h, compute_loss)
     for a in range(h.shape[0]):
         h[a] += grad_h[a]
     return loss
 
 
-@njit(**_JIT)
-def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h, grad_h, compute_loss):
+@njit(**_INLINE)
+def cbow_update(syn0, syn1, syn1neg, contexts, points, codes, target, negatives, alpha, cbow_mean, h,
+                grad_h, compute_loss):
     """One CBOW step: input the mean (or sum) of ``syn0[contexts]``, target ``target``; returns L.
 
     Every context vector receives the whole error (see the module docstring for the mean).
@@ -150,7 +213,7 @@ def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h,
         scale = h.dtype.type(1.0 / contexts.shape[0])
         for a in range(size):
             h[a] *= scale
-    loss = negative_update(h, syn1neg, target, negatives, alpha, grad_h, compute_loss)
+    loss = output_update(h, syn1, points, codes, syn1neg, target, negatives, alpha, grad_h, compute_loss)
     for m in range(contexts.shape[0]):
         row = syn0[contexts[m]]
         for a in range(size):
@@ -159,13 +222,17 @@ def cbow_update(syn0, syn1neg, contexts, target, negatives, alpha, cbow_mean, h,
 
 
 @njit(**_JIT)
-def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, guide, sg, window,
-                negative, cbow_mean, alpha_start, alpha_end, seed, compute_loss):
+def train_batch(syn0, syn1, syn1neg, words, sentence_ends, keep_threshold, tree_points, tree_codes,
+                tree_offsets, cum_table, guide, sg, window, negative, cbow_mean, alpha_start, alpha_end,
+                seed, compute_loss):
     """Train on a batch of sentences; returns (effective words, float64 loss sum).
 
     ``words``: int32 vocabulary indices of the concatenated sentences (-1 = out of vocabulary);
     ``sentence_ends``: end offset of each sentence in ``words``.  Alpha goes linearly from
-    ``alpha_start`` at the first word to ``alpha_end`` after the last.
+    ``alpha_start`` at the first word to ``alpha_end`` after the last.  Word ``w``'s tree path is
+    ``tree_points[tree_offsets[w]:tree_offsets[w + 1]]`` (and the same slice of ``tree_codes``):
+    all-zero offsets turn hierarchical softmax off; ``negative = 0`` with an empty ``syn1neg``
+    turns negative sampling off.
     """
     size = syn0.shape[1]
     grad_h = np.empty(size, syn0.dtype)
@@ -193,6 +260,9 @@ def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, 
         start = end
         effective += n
         for i in range(n):
+            target = sentence[i]
+            points = tree_points[tree_offsets[target]:tree_offsets[target + 1]]
+            codes = tree_codes[tree_offsets[target]:tree_offsets[target + 1]]
             state = _next(state)
             b = np.int64((state >> _SHIFT) % np.uint64(window))
             lo = max(0, i - window + b)
@@ -202,8 +272,8 @@ def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, 
                     if j == i:
                         continue
                     state = draw_negatives(cum_table, guide, state, negatives)
-                    loss += sg_pair_update(syn0, syn1neg, sentence[j], sentence[i], negatives,
-                                           alpha, grad_h, compute_loss)
+                    loss += sg_pair_update(syn0, syn1, syn1neg, sentence[j], points, codes, target,
+                                           negatives, alpha, grad_h, compute_loss)
             else:
                 c = 0
                 for j in range(lo, hi):
@@ -213,6 +283,6 @@ def train_batch(syn0, syn1neg, words, sentence_ends, keep_threshold, cum_table, 
                 if c == 0:
                     continue
                 state = draw_negatives(cum_table, guide, state, negatives)
-                loss += cbow_update(syn0, syn1neg, contexts[:c], sentence[i], negatives, alpha,
-                                    cbow_mean, h, grad_h, compute_loss)
+                loss += cbow_update(syn0, syn1, syn1neg, contexts[:c], points, codes, target,
+                                    negatives, alpha, cbow_mean, h, grad_h, compute_loss)
     return effective, loss

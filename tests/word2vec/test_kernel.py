@@ -35,14 +35,21 @@ def test_negative_draws_follow_unigram_to_the_power_075():
     np.testing.assert_allclose(observed, expected, atol=5 * np.sqrt(expected / len(out)).max())
 
 
+def no_tree(syn0):
+    """``train_batch``'s hierarchical-softmax arguments with it off: no syn1 rows, empty paths."""
+    return (np.zeros((0, syn0.shape[1]), syn0.dtype), np.zeros(0, np.int64), np.zeros(0, np.uint8),
+            np.zeros(syn0.shape[0] + 1, np.int64))
+
+
 def _train(words, ends, keep, sg=1, window=2, alpha=(0.025, 0.025), size=4, vocab=3, seed=3):
     rng = np.random.default_rng(0)
     syn0 = ((rng.random((vocab, size)) - 0.5) / size).astype(np.float32)
     syn1 = np.zeros_like(syn0)
     cum = cumulative_table(np.ones(vocab, np.int64), 0.75)
-    result = kernel.train_batch(syn0, syn1, np.asarray(words, np.int32), np.asarray(ends, np.int64),
-                                keep, cum, guide_table(cum), sg, window, 2, True, alpha[0], alpha[1],
-                                seed, True)
+    hs_syn1, points, codes, offsets = no_tree(syn0)
+    result = kernel.train_batch(syn0, hs_syn1, syn1, np.asarray(words, np.int32), np.asarray(ends, np.int64),
+                                keep, points, codes, offsets, cum, guide_table(cum), sg, window, 2, True,
+                                alpha[0], alpha[1], seed, True)
     return result, syn0, syn1
 
 
@@ -100,7 +107,8 @@ def test_loss_sum_is_float64_and_does_not_saturate():
     cum = np.array([0, 2**31 - 1], np.uint32)
     syn0 = np.full((2, 4), 0.1, np.float32)
     syn1 = np.zeros_like(syn0)
-    _, loss = kernel.train_batch(syn0, syn1, np.zeros(n, np.int32), np.array([n]),
-                                 np.full(2, 2**32 - 1, np.uint32), cum, guide_table(cum), 1, 1, 5,
-                                 True, 0.0, 0.0, 11, True)
+    hs_syn1, points, codes, offsets = no_tree(syn0)
+    _, loss = kernel.train_batch(syn0, hs_syn1, syn1, np.zeros(n, np.int32), np.array([n]),
+                                 np.full(2, 2**32 - 1, np.uint32), points, codes, offsets, cum,
+                                 guide_table(cum), 1, 1, 5, True, 0.0, 0.0, 11, True)
     assert loss == pytest.approx(2 * (n - 1) * 6 * np.log(2), rel=1e-9)  # float64 rounding: ~n * 1e-16

@@ -14,6 +14,8 @@ import numpy as np
 from tinygrad_rnn.kernels import numba_word2vec as kernel
 from tinygrad_rnn.word2vec.vocab import cumulative_table, guide_table, keep_thresholds
 
+from test_kernel import no_tree
+
 MASK = 2**48 - 1
 
 
@@ -63,8 +65,9 @@ def test_skipgram_batch_equals_the_reference():
     syn0 = ((rng.random((len(counts), 8)) - 0.5) / 8).astype(np.float32)
     syn1neg = ((rng.random((len(counts), 8)) - 0.5) / 8).astype(np.float32)
     ours, theirs = (syn0.copy(), syn1neg.copy()), (syn0.copy(), syn1neg.copy())
-    effective, _ = kernel.train_batch(*ours, words, ends, keep, cum, guide_table(cum), 1, 3, 4, True,
-                                      0.5, 0.1, 77, False)
+    hs_syn1, points, codes, offsets = no_tree(syn0)
+    effective, _ = kernel.train_batch(ours[0], hs_syn1, ours[1], words, ends, keep, points, codes, offsets,
+                                      cum, guide_table(cum), 1, 3, 4, True, 0.5, 0.1, 77, False)
     expected = reference_sg_batch(*theirs, words.tolist(), ends.tolist(), keep.tolist(), cum, 3, 4, 0.5, 0.1, 77)
     assert effective == expected
     for mine, reference in zip(ours, theirs):

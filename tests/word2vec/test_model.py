@@ -79,7 +79,9 @@ def test_progress_line_reports_rate_and_alpha(capsys, topic_corpus):
 
 @pytest.mark.parametrize("option, message", [
     (dict(window=0), "window must be >= 1, got 0"),
-    (dict(negative=-1), "negative must be >= 1.*got -1"),
+    (dict(negative=-1), "negative must be >= 0, got -1"),
+    (dict(negative=0), "no objective: set hs=1 .* or negative >= 1"),
+    (dict(hs=2), "hs must be 0 or 1 .1: hierarchical softmax., got 2"),
     (dict(sg=2), "sg must be 0 .CBOW. or 1 .skip-gram., got 2"),
     (dict(vector_size=0), "vector_size must be >= 1"),
     (dict(min_alpha=0.1), "min_alpha <= alpha"),

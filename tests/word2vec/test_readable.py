@@ -43,7 +43,9 @@ def assert_same(kernel_result, engine_result):
 def test_skipgram_update_equals_engine_sgd_step(case):
     syn0, syn1, target, negatives, contexts = case
     k0, k1 = syn0.copy(), syn1.copy()
-    loss = kernel.sg_pair_update(k0, k1, contexts[0], target, negatives, ALPHA, np.empty(syn0.shape[1]), True)
+    no_syn1, no_path = np.zeros((0, syn0.shape[1])), np.zeros(0, np.int64)
+    loss = kernel.sg_pair_update(k0, no_syn1, k1, contexts[0], no_path, no_path, target, negatives, ALPHA,
+                                 np.empty(syn0.shape[1]), True)
     targets = np.r_[target, negatives][None]
     assert_same((loss, k0, k1), engine_step(syn0, syn1, contexts[:1], targets))
 
@@ -54,8 +56,9 @@ def test_cbow_update_equals_engine_sgd_step(case, cbow_mean):
     syn0, syn1, target, negatives, contexts = case
     k0, k1 = syn0.copy(), syn1.copy()
     size = syn0.shape[1]
-    loss = kernel.cbow_update(k0, k1, contexts, target, negatives, ALPHA, cbow_mean, np.empty(size),
-                              np.empty(size), True)
+    no_syn1, no_path = np.zeros((0, size)), np.zeros(0, np.int64)
+    loss = kernel.cbow_update(k0, no_syn1, k1, contexts, no_path, no_path, target, negatives, ALPHA,
+                              cbow_mean, np.empty(size), np.empty(size), True)
     targets = np.r_[target, negatives][None]
     mask = np.ones((1, len(contexts)))
     assert_same((loss, k0, k1), engine_step(syn0, syn1, contexts[None], targets, mask, 0, cbow_mean))

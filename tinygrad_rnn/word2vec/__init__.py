@@ -1,4 +1,4 @@
-"""word2vec: skip-gram and CBOW with negative sampling.
+"""word2vec: skip-gram and CBOW with negative sampling (and, on the Numba path, hierarchical softmax).
 
 Two paths share one vocabulary and sampler: ``Word2Vec`` trains with the Numba kernel
 (``tinygrad_rnn.kernels.numba_word2vec``); ``readable`` writes the same objective with the engine.

@@ -110,18 +110,31 @@ class _Producer(threading.Thread):
                 self.jobs.put(_DONE)
 
 
+def _output_arrays(model):
+    """``syn1``, the tree's points, codes and offsets, and ``syn1neg`` as the kernel takes them: an
+    objective that is off gets empty weights (and, for the tree, empty paths)."""
+    empty = np.zeros((0, model.settings.vector_size), model.wv.vectors.dtype)
+    syn1neg = model.syn1neg if model.syn1neg is not None else empty
+    if model.tree is None:
+        no_paths = np.zeros(len(model.vocab) + 1, np.int64)
+        return empty, np.zeros(0, np.int64), np.zeros(0, np.uint8), no_paths, syn1neg
+    return model.syn1, model.tree.points, model.tree.codes, model.tree.offsets, syn1neg
+
+
 def _work(model, settings, compute_loss, jobs: queue.Queue, results: queue.Queue, stop):
     """Train on jobs until the producer is done; after a failure keep draining so it never blocks."""
     vocab = model.vocab
+    syn1, points, codes, offsets, syn1neg = _output_arrays(model)
     failed = False
     while (job := jobs.get()) is not _DONE:
         if failed:
             continue
         try:
             effective, loss = numba_word2vec.train_batch(
-                model.wv.vectors, model.syn1neg, job.words, job.sentence_ends, vocab.keep_threshold,
-                vocab.cum_table, vocab.cum_guide, int(settings.sg), settings.window, settings.negative,
-                settings.cbow_mean, job.alpha_start, job.alpha_end, job.seed, compute_loss)
+                model.wv.vectors, syn1, syn1neg, job.words, job.sentence_ends, vocab.keep_threshold,
+                points, codes, offsets, vocab.cum_table, vocab.cum_guide, int(settings.sg),
+                settings.window, settings.negative, settings.cbow_mean, job.alpha_start, job.alpha_end,
+                job.seed, compute_loss)
             results.put((job, effective, loss))
         except BaseException as error:
             failed = True
