@@ -151,9 +151,9 @@ LSTM_BACKWARD = Gate("lstm_backward_step",
         const T d_h = dh_in + d_out[i];
         const T in_gate = acts[g0], forget = acts[g0 + hidden];
         const T cell = acts[g0 + 2 * hidden], out_gate = acts[g0 + 3 * hidden];
-        const T tc = tanh_c[i];
-        const T d_o = d_h * tc * out_gate * (1 - out_gate);
-        const T d_c = dc[i] + d_h * out_gate * (1 - tc * tc) + peephole[2 * hidden + j] * d_o;
+        const T tanh_cell = tanh_c[i];
+        const T d_o = d_h * tanh_cell * out_gate * (1 - out_gate);
+        const T d_c = dc[i] + d_h * out_gate * (1 - tanh_cell * tanh_cell) + peephole[2 * hidden + j] * d_o;
         const T d_i = d_c * cell * in_gate * (1 - in_gate);
         const T d_f = d_c * c_prev[i] * forget * (1 - forget);
         const T d_g = d_c * in_gate * (1 - cell * cell);

@@ -55,28 +55,28 @@ def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, 
         t = steps - 1 - s if reverse else s
         tiled_matmul(h, whh_t_parts, recurrent, False, rows)
         for b in range(batch):
-            hb, ob, sb, rb = h[b], out[t, first + b], gates[t, b], recurrent[b]
-            mb = m_saved[t if saving else 0, b]
+            h_row, out_row, gate_row, rec_row = h[b], out[t, first + b], gates[t, b], recurrent[b]
+            m_row = m_saved[t if saving else 0, b]
             if saving:
-                hpb = h_prev[t, b]
+                h_prev_row = h_prev[t, b]
                 for j in range(hidden):
-                    hpb[j] = hb[j]
+                    h_prev_row[j] = h_row[j]
             if t >= lengths[b]:
-                ob[:] = 0
+                out_row[:] = 0
                 continue
             for k in range(2 * hidden):
-                sb[k] = sigmoid(sb[k] + bias[k] + rb[k])
+                gate_row[k] = sigmoid(gate_row[k] + bias[k] + rec_row[k])
             for j in range(hidden):
-                mb[j] = rb[2 * hidden + j] + b_hn[j]
+                m_row[j] = rec_row[2 * hidden + j] + b_hn[j]
             for j in range(hidden):
-                n_input[j] = sb[2 * hidden + j] + b_n[j] + sb[j] * mb[j]
+                n_input[j] = gate_row[2 * hidden + j] + b_n[j] + gate_row[j] * m_row[j]
             for j in range(hidden):
-                sb[2 * hidden + j] = tanh(n_input[j])
+                gate_row[2 * hidden + j] = tanh(n_input[j])
             for j in range(hidden):
-                n = sb[2 * hidden + j]
-                hb[j] = n + sb[hidden + j] * (hb[j] - n)
+                n = gate_row[2 * hidden + j]
+                h_row[j] = n + gate_row[hidden + j] * (h_row[j] - n)
             for j in range(hidden):
-                ob[j] = hb[j]
+                out_row[j] = h_row[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -92,30 +92,30 @@ def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved,
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         for b in range(batch):
-            gib, ghb = d_gi[t, b], d_gh[t, b]
+            d_gi_row, d_gh_row = d_gi[t, b], d_gh[t, b]
             if t >= lengths[b]:
-                gib[:] = 0
-                ghb[:] = 0
+                d_gi_row[:] = 0
+                d_gh_row[:] = 0
                 continue
-            ab, dhb, dob = acts[t, b], dh[b], d_out[t, first + b]
-            hpb, mb = h_prev[t, b], m_saved[t, b]
+            act_row, dh_row, d_out_row = acts[t, b], dh[b], d_out[t, first + b]
+            h_prev_row, m_row = h_prev[t, b], m_saved[t, b]
             for j in range(hidden):
-                dhb[j] += dob[j]
+                dh_row[j] += d_out_row[j]
             for j in range(hidden):
-                z, n = ab[hidden + j], ab[2 * hidden + j]
-                gib[2 * hidden + j] = dhb[j] * (one - z) * (one - n * n)
+                z, n = act_row[hidden + j], act_row[2 * hidden + j]
+                d_gi_row[2 * hidden + j] = dh_row[j] * (one - z) * (one - n * n)
             for j in range(hidden):
-                z, n = ab[hidden + j], ab[2 * hidden + j]
-                gib[hidden + j] = dhb[j] * (hpb[j] - n) * z * (one - z)
+                z, n = act_row[hidden + j], act_row[2 * hidden + j]
+                d_gi_row[hidden + j] = dh_row[j] * (h_prev_row[j] - n) * z * (one - z)
             for j in range(hidden):
-                r, z, n = ab[j], ab[hidden + j], ab[2 * hidden + j]
-                gib[j] = dhb[j] * (one - z) * (one - n * n) * mb[j] * r * (one - r)
+                r, z, n = act_row[j], act_row[hidden + j], act_row[2 * hidden + j]
+                d_gi_row[j] = dh_row[j] * (one - z) * (one - n * n) * m_row[j] * r * (one - r)
             for k in range(2 * hidden):
-                ghb[k] = gib[k]
+                d_gh_row[k] = d_gi_row[k]
             for j in range(hidden):
-                ghb[2 * hidden + j] = gib[2 * hidden + j] * ab[j]
+                d_gh_row[2 * hidden + j] = d_gi_row[2 * hidden + j] * act_row[j]
             for j in range(hidden):
-                dhb[j] *= ab[hidden + j]   # the product below adds d gh W_hh into it
+                dh_row[j] *= act_row[hidden + j]   # the product below adds d gh W_hh into it
         tiled_matmul(d_gh[t], w_hh_parts, dh, True, rows)
 
 
@@ -136,31 +136,31 @@ def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n
         q = q_saved[t if saving else 0]
         tiled_matmul(h, rz_t_parts, recurrent, False, rz_rows)
         for b in range(batch):
-            hb, sb, rb, qb = h[b], gates[t, b], recurrent[b], q[b]
+            h_row, gate_row, rec_row, q_row = h[b], gates[t, b], recurrent[b], q[b]
             if saving:
-                hpb = h_prev[t, b]
+                h_prev_row = h_prev[t, b]
                 for j in range(hidden):
-                    hpb[j] = hb[j]
+                    h_prev_row[j] = h_row[j]
             if t >= lengths[b]:
-                qb[:] = 0   # finite: backward multiplies it by a zero gradient
+                q_row[:] = 0   # finite: backward multiplies it by a zero gradient
                 continue
             for k in range(2 * hidden):
-                sb[k] = sigmoid(sb[k] + bias[k] + rb[k])
+                gate_row[k] = sigmoid(gate_row[k] + bias[k] + rec_row[k])
             for j in range(hidden):
-                qb[j] = sb[j] * hb[j]
+                q_row[j] = gate_row[j] * h_row[j]
         tiled_matmul(q, n_t_parts, candidate, False, n_rows)
         for b in range(batch):
-            hb, ob, sb, cb = h[b], out[t, first + b], gates[t, b], candidate[b]
+            h_row, out_row, gate_row, cand_row = h[b], out[t, first + b], gates[t, b], candidate[b]
             if t >= lengths[b]:
-                ob[:] = 0
+                out_row[:] = 0
                 continue
             for j in range(hidden):
-                sb[2 * hidden + j] = tanh(sb[2 * hidden + j] + bias[2 * hidden + j] + cb[j])
+                gate_row[2 * hidden + j] = tanh(gate_row[2 * hidden + j] + bias[2 * hidden + j] + cand_row[j])
             for j in range(hidden):
-                n = sb[2 * hidden + j]
-                hb[j] = n + sb[hidden + j] * (hb[j] - n)
+                n = gate_row[2 * hidden + j]
+                h_row[j] = n + gate_row[hidden + j] * (h_row[j] - n)
             for j in range(hidden):
-                ob[j] = hb[j]
+                out_row[j] = h_row[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -176,27 +176,29 @@ def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, len
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         for b in range(batch):
-            gb = d_gates[t, b]
+            d_row = d_gates[t, b]
             if t >= lengths[b]:
-                gb[:] = 0
+                d_row[:] = 0
                 continue
-            ab, dhb, dob, hpb = acts[t, b], dh[b], d_out[t, first + b], h_prev[t, b]
+            act_row, dh_row, d_out_row, h_prev_row = acts[t, b], dh[b], d_out[t, first + b], h_prev[t, b]
             for j in range(hidden):
-                dhb[j] += dob[j]
+                dh_row[j] += d_out_row[j]
             for j in range(hidden):
-                z, n = ab[hidden + j], ab[2 * hidden + j]
-                gb[2 * hidden + j] = dhb[j] * (one - z) * (one - n * n)
+                z, n = act_row[hidden + j], act_row[2 * hidden + j]
+                d_row[2 * hidden + j] = dh_row[j] * (one - z) * (one - n * n)
             for j in range(hidden):
-                z, n = ab[hidden + j], ab[2 * hidden + j]
-                gb[hidden + j] = dhb[j] * (hpb[j] - n) * z * (one - z)
+                z, n = act_row[hidden + j], act_row[2 * hidden + j]
+                d_row[hidden + j] = dh_row[j] * (h_prev_row[j] - n) * z * (one - z)
         tiled_matmul(d_gates[t, :, 2 * hidden:], n_parts, d_reset, False, n_rows)
         for b in range(batch):
             if t >= lengths[b]:
                 continue
-            ab, dhb, gb, hpb, dqb = acts[t, b], dh[b], d_gates[t, b], h_prev[t, b], d_reset[b]
+            act_row, dh_row, d_row = acts[t, b], dh[b], d_gates[t, b]
+            h_prev_row, dq_row = h_prev[t, b], d_reset[b]
             for j in range(hidden):
-                r = ab[j]
-                gb[j] = dqb[j] * hpb[j] * r * (one - r)
+                r = act_row[j]
+                d_row[j] = dq_row[j] * h_prev_row[j] * r * (one - r)
             for j in range(hidden):
-                dhb[j] = dhb[j] * ab[hidden + j] + dqb[j] * ab[j]   # the product below adds more
+                # the product below adds more
+                dh_row[j] = dh_row[j] * act_row[hidden + j] + dq_row[j] * act_row[j]
         tiled_matmul(d_gates[t, :, :2 * hidden], rz_parts, dh, True, rz_rows)

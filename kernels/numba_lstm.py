@@ -47,10 +47,11 @@ Arrays are written element by element, not by slice assignment (``a[:] = b``): a
 assignment brings in NumPy's broadcasting and its error messages, which lengthen the first
 compile.
 
-The states: ``xh`` (L, B, I + H) holds [x_t, h] (the GEMMs read it), ``cs`` (L, P, B, U) c by
-block; training keeps all T + 1 (the state entering step t is slot ``t + reverse``,
-``slots``), inference two, used in turn.
+The arguments come grouped (``TeamWeights``, ``TeamStates``, tuples): Numba passes a
+tuple of arrays as cheaply as the arrays themselves.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -58,6 +59,22 @@ from .numba_blas import gemm
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
 from .numba_team import finish, next_ticket
 from .numba_tiles import tiled_matmul
+
+TeamWeights = namedtuple("TeamWeights", "tiles rows w_hh_tiles back_rows bias_rows peep_rows")
+TeamWeights.__doc__ = """The weights as the team's steps read them, filled by its first step
+(``_prepare_block``). ``tiles`` (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T for each
+block and gate cut in column tiles (numba_tiles), multiplied ``rows`` rows of [x_t, h] at a
+time; ``w_hh_tiles`` (P, parts, 4H, U / parts): W_hh's columns by block, for da @ W_hh,
+``back_rows`` rows of da at a time (empty for inference); ``bias_rows`` (P, 4, B, U) b_ih +
+b_hh and ``peep_rows`` (P, 3, B, U) the peepholes (zero for a plain LSTM), for every row."""
+
+TeamStates = namedtuple("TeamStates", "acts x_and_h cells tanh_c")
+TeamStates.__doc__ = """What forward writes per step and backward reads: ``acts`` (P, T, 4, B,
+U) the activations i, f, g, o of each block; ``x_and_h`` (L, B, I + H) the [x_t, h] entering a
+step, which its GEMMs read; ``cells`` (L, P, B, U) the cell state c entering a step, by block;
+``tanh_c`` (T, P, B, U) tanh(c'). Training keeps all T steps and T + 1 states (the state
+entering step t is slot ``t + reverse``, ``slots``); inference one step and two states,
+used in turn."""
 
 
 @njit(cache=True, nogil=True)
@@ -71,21 +88,16 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles,
-                      bias_rows, peep_rows, rows, lengths, reverse, training, acts, xh, cs, tanh_c,
-                      out):
+def lstm_forward_work(counters, given, weights, states, lengths, reverse, training, out):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``x`` (T, B, I), ``h0``, ``c0`` (B, H); the weights as the layer has them (a
-    missing bias, or the peephole of a plain LSTM, empty), and the arrays that the team's first
-    step fills from them, block by block (``_prepare_block``): ``tiles`` (P, 4, parts,
-    I + H, U / parts), [W_ih, W_hh]^T for each block and gate cut in column tiles for
-    numba_tiles (multiplied ``rows`` rows at a time), ``w_hh_tiles`` (training), ``bias_rows``
-    (P, 4, B, U) and ``peep_rows`` (P, 3, B, U). ``acts`` (P, T, 4, B, U) receives the
-    activations i, f, g, o ((P, 1, 4, B, U) scratch unless ``training``); ``xh`` (L, B,
-    I + H) receives [x_t, h] entering each step (all T + 1 when ``training``, else 2 in turn,
-    ``slots``), ``cs`` (L, P, B, U) likewise c; ``tanh_c`` (T, P, B, U) receives tanh(c')
-    ((1, P, B, U) unless ``training``); outputs go to ``out[t]`` (T, B, H)."""
-    blocks, _, batch, units = bias_rows.shape
+    arguments. ``given`` = (x (T, B, I), h0, c0 (B, H), w_ih, w_hh, b_ih, b_hh, peephole) as the
+    layer has them (a missing bias, or the peephole of a plain LSTM, empty); ``weights`` the
+    ``TeamWeights`` that the team's first step fills from them (``_prepare_block``);
+    ``states`` the ``TeamStates`` it fills, all T steps when ``training``, else only
+    what the next step needs. Outputs go to ``out[t]`` (T, B, H)."""
+    x = given[0]
+    acts, x_and_h, cells, tanh_c = states
+    blocks, _, batch, units = weights.bias_rows.shape
     steps, inputs, flat = out.shape[0], x.shape[2], batch * units
     while True:   # step -1 prepares, then steps 0 .. T - 1
         ticket = next_ticket(counters, blocks, (steps + 1) * blocks)
@@ -94,28 +106,27 @@ def lstm_forward_work(counters, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, til
         step, k = ticket // blocks - 1, ticket % blocks
         entering = slots(max(step, 0), steps, reverse, training)[0]
         if step < 0:
-            _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles,
-                           bias_rows, peep_rows, reverse, xh[entering], cs[entering, k])
+            _prepare_block(k, given, weights, reverse, x_and_h[entering], cells[entering, k])
             finish(counters)
             continue
         t = steps - 1 - step if reverse else step
         leaving = slots(step, steps, reverse, training)[1]
-        a, tc = acts[k, t if training else 0], tanh_c[t if training else 0, k]
+        a, tanh_cell = acts[k, t if training else 0], tanh_c[t if training else 0, k]
         for g in range(4):
-            tiled_matmul(xh[entering], tiles[k, g], a[g], False, rows)
+            tiled_matmul(x_and_h[entering], weights.tiles[k, g], a[g], False, weights.rows)
         _gates(a[0].reshape(flat), a[1].reshape(flat), a[2].reshape(flat), a[3].reshape(flat),
-               bias_rows[k].reshape(4, flat), peep_rows[k].reshape(3, flat),
-               cs[entering, k].reshape(flat), cs[leaving, k].reshape(flat), tc.reshape(flat))
-        _outputs(a[3], tc, inputs + k * units, t, lengths, xh[entering], cs[entering, k],
-                 xh[leaving], cs[leaving, k], out[t], k * units)
+               weights.bias_rows[k].reshape(4, flat), weights.peep_rows[k].reshape(3, flat),
+               cells[entering, k].reshape(flat), cells[leaving, k].reshape(flat),
+               tanh_cell.reshape(flat))
+        _outputs(a[3], tanh_cell, inputs + k * units, t, lengths, x_and_h[entering],
+                 cells[entering, k], x_and_h[leaving], cells[leaving, k], out[t], k * units)
         if step + 1 < steps:   # this block's share of the rows of the next step's input
-            _copy_rows(x[t - 1 if reverse else t + 1], xh[leaving], k, blocks)
+            _copy_rows(x[t - 1 if reverse else t + 1], x_and_h[leaving], k, blocks)
         finish(counters)
 
 
 @njit(cache=True, nogil=True)
-def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_tiles, bias_rows,
-                   peep_rows, reverse, xh, c):
+def _prepare_block(k, given, weights, reverse, x_and_h, c):
     """Block k's part of what the steps read, done by the team before the first step:
 
     * its weight tiles: ``tiles[k, gate, part]`` is the (I + H, U / parts) block of
@@ -124,8 +135,11 @@ def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_t
       backward multiplies da by;
     * ``bias_rows[k]`` b_ih + b_hh and ``peep_rows[k]`` the peepholes (zero for a plain LSTM, so
       that ``a + 0 * c == a`` exactly), repeated for each row;
-    * its share of the entering state ``xh`` (B, I + H) (its rows of x_0, its columns of h0) and
+    * its share of the entering ``x_and_h`` (B, I + H) (its rows of x_0, its columns of h0) and
       its columns of c0 into ``c`` (B, U)."""
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole = given
+    tiles, w_hh_tiles, bias_rows, peep_rows = (weights.tiles, weights.w_hh_tiles, weights.bias_rows,
+                                               weights.peep_rows)
     blocks, _, parts, _, width = tiles.shape
     inputs, hidden = w_ih.shape[1], w_hh.shape[1]
     units = hidden // blocks
@@ -163,10 +177,10 @@ def _prepare_block(k, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, tiles, w_hh_t
         _repeat_first_row(rows)
     steps = x.shape[0]
     if steps:
-        _copy_rows(x[steps - 1 if reverse else 0], xh, k, blocks)
+        _copy_rows(x[steps - 1 if reverse else 0], x_and_h, k, blocks)
     for b in range(batch):
         for u in range(units):
-            xh[b, inputs + first + u] = h0[b, first + u]
+            x_and_h[b, inputs + first + u] = h0[b, first + u]
             c[b, u] = c0[b, first + u]
 
 
@@ -217,32 +231,32 @@ def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_fi
     units = o.shape[1]
     u = slice(first, first + units)
     for b in range(o.shape[0]):
-        hb, hn, ob = h_in[b, u], h_out[b, u], out[b, out_first:out_first + units]
+        h_row, h_next, out_row = h_in[b, u], h_out[b, u], out[b, out_first:out_first + units]
         if t >= lengths[b]:
             for j in range(units):
-                hn[j] = hb[j]
+                h_next[j] = h_row[j]
                 c_out[b, j] = c_in[b, j]
-                ob[j] = 0
+                out_row[j] = 0
             continue
-        ro, rt = o[b], tanh_c[b]
+        o_row, tanh_row = o[b], tanh_c[b]
         for j in range(units):
-            hn[j] = ro[j] * rt[j]
+            h_next[j] = o_row[j] * tanh_row[j]
         for j in range(units):
-            ob[j] = hn[j]
+            out_row[j] = h_next[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, reverse, cs, tanh_c,
-                       d_out, dh, dc, d_gates, d_peephole, x2, h_prev2, w_ih, d_w_ih, d_w_hh,
-                       d_bias, dx, wanted):
-    """One thread's share of BPTT and of the weight gradients. ``acts`` (P, T, 4, B, U): i, f,
-    g, o of each block; ``w_hh_tiles`` (P, parts, 4H, U / parts), ``peep_rows`` (P, 3, B, U),
-    ``cs`` and ``tanh_c`` as forward left them; ``dh``, ``dc`` (B, H) hold
-    the gradients of the final state and end as those of the initial state; ``d_gates`` (T, B,
-    4H) receives da; ``d_peephole`` (3, H) accumulates the peephole gradients, or is empty.
-    After the steps, piece k writes its share of the rows of ``d_w_ih``, ``d_w_hh``, ``d_bias``
-    and of ``dx`` (T*B, I), each where ``wanted``, from ``x2`` (T*B, I), ``h_prev2`` (T*B, H)
-    and ``w_ih`` (4H, I)."""
+def lstm_backward_work(counters, weights, states, lengths, reverse, d_out, d_state, d_gates,
+                       operands, grads):
+    """One thread's share of BPTT and of the weight gradients. ``weights`` and ``states`` as
+    forward left them; ``d_state`` = (dh, dc) (B, H) holds the gradients of the final state and
+    ends as those of the initial state; ``d_gates`` (T, B, 4H) receives da. After the steps,
+    piece k writes its share of the rows of ``grads`` = (d_w_ih, d_w_hh, d_bias, dx (T*B, I),
+    d_peephole (3, H)), each empty when not wanted, from ``operands`` = (x2 (T*B, I), h_prev2
+    (T*B, H), w_ih (4H, I)); d_peephole accumulates over the steps."""
+    acts, _, cells, tanh_c = states
+    dh, dc = d_state
+    d_peephole = grads[4]
     blocks, steps, _, batch, units = acts.shape
     hidden = blocks * units
     want_peephole = d_peephole.shape[0] > 0
@@ -255,86 +269,104 @@ def lstm_backward_work(counters, acts, w_hh_tiles, rows, peep_rows, lengths, rev
         u = slice(k * units, (k + 1) * units)
         if step > 0:   # dh of these units from the whole da of the step run before
             later = step - 1 if reverse else steps - step
-            tiled_matmul(d_gates[later], w_hh_tiles[k], dh[:, u], True, rows)
+            tiled_matmul(d_gates[later], weights.w_hh_tiles[k], dh[:, u], True, weights.back_rows)
         if step == steps:
-            _weight_gradients(k, blocks, d_gates.reshape(steps * batch, 4 * hidden), x2, h_prev2,
-                              w_ih, d_w_ih, d_w_hh, d_bias, dx, wanted)
+            _weight_gradients(k, blocks, d_gates.reshape(steps * batch, 4 * hidden), operands, grads)
             finish(counters)
             continue
         t = step if reverse else steps - 1 - step
         for b in range(batch):
-            db = d_gates[t, b]
-            di, df = db[k * units:k * units + units], db[hidden + k * units:hidden + k * units + units]
-            dg = db[2 * hidden + k * units:2 * hidden + k * units + units]
-            do = db[3 * hidden + k * units:3 * hidden + k * units + units]
+            d_row, first = d_gates[t, b], k * units
+            d_i, d_f = d_row[first:first + units], d_row[hidden + first:hidden + first + units]
+            d_g = d_row[2 * hidden + first:2 * hidden + first + units]
+            d_o = d_row[3 * hidden + first:3 * hidden + first + units]
             if t >= lengths[b]:
                 for j in range(units):
-                    di[j] = 0
-                    df[j] = 0
-                    dg[j] = 0
-                    do[j] = 0
+                    d_i[j] = 0
+                    d_f[j] = 0
+                    d_g[j] = 0
+                    d_o[j] = 0
                 continue
-            dhb, dcb, dob = dh[b, u], dc[b, u], d_out[t, b, u]
-            cpb, tcb = cs[t + reverse, k, b], tanh_c[t, k, b]
+            dh_row, dc_row, d_out_row = dh[b, u], dc[b, u], d_out[t, b, u]
+            c_prev, tanh_row = cells[t + reverse, k, b], tanh_c[t, k, b]
             i, f, g, o = acts[k, t, 0, b], acts[k, t, 1, b], acts[k, t, 2, b], acts[k, t, 3, b]
-            pi, pf, po = peep_rows[k, 0, b], peep_rows[k, 1, b], peep_rows[k, 2, b]
+            peep = weights.peep_rows
+            w_ci, w_cf, w_co = peep[k, 0, b], peep[k, 1, b], peep[k, 2, b]
             for j in range(units):
-                dhb[j] += dob[j]
+                dh_row[j] += d_out_row[j]
             for j in range(units):
-                do[j] = dhb[j] * tcb[j] * o[j] * (one - o[j])
+                d_o[j] = dh_row[j] * tanh_row[j] * o[j] * (one - o[j])
             for j in range(units):
-                dcb[j] += dhb[j] * o[j] * (one - tcb[j] * tcb[j]) + po[j] * do[j]
+                dc_row[j] += dh_row[j] * o[j] * (one - tanh_row[j] * tanh_row[j]) + w_co[j] * d_o[j]
             for j in range(units):
-                di[j] = dcb[j] * g[j] * i[j] * (one - i[j])
+                d_i[j] = dc_row[j] * g[j] * i[j] * (one - i[j])
             for j in range(units):
-                df[j] = dcb[j] * cpb[j] * f[j] * (one - f[j])
+                d_f[j] = dc_row[j] * c_prev[j] * f[j] * (one - f[j])
             for j in range(units):
-                dg[j] = dcb[j] * i[j] * (one - g[j] * g[j])
+                d_g[j] = dc_row[j] * i[j] * (one - g[j] * g[j])
             for j in range(units):
-                dcb[j] = dcb[j] * f[j] + pi[j] * di[j] + pf[j] * df[j]
+                dc_row[j] = dc_row[j] * f[j] + w_ci[j] * d_i[j] + w_cf[j] * d_f[j]
             for j in range(units):   # the next piece of these units adds its dh into it
-                dhb[j] = 0
+                dh_row[j] = 0
             if want_peephole:
                 for j in range(units):
-                    c_new = f[j] * cpb[j] + i[j] * g[j]
-                    d_peephole[0, k * units + j] += di[j] * cpb[j]
-                    d_peephole[1, k * units + j] += df[j] * cpb[j]
-                    d_peephole[2, k * units + j] += do[j] * c_new
+                    c_new = f[j] * c_prev[j] + i[j] * g[j]
+                    d_peephole[0, k * units + j] += d_i[j] * c_prev[j]
+                    d_peephole[1, k * units + j] += d_f[j] * c_prev[j]
+                    d_peephole[2, k * units + j] += d_o[j] * c_new
         finish(counters)
 
 
 @njit(cache=True, nogil=True)
-def _weight_gradients(k, blocks, d_gates2, x2, h_prev2, w_ih, d_w_ih, d_w_hh, d_bias, dx, wanted):
+def _weight_gradients(k, blocks, d_gates2, operands, grads):
     """Piece k of the gradients after the steps: rows ``[k 4H / P, (k + 1) 4H / P)`` of the
-    weight and bias gradients, rows ``[k T B / P, (k + 1) T B / P)`` of dx."""
+    weight and bias gradients, rows ``[k T B / P, (k + 1) T B / P)`` of dx (those not empty)."""
+    x2, h_prev2, w_ih = operands
+    d_w_ih, d_w_hh, d_bias, dx, _ = grads
     width, total = d_gates2.shape[1], d_gates2.shape[0]
     r = slice(width * k // blocks, width * (k + 1) // blocks)
     da = d_gates2[:, r]
-    if wanted[0]:
+    if d_w_ih.shape[0]:
         gemm(da, x2, d_w_ih[r], False, True)
-    if wanted[1]:
+    if d_w_hh.shape[0]:
         gemm(da, h_prev2, d_w_hh[r], False, True)
-    if wanted[2]:
+    if d_bias.shape[0]:
         sums = d_bias[r]
         for j in range(sums.shape[0]):
             sums[j] = 0
         for row in range(total):
             for j in range(sums.shape[0]):
                 sums[j] += da[row, j]
-    if wanted[3]:
+    if dx.shape[0]:
         r = slice(total * k // blocks, total * (k + 1) // blocks)
         gemm(d_gates2[r], w_ih, dx[r])
 
 
+# A parallel loop passes arrays and scalars into its body, not tuples of arrays: the drivers take
+# the groups apart before it and rebuild them inside.
+
 @njit(parallel=True, cache=True, nogil=True)
-def lstm_forward_team(threads, *args):
-    """``lstm_forward_work(*args)`` on ``threads`` threads."""
+def lstm_forward_team(threads, counters, given, weights, states, lengths, reverse, training, out):
+    """``lstm_forward_work`` on ``threads`` threads."""
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole = given
+    tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows = weights
+    acts, x_and_h, cells, tanh_c = states
     for _ in prange(threads):
-        lstm_forward_work(*args)
+        lstm_forward_work(counters, (x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole),
+                          TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows),
+                          TeamStates(acts, x_and_h, cells, tanh_c), lengths, reverse, training, out)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def lstm_backward_team(threads, *args):
-    """``lstm_backward_work(*args)`` on ``threads`` threads."""
+def lstm_backward_team(threads, counters, weights, states, lengths, reverse, d_out, d_state,
+                       d_gates, operands, grads):
+    """``lstm_backward_work`` on ``threads`` threads."""
+    tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows = weights
+    acts, x_and_h, cells, tanh_c = states
+    dh, dc = d_state
+    x2, h_prev2, w_ih = operands
+    d_w_ih, d_w_hh, d_bias, dx, d_peephole = grads
     for _ in prange(threads):
-        lstm_backward_work(*args)
+        lstm_backward_work(counters, TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows),
+                           TeamStates(acts, x_and_h, cells, tanh_c), lengths, reverse, d_out,
+                           (dh, dc), d_gates, (x2, h_prev2, w_ih), (d_w_ih, d_w_hh, d_bias, dx, d_peephole))

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cpu_threads, numba_team, numba_tiles, workspace
-from .numba_lstm import (lstm_backward_team, lstm_backward_work, lstm_forward_team,
-                         lstm_forward_work, slots)
+from .numba_lstm import (TeamStates, TeamWeights, lstm_backward_team, lstm_backward_work,
+                         lstm_forward_team, lstm_forward_work, slots)
 from .recurrent_kernel import RecurrentKernel
 
 MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
@@ -29,12 +29,7 @@ class Weights:
     """The weights of one call as the team reads them (filled by the team's first step,
     numba_lstm._prepare_block)."""
     w_ih: np.ndarray          # (4H, I), for dx = da @ W_ih
-    tiles: np.ndarray         # (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T by block and gate
-    rows: int                 # rows of [x_t, h] per GEMM with a tile (numba_tiles)
-    w_hh_tiles: np.ndarray    # (P, parts, 4H, U / parts): W_hh's columns by block, for da @ W_hh
-    back_rows: int            # rows of da per GEMM with those tiles
-    bias_rows: np.ndarray     # (P, 4, B, U) b_ih + b_hh for every row
-    peep_rows: np.ndarray     # (P, 3, B, U) the peepholes for every row, zero for a plain LSTM
+    team: TeamWeights
     has_bias: tuple           # (bias_ih given, bias_hh given)
     has_peephole: bool
 
@@ -46,10 +41,7 @@ class Saved:
     threads: int
     reverse: bool
     x2: np.ndarray            # (T*B, I)
-    acts: np.ndarray          # (P, T, 4, B, U) i, f, g, o of each block
-    xh: np.ndarray            # (T + 1, B, I + H) [x_t, h] entering step t in slot t + reverse
-    cs: np.ndarray            # (T + 1, P, B, U)
-    tanh_c: np.ndarray        # (T, P, B, U)
+    states: TeamStates
     lengths: np.ndarray
 
 
@@ -73,31 +65,29 @@ class NumbaLSTM(RecurrentKernel):
         lease = workspace.lease()
         weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, b_ih, b_hh, peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
-        acts = lease.empty((threads, kept, 4, batch, units), dtype)
-        xh = lease.empty((slot_count, batch, inputs + hidden), dtype)
-        cs = lease.empty((slot_count, threads, batch, units), dtype)
-        tanh_c = lease.empty((kept, threads, batch, units), dtype)
+        states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
+                            lease.empty((slot_count, batch, inputs + hidden), dtype),
+                            lease.empty((slot_count, threads, batch, units), dtype),
+                            lease.empty((kept, threads, batch, units), dtype))
         out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
-        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), x, h0, c0,
-             weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
-             _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype), weights.tiles,
-             weights.w_hh_tiles, weights.bias_rows, weights.peep_rows, weights.rows, lengths,
-             reverse, save, acts, xh, cs, tanh_c, out)
+        given = (x, h0, c0, weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
+                 _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype))
+        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), given,
+             weights.team, states, lengths, reverse, save, out)
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
-        h_n = xh[final, :, inputs:].copy()
-        c_n = cs[final].transpose(1, 0, 2).reshape(batch, hidden).copy()
+        h_n = states.x_and_h[final, :, inputs:].copy()
+        c_n = states.cells[final].transpose(1, 0, 2).reshape(batch, hidden).copy()
         if not save:
             lease.give_back()
             return out, h_n, c_n, None
-        saved = Saved(weights, threads, reverse, x.reshape(steps * batch, inputs), acts, xh, cs,
-                      tanh_c, lengths)
+        saved = Saved(weights, threads, reverse, x.reshape(steps * batch, inputs), states, lengths)
         lease.give_back_with(saved)
         return out, h_n, c_n, saved
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, acts = saved.weights, saved.acts
+        weights, acts = saved.weights, saved.states.acts
         blocks, steps, _, batch, units = acts.shape
         width = 4 * blocks * units
         dtype, hidden, inputs = acts.dtype, width // 4, saved.x2.shape[1]
@@ -105,20 +95,19 @@ class NumbaLSTM(RecurrentKernel):
         dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
                   for d in (d_hn, d_cn))
         has_ih, has_hh = weights.has_bias
-        wanted = np.array([want("weight_ih"), want("weight_hh"),
-                           has_ih and want("bias_ih") or has_hh and want("bias_hh"), want("x")])
+        wanted = (want("weight_ih"), want("weight_hh"),
+                  has_ih and want("bias_ih") or has_hh and want("bias_hh"), want("x"))
         shapes = [(width, inputs), (width, hidden), (width,), (steps * batch, inputs)]
         grads = tuple(np.empty(shape if w else (0,) * len(shape), dtype)
                       for shape, w in zip(shapes, wanted))
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-        h_prev = saved.xh[saved.reverse:saved.reverse + steps, :, inputs:]
+        h_prev = saved.states.x_and_h[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         scratch = workspace.lease()
-        _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(), acts,
-             weights.w_hh_tiles, weights.back_rows, weights.peep_rows, saved.lengths,
-             saved.reverse, saved.cs, saved.tanh_c, d_out, dh, dc,
-             scratch.empty((steps, batch, width), dtype), d_peephole, saved.x2, h_prev2,
-             weights.w_ih, *grads, wanted)
+        _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(),
+             weights.team, saved.states, saved.lengths, saved.reverse, d_out, (dh, dc),
+             scratch.empty((steps, batch, width), dtype), (saved.x2, h_prev2, weights.w_ih),
+             grads + (d_peephole,))
         scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
@@ -159,10 +148,10 @@ def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peep
         w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
     else:   # no backward
         back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
-    return Weights(np.ascontiguousarray(w_ih), tiles, rows, w_hh_tiles, back_rows,
-                   lease.empty((blocks, 4, batch, units), dtype),
-                   lease.empty((blocks, 3, batch, units), dtype),
-                   (b_ih is not None, b_hh is not None), peephole is not None)
+    team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, lease.empty((blocks, 4, batch, units), dtype),
+                       lease.empty((blocks, 3, batch, units), dtype))
+    return Weights(np.ascontiguousarray(w_ih), team, (b_ih is not None, b_hh is not None),
+                   peephole is not None)
 
 
 def _or_empty(array, ndim, dtype):

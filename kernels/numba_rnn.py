@@ -29,24 +29,24 @@ def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, 
         t = steps - 1 - s if reverse else s
         tiled_matmul(h, whh_t_parts, gates[t], True, rows)
         for b in range(batch):
-            hb, ob, ab = h[b], out[t, first + b], gates[t, b]
+            h_row, out_row, act_row = h[b], out[t, first + b], gates[t, b]
             if saving:
-                hpb = h_prev[t, b]
+                h_prev_row = h_prev[t, b]
                 for j in range(hidden):
-                    hpb[j] = hb[j]
+                    h_prev_row[j] = h_row[j]
             if t >= lengths[b]:
-                ob[:] = 0
+                out_row[:] = 0
                 continue
             if relu:
                 for j in range(hidden):
-                    ab[j] = max(ab[j] + bias[j], zero)
+                    act_row[j] = max(act_row[j] + bias[j], zero)
             else:
                 for j in range(hidden):
-                    ab[j] = tanh(ab[j] + bias[j])
+                    act_row[j] = tanh(act_row[j] + bias[j])
             for j in range(hidden):
-                hb[j] = ab[j]
+                h_row[j] = act_row[j]
             for j in range(hidden):
-                ob[j] = ab[j]
+                out_row[j] = act_row[j]
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -60,16 +60,16 @@ def rnn_backward_loop(acts, w_hh_parts, rows, relu, lengths, reverse, d_out, fir
     for s in range(steps):
         t = s if reverse else steps - 1 - s
         for b in range(batch):
-            db = d_gates[t, b]
+            d_row = d_gates[t, b]
             if t >= lengths[b]:
-                db[:] = 0
+                d_row[:] = 0
                 continue
-            ab, dhb, dob = acts[t, b], dh[b], d_out[t, first + b]
+            act_row, dh_row, d_out_row = acts[t, b], dh[b], d_out[t, first + b]
             if relu:
                 for j in range(hidden):
-                    db[j] = (dhb[j] + dob[j]) * (one if ab[j] > zero else zero)
+                    d_row[j] = (dh_row[j] + d_out_row[j]) * (one if act_row[j] > zero else zero)
             else:
                 for j in range(hidden):
-                    db[j] = (dhb[j] + dob[j]) * (one - ab[j] * ab[j])
-            dhb[:] = 0   # the product below adds this step's dh into it
+                    d_row[j] = (dh_row[j] + d_out_row[j]) * (one - act_row[j] * act_row[j])
+            dh_row[:] = 0   # the product below adds this step's dh into it
         tiled_matmul(d_gates[t], w_hh_parts, dh, True, rows)
