@@ -1,4 +1,4 @@
-"""What every fused recurrent kernel shares: its interface and the checks of its arguments.
+"""What every fused recurrent kernel shares: its interface and the invariants of its arguments.
 
 A kernel runs one layer in one direction over a whole sequence, for one mode ("rnn_tanh",
 "rnn_relu", "lstm", "gru", "gru_reset_before"), on the arrays of one device::
@@ -17,11 +17,8 @@ import numpy as np
 
 from ..nn.cells import GATES  # noqa: F401  (the gate counts are defined once, with the cells)
 
-_LIBRARIES = {"numpy": "NumPy", "cupy": "CuPy"}
-
-
 class RecurrentKernel:
-    """Base of the kernels: ``backward``'s common part, and the checks of the arguments."""
+    """Base of the kernels: ``backward``'s common part, and the invariants of the arguments."""
 
     backend = None       # "numba", "cupy"
     device = None        # the device name whose arrays the kernel takes
@@ -53,59 +50,26 @@ class RecurrentKernel:
         return self._backward(saved, d_out, d_hn, d_cn, want)
 
     def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
-        """Raise on a wrong array type, dtype or shape; returns ``(dtype, lengths)`` with
-        ``lengths`` as host int64 (B,), the full length for every row when None."""
-        named = {"x": x, "h0": h0, "weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih,
-                 "bias_hh": b_hh, "c0": c0, "peephole": peephole}
-        dtype = x.dtype
-        for name, array in named.items():
-            if array is None:
-                continue
-            if type(array) is not self.array_type:
-                library = _LIBRARIES.get(self.array_type.__module__, self.array_type.__module__)
-                raise TypeError(f"{self}: {name} is a {type(array).__module__}."
-                                f"{type(array).__name__}, but this kernel runs on {library} arrays "
-                                f"(device {self.device!r})")
-            if array.dtype != dtype:
-                raise TypeError(f"{self}: {name} has dtype {array.dtype} but x has {dtype}")
-        if dtype not in self.dtypes:
-            supported = " or ".join(map(str, self.dtypes))
-            raise TypeError(f"{self}: dtype {dtype} is not supported ({supported})")
-        self._check_shapes(x.shape, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole)
-        return dtype, self._lengths(lengths, *x.shape[:2])
-
-    def _check_shapes(self, x_shape, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole):
-        if len(x_shape) != 3 or h0.ndim != 2:
-            raise ValueError(f"{self}: x must be (T, B, I) and h0 (B, H), got {x_shape} and {h0.shape}")
-        steps, batch, inputs = x_shape
+        """Assert the kernel's invariants (the layers check user input, with the messages users
+        see: tinygrad_rnn.nn.recurrent and nn.fused.unavailable); returns ``(dtype, lengths)``
+        with ``lengths`` host int64 (B,), the full length for every row when None. Any integer
+        length is safe: steps t >= lengths[b] are masked, so the kernel takes [0, T] (and more)
+        where the layer accepts [1, T]."""
+        steps, batch, inputs = x.shape
         hidden = h0.shape[1]
-        gh = self.gates * hidden
-        expected = {"h0": ((batch, hidden), h0), "weight_ih": ((gh, inputs), w_ih),
-                    "weight_hh": ((gh, hidden), w_hh), "bias_ih": ((gh,), b_ih),
-                    "bias_hh": ((gh,), b_hh)}
-        if self.mode == "lstm":
-            expected["c0"] = ((batch, hidden), c0)
-            expected["peephole"] = ((3, hidden), peephole)
-        elif c0 is not None or peephole is not None:
-            raise ValueError(f"{self}: c0 and peephole are for lstm only")
-        for name, (shape, array) in expected.items():
-            if array is None and name != "c0":
-                continue
-            if array is None or array.shape != shape:
-                got = None if array is None else array.shape
-                raise ValueError(f"{self}: {name} must have shape {shape} for x of shape "
-                                 f"{x_shape} and hidden size {hidden}, got {got}")
-
-    def _lengths(self, lengths, steps, batch):
+        gh, lstm = self.gates * hidden, self.mode == "lstm"
+        expected = {"x": (x, x.shape), "h0": (h0, (batch, hidden)), "weight_ih": (w_ih, (gh, inputs)),
+                    "weight_hh": (w_hh, (gh, hidden)), "bias_ih": (b_ih, (gh,)), "bias_hh": (b_hh, (gh,)),
+                    "c0": (c0, (batch, hidden)), "peephole": (peephole, (3, hidden))}
+        assert x.dtype in self.dtypes and (c0 is not None) == lstm and (peephole is None or lstm), self
+        for name, (array, shape) in expected.items():
+            assert array is None or (type(array) is self.array_type and array.shape == shape
+                                     and array.dtype == x.dtype), f"{self}: {name}"
         if lengths is None:
-            return np.full(batch, steps, dtype=np.int64)
-        lengths = np.asarray(lengths)
-        if lengths.shape != (batch,) or lengths.dtype.kind not in "iu":
-            raise ValueError(f"{self}: lengths must be {batch} host integers (one per batch row), "
-                             f"got shape {lengths.shape} dtype {lengths.dtype}")
-        if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
-            raise ValueError(f"{self}: lengths must lie in [0, {steps}], got {lengths.tolist()}")
-        return np.ascontiguousarray(lengths, dtype=np.int64)
+            return x.dtype, np.full(batch, steps, dtype=np.int64)
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        assert lengths.shape == (batch,), f"{self}: lengths"
+        return x.dtype, lengths
 
 
 def multiplied_states(mode, hidden, h_prev, q=None):

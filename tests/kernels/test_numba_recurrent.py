@@ -117,26 +117,33 @@ def test_non_contiguous_inputs_give_the_same_result(mode):
     assert all(np.array_equal(gw[k], gg[k]) for k in gw)
 
 
-def test_bad_input_raises_clearly():
+def test_kernel_asserts_its_invariants():
+    # the layers check user input with the messages users see (tests/recurrent/test_recurrent_errors);
+    # the kernel only asserts what it relies on
     kernel = kernels.get("lstm", "cpu")
     problem = make_problem("lstm", 3, 2, 3, 4)
-    with pytest.raises(TypeError, match="numba kernel 'lstm' on 'cpu'.*dtype float16 is not supported"):
-        call_kernel(kernel, {k: None if v is None else v.astype(np.float16) for k, v in problem.items()})
-    with pytest.raises(TypeError, match="weight_hh has dtype float32 but x has float64"):
-        call_kernel(kernel, dict(problem, weight_hh=problem["weight_hh"].astype(np.float32)))
-    with pytest.raises(TypeError, match="h0 is a builtins.list, but this kernel runs on NumPy arrays"):
-        call_kernel(kernel, dict(problem, h0=problem["h0"].tolist()))
-    with pytest.raises(ValueError, match=r"weight_hh must have shape \(16, 4\) for x of shape \(3, 2, 3\) "
-                                         r"and hidden size 4, got \(16, 5\)"):
-        call_kernel(kernel, dict(problem, weight_hh=np.zeros((16, 5))))
-    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 3\], got \[4, 1\]"):
-        call_kernel(kernel, problem, lengths=[4, 1])
-    with pytest.raises(ValueError, match="lengths must be 2 host integers"):
-        call_kernel(kernel, problem, lengths=[1.5, 2.0])
-    with pytest.raises(ValueError, match="c0 and peephole are for lstm only"):
+    bad = [{k: None if v is None else v.astype(np.float16) for k, v in problem.items()},
+           dict(problem, weight_hh=problem["weight_hh"].astype(np.float32)),
+           dict(problem, weight_hh=np.zeros((16, 5))), dict(problem, c0=None)]
+    for arrays in bad:
+        with pytest.raises(AssertionError, match="numba kernel 'lstm' on 'cpu'"):
+            call_kernel(kernel, arrays)
+    with pytest.raises(AssertionError, match="lengths"):
+        call_kernel(kernel, problem, lengths=[3, 1, 2])
+    with pytest.raises(AssertionError):
         call_kernel(kernels.get("gru", "cpu"), dict(make_problem("gru", 3, 2, 3, 4), c0=problem["c0"]))
     with pytest.raises(RuntimeError, match="backward needs a forward run with save=True"):
         kernel.backward(None, np.zeros((3, 2, 4)), None)
+
+
+def test_kernel_masks_any_integer_length():
+    # the layer accepts lengths in [1, T]; the kernel is safe for any, masking steps t >= length
+    kernel = kernels.get("gru", "cpu")
+    problem = make_problem("gru", 3, 2, 3, 4)
+    out, h_n, _, _ = call_kernel(kernel, problem, lengths=[0, 5])
+    full = call_kernel(kernel, problem)
+    assert not out[:, 0].any() and np.array_equal(h_n[0], problem["h0"][0])
+    assert np.array_equal(out[:, 1], full[0][:, 1]) and np.array_equal(h_n[1], full[1][1])
 
 
 @pytest.fixture

@@ -59,12 +59,11 @@ def test_fused_direction_on_a_device_without_kernel_raises():
         fused.fused_direction("rnn_tanh", x, h0, None, w_ih, w_hh, None, None)
 
 
-def test_fused_direction_rejects_unsupported_dtype():
-    x = tg.zeros(2, 1, 3, dtype=np.float16)
-    h0 = tg.zeros(1, 2, dtype=np.float16)
-    w = tg.zeros(2, 3, dtype=np.float16), tg.zeros(2, 2, dtype=np.float16)
-    with pytest.raises(TypeError, match="dtype float16 is not supported"):
-        fused.fused_direction("rnn_tanh", x, h0, None, *w, None, None)
+def test_layer_with_an_unsupported_dtype_names_the_kernel_and_dtype():
+    layer = nn.RNN(3, 2, dtype=np.float16, impl="fused")
+    with pytest.raises(RuntimeError, match=r"RNN: impl='fused' was asked for, but <numba kernel 'rnn_tanh' "
+                                           r"on 'cpu'> does not support dtype float16 \(supported: float32, "):
+        layer(tg.zeros(2, 1, 3, dtype=np.float16))
 
 
 def test_layers_on_a_device_without_kernel_take_the_reference_path(monkeypatch):
