@@ -29,30 +29,11 @@ compiled by the C compiler and checked on the CPU, and this module's loops run t
 standing in for CuPy (tests/kernels/test_cupy_gates_source.py); tests/kernels/test_cupy_recurrent.py
 compares it with the Numba kernel where CuPy and a GPU exist.
 """
-from dataclasses import dataclass
-
 import cupy
 import numpy as np
 
 from . import cupy_gates, cupy_graphs
-from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
-
-
-@dataclass
-class Saved:
-    """What backward needs from forward (arrays private to the kernel, never written by backward)."""
-    x: cupy.ndarray           # (T, B, I) contiguous
-    w_ih: cupy.ndarray        # (G*H, I)
-    w_hh: cupy.ndarray        # (G*H, H) contiguous
-    peephole: cupy.ndarray    # lstm: (3, H), zero for a plain LSTM; else None
-    acts: cupy.ndarray        # (T, B, G*H): the activations (masked rows: pre-activations)
-    h_prev: cupy.ndarray      # (T, B, H): the state entering each step
-    extra: dict               # lstm: c_prev, tanh_c (T, B, H); gru: m_saved (T, B, H);
-                              # gru_reset_before: q_saved = r h (T, B, H)
-    lengths: cupy.ndarray     # (B,) int64 on the device
-    reverse: bool
-    has_bias: tuple           # (bias_ih given, bias_hh given)
-    has_peephole: bool
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
 
 
 class CupyRecurrent(RecurrentKernel):
@@ -135,11 +116,11 @@ class CupyRecurrent(RecurrentKernel):
         out, h_n, c_n = arrays["out"], arrays["h_n"], arrays.get("c_n")
         if not save:
             return out, h_n, c_n, None
-        extra = {name: arrays[name] for name in _SAVED_STATES[1:] if name in arrays}
-        saved = Saved(x, w_ih, arrays["w_hh"], arrays.get("peephole"), gates, arrays["h_prev"], extra,
-                      arrays["lengths"], reverse, (b_ih is not None, b_hh is not None),
-                      peephole is not None)
-        return out, h_n, c_n, saved
+        weights = Weights(w_ih, arrays["w_hh"], (b_ih is not None, b_hh is not None), peephole is not None,
+                          arrays.get("peephole"))
+        states = {name: arrays[name] for name in _SAVED_STATES if name in arrays}
+        shard = Shard(slice(None), x, gates, states, arrays["lengths"])
+        return out, h_n, c_n, Saved(weights, reverse, [shard])
 
     def _forward_loop(self, arrays, reverse, save):
         """All steps: per step and phase a GEMM (h W_hh^T into ``rec``) and an elementwise kernel."""
@@ -174,21 +155,24 @@ class CupyRecurrent(RecurrentKernel):
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        steps, batch = saved.x.shape[:2]
-        hidden, dtype = saved.h_prev.shape[2], saved.x.dtype
-        arrays = {"acts": saved.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
+        (shard,) = saved.shards
+        steps, batch = shard.x.shape[:2]
+        hidden, dtype = shard.states["h_prev"].shape[2], shard.x.dtype
+        arrays = {"acts": shard.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
                   "dh": self._gradient_buffer(d_hn, batch, hidden, dtype),
                   "back": cupy.zeros((batch, hidden), dtype),   # da W_hh of the step before: none yet
-                  "lengths": saved.lengths, "w_hh": saved.w_hh, **saved.extra}
+                  "lengths": shard.lengths, "w_hh": saved.weights.w_hh,
+                  **{name: state for name, state in shard.states.items() if name != "h_prev"}}
         if self.mode == "gru":
-            arrays.update(h_prev=saved.h_prev, d_gi=cupy.empty_like(saved.acts),
-                          d_gh=cupy.empty_like(saved.acts))
+            arrays.update(h_prev=shard.states["h_prev"], d_gi=cupy.empty_like(shard.acts),
+                          d_gh=cupy.empty_like(shard.acts))
         else:
-            arrays["da"] = cupy.empty_like(saved.acts)
+            arrays["da"] = cupy.empty_like(shard.acts)
         if self.mode == "gru_reset_before":
-            arrays.update(h_prev=saved.h_prev, d_reset=cupy.empty((batch, hidden), dtype))
+            arrays.update(h_prev=shard.states["h_prev"], d_reset=cupy.empty((batch, hidden), dtype))
         if self.mode == "lstm":
-            arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype), peephole=saved.peephole)
+            arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype),
+                          peephole=saved.weights.steps)
         self._run_loop(("backward", saved.reverse, steps, batch, hidden, dtype),
                        lambda a: self._backward_loop(a, saved.reverse), arrays,
                        inputs=("acts", "d_out", "dh", "dc", "back", "lengths", "w_hh", "peephole",
@@ -199,7 +183,7 @@ class CupyRecurrent(RecurrentKernel):
             grads["c0"] = arrays["dc"]
         d_gi = arrays.get("d_gi", arrays.get("da"))
         d_gh = arrays.get("d_gh", d_gi)   # rnn, lstm: both biases are added before the gates
-        return self._weight_gradients(saved, d_gi, d_gh, grads, want)
+        return self._weight_gradients(saved.weights, shard, d_gi, d_gh, grads, want)
 
     def _backward_loop(self, arrays, reverse):
         """All steps: per step and phase an elementwise kernel for da and a GEMM (da W_hh into
@@ -225,36 +209,37 @@ class CupyRecurrent(RecurrentKernel):
             return cupy.zeros((batch, hidden), dtype)
         return cupy.array(grad, dtype=dtype, order="C")
 
-    def _weight_gradients(self, saved, d_gi, d_gh, grads, want):
+    def _weight_gradients(self, weights, shard, d_gi, d_gh, grads, want):
         """The GEMMs and sums over all steps at once (d_gi is d_gh except for GRU)."""
-        steps, batch, inputs = saved.x.shape
-        hidden, rows = saved.h_prev.shape[2], steps * batch
+        steps, batch, inputs = shard.x.shape
+        h_prev = shard.states["h_prev"]
+        hidden, rows = h_prev.shape[2], steps * batch
         d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
         if want("x"):
-            grads["x"] = cupy.matmul(d_gi2, saved.w_ih).reshape(steps, batch, inputs)
+            grads["x"] = cupy.matmul(d_gi2, weights.w_ih).reshape(steps, batch, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
+            grads["weight_ih"] = cupy.matmul(d_gi2.T, shard.x.reshape(rows, inputs))
         if want("weight_hh"):
-            states = multiplied_states(self.mode, hidden, saved.h_prev, saved.extra.get("q_saved"))
+            states = multiplied_states(self.mode, hidden, h_prev, shard.states.get("q_saved"))
             grads["weight_hh"] = cupy.concatenate([cupy.matmul(d_gh2[:, block].T, state.reshape(rows, hidden))
                                                    for block, state in states])
-        has_ih, has_hh = saved.has_bias
+        has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
         if has_hh and want("bias_hh"):
             grads["bias_hh"] = d_gh2.sum(axis=0)
-        if saved.has_peephole and want("peephole"):
-            grads["peephole"] = self._peephole_gradient(saved, d_gi)
+        if weights.has_peephole and want("peephole"):
+            grads["peephole"] = self._peephole_gradient(shard, d_gi)
         return {name: grad for name, grad in grads.items() if want(name)}
 
     @staticmethod
-    def _peephole_gradient(saved, da):
+    def _peephole_gradient(shard, da):
         """(3, H): sums over steps and rows of da_i c, da_f c and da_o c' (c' = f c + i g). Masked
         rows have da = 0, so they add nothing (their acts hold finite pre-activations)."""
-        hidden = saved.h_prev.shape[2]
+        c_prev = shard.states["c_prev"]
+        hidden = c_prev.shape[2]
         da_i, da_f, _, da_o = (da[..., k * hidden:(k + 1) * hidden] for k in range(4))
-        act_i, act_f, act_g, _ = (saved.acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
-        c_prev = saved.extra["c_prev"]
+        act_i, act_f, act_g, _ = (shard.acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
         c_new = act_f * c_prev + act_i * act_g
         return cupy.stack([(da_i * c_prev).sum(axis=(0, 1)), (da_f * c_prev).sum(axis=(0, 1)),
                            (da_o * c_new).sum(axis=(0, 1))])

@@ -12,37 +12,14 @@ The number of blocks is the team's size: the largest P up to the usable threads 
 into blocks of at least ``MIN_UNITS`` units, with at least ``cpu_threads.MIN_FLOPS`` of work per
 thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
 """
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import cpu_threads, numba_team, numba_tiles, workspace
 from .numba_lstm import (TeamStates, TeamWeights, lstm_backward_team, lstm_backward_work,
                          lstm_forward_team, lstm_forward_work, slots)
-from .recurrent_kernel import RecurrentKernel
+from .recurrent_kernel import RecurrentKernel, Saved, Shard, Weights
 
 MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
-
-
-@dataclass
-class Weights:
-    """The weights of one call as the team reads them (filled by the team's first step,
-    numba_lstm._prepare_block)."""
-    w_ih: np.ndarray          # (4H, I), for dx = da @ W_ih
-    team: TeamWeights
-    has_bias: tuple           # (bias_ih given, bias_hh given)
-    has_peephole: bool
-
-
-@dataclass
-class Saved:
-    """What backward needs from the forward."""
-    weights: Weights
-    threads: int
-    reverse: bool
-    x2: np.ndarray            # (T*B, I)
-    states: TeamStates
-    lengths: np.ndarray
 
 
 class NumbaLSTM(RecurrentKernel):
@@ -63,7 +40,8 @@ class NumbaLSTM(RecurrentKernel):
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
         lease = workspace.lease()
-        weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, b_ih, b_hh, peephole, save)
+        weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, w_hh, b_ih, b_hh,
+                           peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
@@ -71,10 +49,10 @@ class NumbaLSTM(RecurrentKernel):
                             lease.empty((kept, threads, batch, units), dtype))
         out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
-        given = (x, h0, c0, weights.w_ih, np.ascontiguousarray(w_hh), _or_empty(b_ih, 1, dtype),
+        given = (x, h0, c0, weights.w_ih, weights.w_hh, _or_empty(b_ih, 1, dtype),
                  _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype))
         _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), given,
-             weights.team, states, lengths, reverse, save, out)
+             weights.steps, states, lengths, reverse, save, out)
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         h_n = states.x_and_h[final, :, inputs:].copy()
@@ -82,15 +60,17 @@ class NumbaLSTM(RecurrentKernel):
         if not save:
             lease.give_back()
             return out, h_n, c_n, None
-        saved = Saved(weights, threads, reverse, x.reshape(steps * batch, inputs), states, lengths)
+        by_name = {name: getattr(states, name) for name in TeamStates._fields[1:]}
+        saved = Saved(weights, reverse, [Shard(slice(None), x, states.acts, by_name, lengths)])
         lease.give_back_with(saved)
         return out, h_n, c_n, saved
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, acts = saved.weights, saved.states.acts
-        blocks, steps, _, batch, units = acts.shape
+        weights, (shard,) = saved.weights, saved.shards
+        states = TeamStates(shard.acts, **shard.states)
+        blocks, steps, _, batch, units = shard.acts.shape
         width = 4 * blocks * units
-        dtype, hidden, inputs = acts.dtype, width // 4, saved.x2.shape[1]
+        dtype, hidden, inputs = shard.acts.dtype, width // 4, shard.x.shape[2]
         d_out = np.ascontiguousarray(d_out, dtype=dtype)
         dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
                   for d in (d_hn, d_cn))
@@ -101,13 +81,13 @@ class NumbaLSTM(RecurrentKernel):
         grads = tuple(np.empty(shape if w else (0,) * len(shape), dtype)
                       for shape, w in zip(shapes, wanted))
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-        h_prev = saved.states.x_and_h[saved.reverse:saved.reverse + steps, :, inputs:]
+        h_prev = states.x_and_h[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         scratch = workspace.lease()
-        _run(lstm_backward_team, lstm_backward_work, saved.threads, numba_team.counters(),
-             weights.team, saved.states, saved.lengths, saved.reverse, d_out, (dh, dc),
-             scratch.empty((steps, batch, width), dtype), (saved.x2, h_prev2, weights.w_ih),
-             grads + (d_peephole,))
+        _run(lstm_backward_team, lstm_backward_work, blocks, numba_team.counters(), weights.steps,
+             states, shard.lengths, saved.reverse, d_out, (dh, dc),
+             scratch.empty((steps, batch, width), dtype),
+             (shard.x.reshape(steps * batch, inputs), h_prev2, weights.w_ih), grads + (d_peephole,))
         scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
@@ -131,9 +111,9 @@ def _blocks(hidden, flops):
     return 1
 
 
-def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peephole, save):
-    """The arrays the team prepares the weights in (borrowed through ``lease``), and the cuts of
-    the per-step GEMMs."""
+def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
+    """The Weights, their ``steps`` the arrays the team prepares them in (borrowed through
+    ``lease``) and the cuts of the per-step GEMMs (numba_lstm.TeamWeights)."""
     units = hidden // blocks
 
     def measuring():   # the cuts are measured with the BLAS threading the team will have
@@ -150,8 +130,8 @@ def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, b_ih, b_hh, peep
         back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
     team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, lease.empty((blocks, 4, batch, units), dtype),
                        lease.empty((blocks, 3, batch, units), dtype))
-    return Weights(np.ascontiguousarray(w_ih), team, (b_ih is not None, b_hh is not None),
-                   peephole is not None)
+    return Weights(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh),
+                   (b_ih is not None, b_hh is not None), peephole is not None, team)
 
 
 def _or_empty(array, ndim, dtype):

@@ -20,50 +20,14 @@ the workspace pool, so that a training loop reuses their memory from step to ste
 Arrays are NumPy (float32 or float64, one dtype for all); any layout is accepted. The interface
 and the checks are those of every recurrent kernel (recurrent_kernel).
 """
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .numba_blas import gemm
-from .recurrent_kernel import GATES, RecurrentKernel, multiplied_states
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
 
 _BATCH_AXIS = {"x": 1, "h0": 0}   # gradients of these are cut by shard, others summed
-
-
-@dataclass
-class Weights:
-    """The weights of one call, prepared once for all shards."""
-    w_ih: np.ndarray          # (G*H, I)
-    w_hh: np.ndarray          # (G*H, H)
-    bias: np.ndarray          # (G*H,) added in the gate passes (GRU: without b_hn)
-    b_hn: np.ndarray          # GRU: the bias inside r * (...)
-    has_bias: tuple           # (bias_ih given, bias_hh given)
-    forward_cut: tuple        # h @ W_hh^T: (W_hh^T in column blocks, rows per call) (numba_tiles);
-                              # gru_reset_before: those of W_h[rz]^T, then of W_hn^T
-    backward_cut: tuple       # da @ W_hh: (W_hh in column blocks, rows per call), likewise
-                              # split for gru_reset_before; None for inference
-
-
-@dataclass
-class Call:
-    """What backward needs from a training forward; its arrays go back to the workspace pool
-    when it is collected."""
-    weights: Weights
-    reverse: bool
-    shards: list              # a Saved per batch shard
-
-
-@dataclass
-class Saved:
-    """What backward needs from the forward of one batch shard (arrays private to the kernel)."""
-    rows: slice
-    x: np.ndarray             # (T, b, I) contiguous
-    acts: np.ndarray          # (T, b, G*H): activations written by the forward loop
-    h_prev: np.ndarray        # (T, b, H): the hidden state entering each step
-    extra: tuple              # gru: (m,); gru_reset_before: (q = r h,)
-    lengths: np.ndarray
 
 
 class NumbaRecurrent(RecurrentKernel):
@@ -83,22 +47,25 @@ class NumbaRecurrent(RecurrentKernel):
         hidden = h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
         lease = workspace.lease()
-        weights = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
+        weights, biases = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
         out = np.empty((steps, batch, hidden), dtype)
         h_n = np.empty((batch, hidden), dtype)
 
         def run_shard(rows):
-            return self._forward_shard(lease, x, h0, weights, lengths, reverse, save, rows, out, h_n)
+            return self._forward_shard(lease, x, h0, weights, biases, lengths, reverse, save, rows,
+                                       out, h_n)
 
         parts = cpu_threads.run(run_shard, shards)
         if not save:
             lease.give_back()
             return out, h_n, None, None
-        call = Call(weights, reverse, parts)
-        lease.give_back_with(call)
-        return out, h_n, None, call
+        saved = Saved(weights, reverse, parts)
+        lease.give_back_with(saved)
+        return out, h_n, None, saved
 
     def _prepare(self, lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
+        """The Weights, their ``steps`` the (forward, backward) cuts of the per-step products, and
+        the biases the forward loops add: (b_ih + b_hh without b_hn, b_hn) (b_hn: GRU)."""
         bias = np.zeros(self.gates * hidden, dtype)
         for b in (b_ih, b_hh):
             if b is not None:
@@ -123,10 +90,10 @@ class NumbaRecurrent(RecurrentKernel):
         pieces = [w_hh[:2 * hidden], w_hh[2 * hidden:]] if self.mode == "gru_reset_before" else [w_hh]
         forward_cut = sum((cut(w.T) for w in pieces), ())
         backward_cut = sum((cut(w) for w in pieces), ()) if save else None
-        return Weights(np.ascontiguousarray(w_ih), w_hh, bias, b_hn,
-                       (b_ih is not None, b_hh is not None), forward_cut, backward_cut)
+        return Weights(np.ascontiguousarray(w_ih), w_hh, (b_ih is not None, b_hh is not None), False,
+                       (forward_cut, backward_cut)), (bias, b_hn)
 
-    def _forward_shard(self, lease, x, h0, weights, lengths, reverse, save, rows, out, h_n):
+    def _forward_shard(self, lease, x, h0, weights, biases, lengths, reverse, save, rows, out, h_n):
         steps, _, inputs = x.shape
         batch, hidden, dtype = rows.stop - rows.start, h0.shape[1], x.dtype
         xs = lease.empty((steps, batch, inputs), dtype)
@@ -140,22 +107,21 @@ class NumbaRecurrent(RecurrentKernel):
         h_prev = lease.empty((kept, batch, hidden), dtype)
         scratch = (max(kept, 1), batch, hidden)   # per-step values that inference discards
         args = (lengths, reverse, h)
+        (bias, b_hn), cut = biases, weights.steps[0]
+        states = {"h_prev": h_prev}
         if self.mode == "gru":
-            m = lease.empty(scratch, dtype)
-            numba_gru.gru_forward_loop(gates, weights.bias, weights.b_hn, *weights.forward_cut,
-                                       *args, out, rows.start, h_prev, m)
-            extra = (m,)
+            states["m_saved"] = lease.empty(scratch, dtype)
+            numba_gru.gru_forward_loop(gates, bias, b_hn, *cut, *args, out, rows.start, h_prev,
+                                       states["m_saved"])
         elif self.mode == "gru_reset_before":
-            q = lease.empty(scratch, dtype)
-            numba_gru.gru_reset_before_forward_loop(gates, weights.bias, *weights.forward_cut, *args,
-                                                    out, rows.start, h_prev, q)
-            extra = (q,)
+            states["q_saved"] = lease.empty(scratch, dtype)
+            numba_gru.gru_reset_before_forward_loop(gates, bias, *cut, *args, out, rows.start, h_prev,
+                                                    states["q_saved"])
         else:
-            numba_rnn.rnn_forward_loop(gates, weights.bias, *weights.forward_cut,
-                                       self.mode == "rnn_relu", *args, out, rows.start, h_prev)
-            extra = ()
+            numba_rnn.rnn_forward_loop(gates, bias, *cut, self.mode == "rnn_relu", *args, out,
+                                       rows.start, h_prev)
         h_n[rows] = h
-        return Saved(rows, xs, gates, h_prev, extra, lengths) if save else None
+        return Shard(rows, xs, gates, states, lengths) if save else None
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
@@ -181,23 +147,24 @@ class NumbaRecurrent(RecurrentKernel):
                 grads[name] = sum(pieces)
         return grads
 
-    def _backward_shard(self, scratch, saved, weights, reverse, d_out, d_hn, want):
-        steps, batch, inputs = saved.x.shape
-        hidden, dtype, first = saved.h_prev.shape[2], saved.x.dtype, saved.rows.start
+    def _backward_shard(self, scratch, shard, weights, reverse, d_out, d_hn, want):
+        steps, batch, inputs = shard.x.shape
+        h_prev, cut = shard.states["h_prev"], weights.steps[1]
+        hidden, dtype, first = h_prev.shape[2], shard.x.dtype, shard.rows.start
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         grads = {"h0": dh}
-        d_gi = scratch.empty(saved.acts.shape, dtype)
+        d_gi = scratch.empty(shard.acts.shape, dtype)
         d_gh = d_gi   # rnn, gru_reset_before: both biases add before the gates, same gradient
         if self.mode == "gru":
-            d_gh = scratch.empty(saved.acts.shape, dtype)
-            numba_gru.gru_backward_loop(saved.acts, *weights.backward_cut, saved.lengths, reverse,
-                                        saved.h_prev, saved.extra[0], d_out, first, dh, d_gi, d_gh)
+            d_gh = scratch.empty(shard.acts.shape, dtype)
+            numba_gru.gru_backward_loop(shard.acts, *cut, shard.lengths, reverse, h_prev,
+                                        shard.states["m_saved"], d_out, first, dh, d_gi, d_gh)
         elif self.mode == "gru_reset_before":
-            numba_gru.gru_reset_before_backward_loop(saved.acts, *weights.backward_cut, saved.lengths,
-                                                     reverse, saved.h_prev, d_out, first, dh, d_gi)
+            numba_gru.gru_reset_before_backward_loop(shard.acts, *cut, shard.lengths, reverse, h_prev,
+                                                     d_out, first, dh, d_gi)
         else:
-            numba_rnn.rnn_backward_loop(saved.acts, *weights.backward_cut, self.mode == "rnn_relu",
-                                        saved.lengths, reverse, d_out, first, dh, d_gi)
+            numba_rnn.rnn_backward_loop(shard.acts, *cut, self.mode == "rnn_relu", shard.lengths,
+                                        reverse, d_out, first, dh, d_gi)
         rows = steps * batch
         d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
         if want("x"):
@@ -205,11 +172,10 @@ class NumbaRecurrent(RecurrentKernel):
             gemm(d_gi2, weights.w_ih, grads["x"].reshape(rows, inputs))
         if want("weight_ih"):
             grads["weight_ih"] = np.empty(weights.w_ih.shape, dtype)
-            gemm(d_gi2, saved.x.reshape(rows, inputs), grads["weight_ih"], False, True)
+            gemm(d_gi2, shard.x.reshape(rows, inputs), grads["weight_ih"], False, True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            q = saved.extra[0] if self.mode == "gru_reset_before" else None
-            for block, state in multiplied_states(self.mode, hidden, saved.h_prev, q):
+            for block, state in multiplied_states(self.mode, hidden, h_prev, shard.states.get("q_saved")):
                 gemm(d_gh2[:, block], state.reshape(rows, hidden), grads["weight_hh"][block], False, True)
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):

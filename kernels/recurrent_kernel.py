@@ -13,9 +13,45 @@ predicate on gradient names). Shapes and names follow PyTorch: ``x`` (T, B, I), 
 (3, H) or None (lstm only), ``lengths`` a host integer array (B,) or None; ``out`` (T, B, H),
 ``h_n``, ``c_n`` (B, H) (``c_n`` None except for lstm), ``saved`` None unless ``save``.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..nn.cells import GATES  # noqa: F401  (the gate counts are defined once, with the cells)
+
+
+@dataclass
+class Weights:
+    """The weights of one call as a kernel prepared them (arrays of its device)."""
+    w_ih: object          # (G*H, I), for dx = da W_ih
+    w_hh: object          # (G*H, H) contiguous
+    has_bias: tuple       # (bias_ih given, bias_hh given): which bias gradients backward returns
+    has_peephole: bool    # lstm: whether backward returns the peephole gradient
+    steps: object         # the backend's own forms of them for its steps: Numba RNN/GRU the cut
+                          # products of each direction (numba_tiles), Numba LSTM the team's tiles
+                          # (numba_lstm.TeamWeights), CuPy the peepholes (zero for a plain LSTM)
+
+
+@dataclass
+class Shard:
+    """What backward needs from the forward of some batch rows."""
+    rows: slice           # of the batch
+    x: object             # (T, b, I) contiguous
+    acts: object          # the activations of every step, in the kernel's layout
+    states: dict          # by name, the states of every step that backward reads: h_prev (T, b, H)
+                          # and lstm: c_prev, tanh_c; gru: m_saved; gru_reset_before: q_saved = r h
+                          # (Numba LSTM: x_and_h, cells, tanh_c by block, numba_lstm.TeamStates)
+    lengths: object       # (b,) int64
+
+
+@dataclass
+class Saved:
+    """What backward needs from a training forward (arrays private to the kernel, never written by
+    backward; those of the workspace pool go back to it when this is collected)."""
+    weights: Weights
+    reverse: bool
+    shards: list          # a Shard per batch shard: the Numba RNN and GRU cut the batch, others not
+
 
 class RecurrentKernel:
     """Base of the kernels: ``backward``'s common part, and the invariants of the arguments."""
