@@ -167,46 +167,57 @@ LSTM_BACKWARD = Gate("lstm_backward_step",
 """)
 
 # gates, acts, d_gi, d_gh: (B, 3H) rows, gate order r, z, n; m = (h W_hh^T)_n + b_hn.
+# The two GRU forms share the pieces below: a row's indices, h' from n and z, and the backward
+# start (masked rows pass dh through and get zero gradients; others get d_h, d_z and d_n).
+_GRU_ROW = "const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j"
+_GRU_NEW_STATE = """
+        const T h_new = cand + update * (h_old - cand);
+        gates[g0 + 2 * hidden] = cand;
+        h[i] = h_new;
+        output[i] = h_new;"""
+
+
+def _gru_backward(zeroed, body):
+    """The body of a GRU backward step: ``zeroed`` the gradient arrays that masked rows zero,
+    ``body`` what the other rows do with d_h, update, cand, d_z and d_n."""
+    zeros = "".join(f"\n        {name}[{index}] = 0;" for name in zeroed
+                    for index in ("g0", "g0 + hidden", "g0 + 2 * hidden"))
+    return f"""
+    {_GRU_ROW};
+    const T dh_in = dh[i] + back[i];
+    if (t >= lengths[b]) {{
+        dh[i] = dh_in;{zeros}
+    }} else {{
+        const T d_h = dh_in + d_out[i];
+        const T update = acts[g0 + hidden], cand = acts[g0 + 2 * hidden];
+        const T d_n = d_h * (1 - update) * (1 - cand * cand);
+        const T d_z = d_h * (h_prev[i] - cand) * update * (1 - update);{body}
+    }}
+"""
+
+
 GRU_FORWARD = Gate("gru_forward_step", f"raw T rec, raw T b_hn, {_STEP}",
-                   "raw T gates, raw T h, raw T output, raw T h_prev, raw T m_saved", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
+                   "raw T gates, raw T h, raw T output, raw T h_prev, raw T m_saved", f"""
+    {_GRU_ROW};
     const T h_old = h[i];
     h_prev[i] = h_old;
-    if (t >= lengths[b]) {
+    if (t >= lengths[b]) {{
         output[i] = 0;
-    } else {
+    }} else {{
         const T reset = sigmoid_(gates[g0] + rec[g0]);
         const T update = sigmoid_(gates[g0 + hidden] + rec[g0 + hidden]);
         const T m = rec[g0 + 2 * hidden] + b_hn[j];
         const T cand = tanh_(gates[g0 + 2 * hidden] + reset * m);
-        const T h_new = cand + update * (h_old - cand);
         gates[g0] = reset;
         gates[g0 + hidden] = update;
-        gates[g0 + 2 * hidden] = cand;
-        m_saved[i] = m;
-        h[i] = h_new;
-        output[i] = h_new;
-    }
+        m_saved[i] = m;{_GRU_NEW_STATE}
+    }}
 """)
 
 GRU_BACKWARD = Gate("gru_backward_step",
                     f"raw T acts, raw T h_prev, raw T m_saved, raw T d_out, raw T back, {_STEP}",
-                    "raw T dh, raw T d_gi, raw T d_gh", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
-    const T dh_in = dh[i] + back[i];
-    if (t >= lengths[b]) {
-        dh[i] = dh_in;
-        d_gi[g0] = 0;
-        d_gi[g0 + hidden] = 0;
-        d_gi[g0 + 2 * hidden] = 0;
-        d_gh[g0] = 0;
-        d_gh[g0 + hidden] = 0;
-        d_gh[g0 + 2 * hidden] = 0;
-    } else {
-        const T d_h = dh_in + d_out[i];
-        const T reset = acts[g0], update = acts[g0 + hidden], cand = acts[g0 + 2 * hidden];
-        const T d_n = d_h * (1 - update) * (1 - cand * cand);
-        const T d_z = d_h * (h_prev[i] - cand) * update * (1 - update);
+                    "raw T dh, raw T d_gi, raw T d_gh", _gru_backward(("d_gi", "d_gh"), """
+        const T reset = acts[g0];
         const T d_r = d_n * m_saved[i] * reset * (1 - reset);
         d_gi[g0] = d_r;
         d_gi[g0 + hidden] = d_z;
@@ -214,67 +225,50 @@ GRU_BACKWARD = Gate("gru_backward_step",
         d_gh[g0] = d_r;
         d_gh[g0 + hidden] = d_z;
         d_gh[g0 + 2 * hidden] = d_n * reset;
-        dh[i] = d_h * update;
-    }
-""")
+        dh[i] = d_h * update;"""))
 
 # The reset-before GRU: rec (B, 2H) = h W_h[rz]^T, rec_n (B, H) = q W_hn^T, q = r h.
 GRU_RESET_FORWARD = Gate("gru_reset_forward_step", f"raw T rec, raw T h, {_STEP}",
-                         "raw T gates, raw T h_prev, raw T q_saved", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j, r0 = b * 2 * hidden + j;
+                         "raw T gates, raw T h_prev, raw T q_saved", f"""
+    {_GRU_ROW}, r0 = b * 2 * hidden + j;
     const T h_old = h[i];
     h_prev[i] = h_old;
-    if (t >= lengths[b]) {
+    if (t >= lengths[b]) {{
         q_saved[i] = 0;
-    } else {
+    }} else {{
         const T reset = sigmoid_(gates[g0] + rec[r0]);
         gates[g0] = reset;
         gates[g0 + hidden] = sigmoid_(gates[g0 + hidden] + rec[r0 + hidden]);
         q_saved[i] = reset * h_old;
-    }
+    }}
 """)
 
 GRU_CANDIDATE_FORWARD = Gate("gru_candidate_forward_step", f"raw T rec_n, {_STEP}",
-                             "raw T gates, raw T h, raw T output", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
-    if (t >= lengths[b]) {
+                             "raw T gates, raw T h, raw T output", f"""
+    {_GRU_ROW};
+    if (t >= lengths[b]) {{
         output[i] = 0;
-    } else {
+    }} else {{
         const T cand = tanh_(gates[g0 + 2 * hidden] + rec_n[i]);
-        const T h_new = cand + gates[g0 + hidden] * (h[i] - cand);
-        gates[g0 + 2 * hidden] = cand;
-        h[i] = h_new;
-        output[i] = h_new;
-    }
+        const T update = gates[g0 + hidden], h_old = h[i];{_GRU_NEW_STATE}
+    }}
 """)
 
 GRU_CANDIDATE_BACKWARD = Gate("gru_candidate_backward_step",
                               f"raw T acts, raw T h_prev, raw T d_out, raw T back, {_STEP}",
-                              "raw T dh, raw T da", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
-    const T dh_in = dh[i] + back[i];
-    if (t >= lengths[b]) {
-        dh[i] = dh_in;
-        da[g0] = 0;
-        da[g0 + hidden] = 0;
-        da[g0 + 2 * hidden] = 0;
-    } else {
-        const T d_h = dh_in + d_out[i];
-        const T update = acts[g0 + hidden], cand = acts[g0 + 2 * hidden];
-        da[g0 + hidden] = d_h * (h_prev[i] - cand) * update * (1 - update);
-        da[g0 + 2 * hidden] = d_h * (1 - update) * (1 - cand * cand);
-        dh[i] = d_h;
-    }
-""")
+                              "raw T dh, raw T da", _gru_backward(("da",), """
+        da[g0 + hidden] = d_z;
+        da[g0 + 2 * hidden] = d_n;
+        dh[i] = d_h;"""))
 
 GRU_RESET_BACKWARD = Gate("gru_reset_backward_step", f"raw T acts, raw T h_prev, raw T d_reset, {_STEP}",
-                          "raw T dh, raw T da", """
-    const ptrdiff_t b = i / hidden, j = i % hidden, g0 = b * 3 * hidden + j;
-    if (t < lengths[b]) {
+                          "raw T dh, raw T da", f"""
+    {_GRU_ROW};
+    if (t < lengths[b]) {{
         const T reset = acts[g0], update = acts[g0 + hidden];
         da[g0] = d_reset[i] * h_prev[i] * reset * (1 - reset);
         dh[i] = dh[i] * update + d_reset[i] * reset;
-    }
+    }}
 """)
 
 # (forward phases, backward phases) per mode; rnn_tanh and rnn_relu share theirs (the ``relu`` flag).

@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
+from .numba_rnn import masked_after_saving
 from .numba_tiles import tiled_matmul
 
 
@@ -57,26 +58,16 @@ def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, 
         for b in range(batch):
             h_row, out_row, gate_row, rec_row = h[b], out[t, first + b], gates[t, b], recurrent[b]
             m_row = m_saved[t if saving else 0, b]
-            if saving:
-                h_prev_row = h_prev[t, b]
-                for j in range(hidden):
-                    h_prev_row[j] = h_row[j]
-            if t >= lengths[b]:
-                out_row[:] = 0
+            if masked_after_saving(h_row, h_prev, t, b, saving, lengths, out_row):
                 continue
-            for k in range(2 * hidden):
-                gate_row[k] = sigmoid(gate_row[k] + bias[k] + rec_row[k])
+            _reset_and_update(gate_row, bias, rec_row)
             for j in range(hidden):
                 m_row[j] = rec_row[2 * hidden + j] + b_hn[j]
             for j in range(hidden):
                 n_input[j] = gate_row[2 * hidden + j] + b_n[j] + gate_row[j] * m_row[j]
             for j in range(hidden):
                 gate_row[2 * hidden + j] = tanh(n_input[j])
-            for j in range(hidden):
-                n = gate_row[2 * hidden + j]
-                h_row[j] = n + gate_row[hidden + j] * (h_row[j] - n)
-            for j in range(hidden):
-                out_row[j] = h_row[j]
+            _new_state(gate_row, h_row, out_row)
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -97,16 +88,8 @@ def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved,
                 d_gi_row[:] = 0
                 d_gh_row[:] = 0
                 continue
-            act_row, dh_row, d_out_row = acts[t, b], dh[b], d_out[t, first + b]
-            h_prev_row, m_row = h_prev[t, b], m_saved[t, b]
-            for j in range(hidden):
-                dh_row[j] += d_out_row[j]
-            for j in range(hidden):
-                z, n = act_row[hidden + j], act_row[2 * hidden + j]
-                d_gi_row[2 * hidden + j] = dh_row[j] * (one - z) * (one - n * n)
-            for j in range(hidden):
-                z, n = act_row[hidden + j], act_row[2 * hidden + j]
-                d_gi_row[hidden + j] = dh_row[j] * (h_prev_row[j] - n) * z * (one - z)
+            act_row, dh_row, m_row = acts[t, b], dh[b], m_saved[t, b]
+            _d_update_and_candidate(act_row, h_prev[t, b], dh_row, d_out[t, first + b], d_gi_row, one)
             for j in range(hidden):
                 r, z, n = act_row[j], act_row[hidden + j], act_row[2 * hidden + j]
                 d_gi_row[j] = dh_row[j] * (one - z) * (one - n * n) * m_row[j] * r * (one - r)
@@ -137,15 +120,10 @@ def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n
         tiled_matmul(h, rz_t_parts, recurrent, False, rz_rows)
         for b in range(batch):
             h_row, gate_row, rec_row, q_row = h[b], gates[t, b], recurrent[b], q[b]
-            if saving:
-                h_prev_row = h_prev[t, b]
-                for j in range(hidden):
-                    h_prev_row[j] = h_row[j]
-            if t >= lengths[b]:
-                q_row[:] = 0   # finite: backward multiplies it by a zero gradient
+            # a masked row's q is 0: finite, backward multiplies it by a zero gradient
+            if masked_after_saving(h_row, h_prev, t, b, saving, lengths, q_row):
                 continue
-            for k in range(2 * hidden):
-                gate_row[k] = sigmoid(gate_row[k] + bias[k] + rec_row[k])
+            _reset_and_update(gate_row, bias, rec_row)
             for j in range(hidden):
                 q_row[j] = gate_row[j] * h_row[j]
         tiled_matmul(q, n_t_parts, candidate, False, n_rows)
@@ -156,11 +134,7 @@ def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n
                 continue
             for j in range(hidden):
                 gate_row[2 * hidden + j] = tanh(gate_row[2 * hidden + j] + bias[2 * hidden + j] + cand_row[j])
-            for j in range(hidden):
-                n = gate_row[2 * hidden + j]
-                h_row[j] = n + gate_row[hidden + j] * (h_row[j] - n)
-            for j in range(hidden):
-                out_row[j] = h_row[j]
+            _new_state(gate_row, h_row, out_row)
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
@@ -180,15 +154,7 @@ def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, len
             if t >= lengths[b]:
                 d_row[:] = 0
                 continue
-            act_row, dh_row, d_out_row, h_prev_row = acts[t, b], dh[b], d_out[t, first + b], h_prev[t, b]
-            for j in range(hidden):
-                dh_row[j] += d_out_row[j]
-            for j in range(hidden):
-                z, n = act_row[hidden + j], act_row[2 * hidden + j]
-                d_row[2 * hidden + j] = dh_row[j] * (one - z) * (one - n * n)
-            for j in range(hidden):
-                z, n = act_row[hidden + j], act_row[2 * hidden + j]
-                d_row[hidden + j] = dh_row[j] * (h_prev_row[j] - n) * z * (one - z)
+            _d_update_and_candidate(acts[t, b], h_prev[t, b], dh[b], d_out[t, first + b], d_row, one)
         tiled_matmul(d_gates[t, :, 2 * hidden:], n_parts, d_reset, False, n_rows)
         for b in range(batch):
             if t >= lengths[b]:
@@ -202,3 +168,39 @@ def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, len
                 # the product below adds more
                 dh_row[j] = dh_row[j] * act_row[hidden + j] + dq_row[j] * act_row[j]
         tiled_matmul(d_gates[t, :, :2 * hidden], rz_parts, dh, True, rz_rows)
+
+
+# The steps of both forms share these pieces (each a row of one step), inlined where they are
+# called: as calls, LLVM rounds their arithmetic differently (fused multiply-adds).
+
+@njit(inline="always", **JIT_OPTIONS)
+def _reset_and_update(gate_row, bias, rec_row):
+    """r and z over their input parts in ``gate_row`` (3H,), ``rec_row`` their recurrent parts."""
+    for k in range(2 * (gate_row.shape[0] // 3)):
+        gate_row[k] = sigmoid(gate_row[k] + bias[k] + rec_row[k])
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _new_state(gate_row, h_row, out_row):
+    """h' = n + z (h - n) into ``h_row`` and ``out_row``, from r, z, n in ``gate_row``."""
+    hidden = h_row.shape[0]
+    for j in range(hidden):
+        n = gate_row[2 * hidden + j]
+        h_row[j] = n + gate_row[hidden + j] * (h_row[j] - n)
+    for j in range(hidden):
+        out_row[j] = h_row[j]
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _d_update_and_candidate(act_row, h_prev_row, dh_row, d_out_row, d_row, one):
+    """dh' = ``dh_row`` + ``d_out_row`` (left in ``dh_row``), then da_z and da_n into the last two
+    thirds of ``d_row`` (3H,), from r, z, n in ``act_row``."""
+    hidden = dh_row.shape[0]
+    for j in range(hidden):
+        dh_row[j] += d_out_row[j]
+    for j in range(hidden):
+        z, n = act_row[hidden + j], act_row[2 * hidden + j]
+        d_row[2 * hidden + j] = dh_row[j] * (one - z) * (one - n * n)
+    for j in range(hidden):
+        z, n = act_row[hidden + j], act_row[2 * hidden + j]
+        d_row[hidden + j] = dh_row[j] * (h_prev_row[j] - n) * z * (one - z)

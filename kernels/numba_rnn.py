@@ -30,12 +30,7 @@ def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, 
         tiled_matmul(h, whh_t_parts, gates[t], True, rows)
         for b in range(batch):
             h_row, out_row, act_row = h[b], out[t, first + b], gates[t, b]
-            if saving:
-                h_prev_row = h_prev[t, b]
-                for j in range(hidden):
-                    h_prev_row[j] = h_row[j]
-            if t >= lengths[b]:
-                out_row[:] = 0
+            if masked_after_saving(h_row, h_prev, t, b, saving, lengths, out_row):
                 continue
             if relu:
                 for j in range(hidden):
@@ -47,6 +42,21 @@ def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, 
                 h_row[j] = act_row[j]
             for j in range(hidden):
                 out_row[j] = act_row[j]
+
+
+@njit(inline="always")
+def masked_after_saving(h_row, h_prev, t, b, saving, lengths, out_row):
+    """The start of row b of step t in the forward loops (here and numba_gru): the state entering
+    it into ``h_prev[t, b]`` when ``saving``; then, when the row is past its length, ``out_row``
+    zeroed and True (the state passes through). Inlined where it is called, as written there."""
+    if saving:
+        h_prev_row = h_prev[t, b]
+        for j in range(h_row.shape[0]):
+            h_prev_row[j] = h_row[j]
+    if t >= lengths[b]:
+        out_row[:] = 0
+        return True
+    return False
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
