@@ -1,10 +1,9 @@
 """Scalar ``tanh`` and ``sigmoid`` for Numba kernels, chosen by dtype at compile time.
 
-Transcendentals dominate a recurrent step's gate arithmetic, so the choice matters. Measured here
-(float32, 2^20 elements, one core, AMD EPYC with AVX-512): NumPy's SIMD ``tanh`` 0.2 ns per
-element, Numba's scalar ``math.tanh`` 13.4 ns, ``1 - 2/(exp(2x) + 1)`` 3.5 ns (``exp`` is a scalar
-libm call: no vector math library in this Numba), and the rational approximation below 0.13 ns:
-it has no calls, so LLVM vectorizes the loop.
+Transcendentals dominate a recurrent step's gate arithmetic, so the choice matters: Numba's
+scalar ``math.tanh`` and ``exp`` are libm calls (no vector math library in this Numba), while the
+rational approximation below has no calls, so LLVM vectorizes the loop (benchmarks/PERFORMANCE.md
+has the timings).
 
 * float32: ``tanh(x) ~= x P(x^2) / Q(x^2)`` with x clamped to [-c, c], c = 7.9053111; the
   coefficients are Eigen's ``generic_fast_tanh_float``. Measured error on a dense grid over
