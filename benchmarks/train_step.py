@@ -16,7 +16,7 @@ held-out scoring (``charlm.evaluate_bpc``) are timed per character the same way,
 same loops written in torch. float32, ``--threads`` threads everywhere (set before NumPy loads).
 
 ``--budget SECONDS`` then races the two from the same weights on the same batches: each trains
-until its own steps have taken ``SECONDS`` in all (rounds of ``CALLS`` steps in turn, so that a
+until its own steps have taken ``SECONDS`` in all (turns of 25 steps, so that a
 change in the machine's load falls on both), and the held-out bits/char of each is printed
 with its step count.
 """
@@ -166,16 +166,16 @@ def interleaved(jobs, rounds):
     return times
 
 
-def race(runs, seconds):
+def race(runs, seconds, turn=25):
     """{name: steps}: train each of ``runs`` (Trainers) until its steps have taken ``seconds``,
-    CALLS steps at a time in turn."""
+    ``turn`` steps at a time in turn."""
     import torch
     spent, steps = dict.fromkeys(runs, 0.0), dict.fromkeys(runs, 0)
     while min(spent.values()) < seconds:
         for name, run in runs.items():
             time.sleep(SETTLE)
             torch.set_num_threads(THREADS)
-            for _ in range(CALLS if spent[name] < seconds else 0):
+            for _ in range(turn if spent[name] < seconds else 0):
                 start = time.perf_counter()
                 run.step()
                 spent[name] += time.perf_counter() - start
