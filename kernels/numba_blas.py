@@ -11,6 +11,8 @@ BLAS is column-major; a row-major ``c (m, n) = a (m, k) @ b (k, n)`` is, read co
 ``c^T = b^T a^T``, so ``b`` is passed first. Every array must have unit stride along its last
 axis (rows may be strided: the leading dimension is the row stride); the kernels only pass
 such views. The calls cost what ``np.dot``'s cost, and adding into ``c`` costs nothing more.
+``gemm`` is inlined into the kernels that call it: as a function of its own it was compiled
+for each combination of layouts and flags its callers pass, each time at full cost.
 """
 import numpy as np
 from numba import njit, types
@@ -28,7 +30,7 @@ _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
 _N, _T, _SINGLE, _DOUBLE = ord("n"), ord("t"), ord("s"), ord("d")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def gemm(a, b, c, accumulate=False, transpose_a=False, transpose_b=False):
     """``c = op(a) @ op(b)``, or ``c += ...`` when ``accumulate``; ``op(a)`` is ``a.T`` when
     ``transpose_a`` (likewise b). Float32 or float64, all three of one dtype."""

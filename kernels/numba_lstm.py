@@ -48,12 +48,15 @@ assignment brings in NumPy's broadcasting and its error messages, which lengthen
 compile.
 
 The arguments come grouped (``TeamWeights``, ``TeamStates``, tuples): Numba passes a
-tuple of arrays as cheaply as the arrays themselves.
+tuple of arrays as cheaply as the arrays themselves. The helpers are inlined into the two work
+functions (``inline="always"``), so that each is compiled once, as part of its caller: a helper
+compiled as a function of its own is optimized by LLVM alone and then again inside every caller
+that links it in, which made the first call's compilation longer.
 """
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .numba_blas import gemm
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
@@ -125,7 +128,7 @@ def lstm_forward_work(counters, given, weights, states, lengths, reverse, traini
         finish(counters)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _prepare_block(k, given, weights, reverse, x_and_h, c):
     """Block k's part of what the steps read, done by the team before the first step:
 
@@ -184,7 +187,7 @@ def _prepare_block(k, given, weights, reverse, x_and_h, c):
             c[b, u] = c0[b, first + u]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _repeat_first_row(rows):
     """``rows[r] = rows[0]`` for every later row of the 2-D ``rows``."""
     for r in range(1, rows.shape[0]):
@@ -192,7 +195,7 @@ def _repeat_first_row(rows):
             rows[r, u] = rows[0, u]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _copy_rows(x_t, xh, k, blocks):
     """Block k's share of the rows of ``x_t`` (B, I) into the input columns of ``xh``."""
     batch = x_t.shape[0]
@@ -201,7 +204,7 @@ def _copy_rows(x_t, xh, k, blocks):
             xh[b, i] = x_t[b, i]
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, inline="always", **JIT_OPTIONS)
 def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
     """One step of one block, every row at once (flat (B*U,) arrays, so that each loop is long):
     the products ``[x_t, h] [W_ih, W_hh]^T`` in ``i, f, g, o`` plus biases and peepholes, turned
@@ -223,7 +226,7 @@ def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
         tanh_c[j] = tanh(c_out[j])
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(cache=True, nogil=True, inline="always", **JIT_OPTIONS)
 def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_first):
     """h' = o tanh(c') into columns ``[first, first + U)`` of ``h_out`` and ``[out_first,
     out_first + U)`` of ``out`` (B, H); rows past their length keep their state (``c_out`` (B,
@@ -317,7 +320,7 @@ def lstm_backward_work(counters, weights, states, lengths, reverse, d_out, d_sta
         finish(counters)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _weight_gradients(k, blocks, d_gates2, operands, grads):
     """Piece k of the gradients after the steps: rows ``[k 4H / P, (k + 1) 4H / P)`` of the
     weight and bias gradients, rows ``[k T B / P, (k + 1) T B / P)`` of dx (those not empty)."""
@@ -340,33 +343,3 @@ def _weight_gradients(k, blocks, d_gates2, operands, grads):
     if dx.shape[0]:
         r = slice(total * k // blocks, total * (k + 1) // blocks)
         gemm(d_gates2[r], w_ih, dx[r])
-
-
-# A parallel loop passes arrays and scalars into its body, not tuples of arrays: the drivers take
-# the groups apart before it and rebuild them inside.
-
-@njit(parallel=True, cache=True, nogil=True)
-def lstm_forward_team(threads, counters, given, weights, states, lengths, reverse, training, out):
-    """``lstm_forward_work`` on ``threads`` threads."""
-    x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole = given
-    tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows = weights
-    acts, x_and_h, cells, tanh_c = states
-    for _ in prange(threads):
-        lstm_forward_work(counters, (x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole),
-                          TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows),
-                          TeamStates(acts, x_and_h, cells, tanh_c), lengths, reverse, training, out)
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def lstm_backward_team(threads, counters, weights, states, lengths, reverse, d_out, d_state,
-                       d_gates, operands, grads):
-    """``lstm_backward_work`` on ``threads`` threads."""
-    tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows = weights
-    acts, x_and_h, cells, tanh_c = states
-    dh, dc = d_state
-    x2, h_prev2, w_ih = operands
-    d_w_ih, d_w_hh, d_bias, dx, d_peephole = grads
-    for _ in prange(threads):
-        lstm_backward_work(counters, TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows),
-                           TeamStates(acts, x_and_h, cells, tanh_c), lengths, reverse, d_out,
-                           (dh, dc), d_gates, (x2, h_prev2, w_ih), (d_w_ih, d_w_hh, d_bias, dx, d_peephole))

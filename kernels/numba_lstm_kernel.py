@@ -15,8 +15,7 @@ thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
 import numpy as np
 
 from . import cpu_threads, numba_team, numba_tiles, workspace
-from .numba_lstm import (TeamStates, TeamWeights, lstm_backward_team, lstm_backward_work,
-                         lstm_forward_team, lstm_forward_work, slots)
+from .numba_lstm import TeamStates, TeamWeights, lstm_backward_work, lstm_forward_work, slots
 from .recurrent_kernel import RecurrentKernel, Saved, Shard, Weights
 
 MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
@@ -51,8 +50,8 @@ class NumbaLSTM(RecurrentKernel):
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
         given = (x, h0, c0, weights.w_ih, weights.w_hh, _or_empty(b_ih, 1, dtype),
                  _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype))
-        _run(lstm_forward_team, lstm_forward_work, threads, numba_team.counters(), given,
-             weights.steps, states, lengths, reverse, save, out)
+        numba_team.run(lstm_forward_work, threads, (numba_team.counters(), given, weights.steps,
+                                                    states, lengths, reverse, save, out))
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         h_n = states.x_and_h[final, :, inputs:].copy()
@@ -84,10 +83,10 @@ class NumbaLSTM(RecurrentKernel):
         h_prev = states.x_and_h[saved.reverse:saved.reverse + steps, :, inputs:]
         h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         scratch = workspace.lease()
-        _run(lstm_backward_team, lstm_backward_work, blocks, numba_team.counters(), weights.steps,
-             states, shard.lengths, saved.reverse, d_out, (dh, dc),
-             scratch.empty((steps, batch, width), dtype),
-             (shard.x.reshape(steps * batch, inputs), h_prev2, weights.w_ih), grads + (d_peephole,))
+        numba_team.run(lstm_backward_work, blocks, (
+            numba_team.counters(), weights.steps, states, shard.lengths, saved.reverse, d_out,
+            (dh, dc), scratch.empty((steps, batch, width), dtype),
+            (shard.x.reshape(steps * batch, inputs), h_prev2, weights.w_ih), grads + (d_peephole,)))
         scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
@@ -137,16 +136,6 @@ def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, w_hh, b_ih, b_hh
 def _or_empty(array, ndim, dtype):
     """``array`` contiguous, or an empty array for a missing one (the kernels test the size)."""
     return np.empty((0,) * ndim, dtype) if array is None else np.ascontiguousarray(array)
-
-
-def _run(team, work, threads, *args):
-    """``work(*args)`` on a team of ``threads`` threads, BLAS one thread each."""
-    if threads == 1:
-        work(*args)
-        return
-    numba_team.start()
-    with cpu_threads.blas_threads(threads):
-        team(threads, *args)
 
 
 KERNEL = NumbaLSTM()

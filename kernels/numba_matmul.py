@@ -10,7 +10,7 @@ the blocks by ticket: a thread the scheduler holds back holds up at most the blo
 Products with too little work for a thread (``cpu_threads.MIN_FLOPS``) are one call.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import cpu_threads, numba_team
 from .numba_blas import gemm
@@ -33,12 +33,6 @@ def _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks):
         finish(counters)
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _matmul_team(threads, counters, a, b, out, transpose_a, transpose_b, blocks):
-    for _ in prange(threads):
-        _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks)
-
-
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """``op(a) @ op(b)`` for 2-D float32 or float64 NumPy arrays of one dtype (``op(a)`` is
     ``a.T`` when ``transpose_a``); a new C-contiguous array."""
@@ -51,9 +45,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     if threads == 1 or blocks < 2:
         gemm(a, b, out, False, transpose_a, transpose_b)
         return out
-    numba_team.start()
-    with cpu_threads.blas_threads(threads):
-        _matmul_team(threads, numba_team.counters(), a, b, out, transpose_a, transpose_b, blocks)
+    numba_team.run(_matmul_work, threads, (numba_team.counters(), a, b, out, transpose_a,
+                                            transpose_b, blocks))
     return out
 
 

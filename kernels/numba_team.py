@@ -17,16 +17,22 @@ A thread only ever waits for tickets that running threads have claimed, so the t
 deadlock however many of its threads run, or in what order: one thread alone does every piece
 (the serial path; also after ``fork``, where GNU OpenMP's threads are gone). A thread that
 waits holds no ticket, so when the scheduler takes its core away (a loaded machine) the others
-do its share; only a thread descheduled in the middle of a piece holds the team up. Waiting spins (a step takes microseconds, far less than a sleep and
-wake-up) and yields the core after a while.
+do its share; only a thread descheduled in the middle of a piece holds the team up. Waiting
+spins (a step takes microseconds, far less than a sleep and wake-up) and yields the core after
+a while.
 
-The threads are Numba's own (``parallel=True``, its OpenMP layer here): a team whose threads
-are still spinning from a recent call starts far faster than tasks handed to a Python thread
-pool (which also needs the GIL in each worker). GNU OpenMP keeps its idle threads spinning for
-a few milliseconds after a call, as PyTorch's do. ``start`` pins Numba's worker threads one
-per core on first use and moves the calling thread (which takes pieces too) off the workers'
-cores when the scheduler has put it on one, where it would slow every call
-(benchmarks/PERFORMANCE.md has the measurements).
+The threads are those of Numba's threading layer (GNU OpenMP here), started without a
+``parallel=True`` function: ``run`` hands any jitted work function to the layer's
+``parallel_for`` (the call a ``prange`` loop makes) through one small driver, ``_team``, which
+calls the work function's compiled code by its address. A ``prange`` driver that called the
+work function by name would link it into the driver's own module, and LLVM would optimize and
+compile it once more for each driver; a ``prange`` loop also cannot pass tuples of tuples.
+A team whose threads are still spinning from a recent call starts far faster than tasks handed
+to a Python thread pool (which also needs the GIL in each worker); GNU OpenMP keeps its idle
+threads spinning for a few milliseconds after a call, as PyTorch's do. ``start`` pins the
+layer's worker threads one per core on first use and moves the calling thread (which takes
+pieces too) off the workers' cores when the scheduler has put it on one, where it would slow
+every call (benchmarks/PERFORMANCE.md has the measurements).
 
 While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads). Numba's cache
 stores a kernel with the functions of this module compiled in; after editing this module,
@@ -36,7 +42,9 @@ import ctypes
 import os
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, prange, types
+from llvmlite import ir
+from numba import get_num_threads, get_thread_id, njit, typeof, types
+from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -50,6 +58,7 @@ _forked = False
 _pinned = False
 _worker_cores = set()
 _libc = ctypes.CDLL(None, use_errno=True)
+_addresses = {}
 
 
 def counters():
@@ -117,6 +126,112 @@ def finish(counters):
     _fetch_add(counters, FINISHED, 1)
 
 
+@intrinsic
+def _launch(typingctx, threads, address, args):
+    """Run the compiled work function whose native entry is at ``address`` (Numba's calling
+    convention, compiled for exactly the types of ``args``, returning None) with ``args`` once
+    on each of ``threads`` threads of Numba's threading layer (its ``parallel_for``, the call a
+    ``prange`` loop makes): the calling thread and ``threads - 1`` workers."""
+    arg_types = tuple(args.types)
+
+    def codegen(context, builder, signature, values):
+        count, work_address, packed_args = values
+        intp, byte_pointer = context.get_value_type(types.intp), cgutils.voidptr_t
+        shared_type = ir.LiteralStructType([intp, packed_args.type])
+        shared = cgutils.alloca_once(builder, shared_type)
+        builder.store(work_address, cgutils.gep_inbounds(builder, shared, 0, 0))
+        builder.store(packed_args, cgutils.gep_inbounds(builder, shared, 0, 1))
+        dimensions, steps = cgutils.alloca_once(builder, intp), cgutils.alloca_once(builder, intp)
+        builder.store(count, dimensions)
+        builder.store(intp(0), steps)
+        kernel = _kernel(context, builder.module, shared_type, arg_types)
+        parallel_for = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] * 5 + [intp] * 3),
+            "numba_parallel_for")
+        builder.call(parallel_for, [builder.bitcast(kernel, byte_pointer), byte_pointer(None),
+                                    builder.bitcast(dimensions, byte_pointer),
+                                    builder.bitcast(steps, byte_pointer),
+                                    builder.bitcast(shared, byte_pointer), intp(0), intp(0), count])
+        return context.get_dummy_value()
+    return types.none(threads, address, args), codegen
+
+
+def _kernel(context, module, shared_type, arg_types):
+    """The function each thread runs, ``void (char **, intp *, intp *, void *shared)``: it calls
+    the work function at the address in ``shared`` with the arguments stored beside it, as
+    borrowed arrays (``_borrowed``)."""
+    intp = context.get_value_type(types.intp)
+    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [
+        cgutils.voidptr_t.as_pointer(), intp.as_pointer(), intp.as_pointer(), cgutils.voidptr_t]),
+        module.get_unique_name("team_kernel"))
+    kernel.linkage = "internal"
+    builder = ir.IRBuilder(kernel.append_basic_block())
+    shared = builder.bitcast(kernel.args[3], shared_type.as_pointer())
+    work_type = context.call_conv.get_function_type(types.none, arg_types)
+    work = builder.inttoptr(builder.load(cgutils.gep_inbounds(builder, shared, 0, 0)),
+                            work_type.as_pointer())
+    packed_args = builder.load(cgutils.gep_inbounds(builder, shared, 0, 1))
+    args = [_borrowed(builder, t, builder.extract_value(packed_args, i))
+            for i, t in enumerate(arg_types)]
+    result, error = (cgutils.alloca_once(builder, a.pointee) for a in work_type.args[:2])
+    builder.store(cgutils.get_null_value(result.type.pointee), result)
+    native_args = context.call_conv._get_arg_packer(arg_types).as_arguments(builder, args)
+    builder.call(work, [result, error, *native_args])
+    builder.ret_void()
+    return kernel
+
+
+def _borrowed(builder, arg_type, value):
+    """``value`` with every array in it (also inside tuples) without its memory's owner
+    (meminfo) and Python parent, as a ``prange`` loop passes arrays into its body: the caller
+    keeps the arrays alive for the call, and the views the threads take of them then count no
+    references. Counting them would make the threads update the same reference counts
+    atomically at every step (benchmarks/PERFORMANCE.md)."""
+    if isinstance(arg_type, types.Array):
+        for field in (0, 1):   # meminfo, parent
+            value = builder.insert_value(value, cgutils.get_null_value(value.type.elements[field]), field)
+    elif isinstance(arg_type, types.BaseTuple):
+        for i, member in enumerate(arg_type.types):
+            value = builder.insert_value(
+                value, _borrowed(builder, member, builder.extract_value(value, i)), i)
+    return value
+
+
+@njit(cache=True, nogil=True)
+def _team(threads, address, args):
+    """The work function at ``address`` called with ``args`` on each of ``threads`` threads."""
+    _launch(threads, address, args)
+
+
+def _address(work, args):
+    """The address of the native code of the jitted ``work`` for the types of ``args``, compiled
+    (or loaded from the cache) on first use."""
+    key = (work, compute_fingerprint(args))
+    address = _addresses.get(key)
+    if address is None:
+        arg_types = tuple(typeof(a) for a in args)
+        work.compile(arg_types)
+        result = work.overloads[arg_types]
+        if result.signature.return_type != types.none:
+            raise TypeError(f"numba_team.run: {work.__name__} must return None")
+        address = _addresses[key] = result.library.get_pointer_to_function(result.fndesc.mangled_name)
+    return address
+
+
+def run(work, threads, args):
+    """``work(*args)`` on each of ``threads`` threads (directly when 1), BLAS one thread each.
+    ``work`` is a jitted function that shares its call's tickets with the others
+    (``next_ticket``)."""
+    from . import cpu_threads
+    if threads == 1:
+        work(*args)
+        return
+    address = _address(work, args)
+    start()
+    with cpu_threads.blas_threads(threads):
+        _team(threads, address, args)
+
+
 def available():
     """The threads a team may have: the cores cpu_threads allows, within Numba's threads; 1 in
     a forked child."""
@@ -127,6 +242,7 @@ def available():
 def start():
     """Before a team starts: pin Numba's worker threads one per core (the first time), and move
     the calling thread off the workers' cores if the scheduler has put it on one (Linux only)."""
+    get_num_threads()   # starts Numba's threading layer, whose parallel_for _team calls
     if not hasattr(os, "sched_getaffinity"):
         return
     if not _pinned:
@@ -146,18 +262,17 @@ def _pin_workers():
     masks = np.zeros((len(cores), 16), np.uint64)   # a cpu_set_t of 1024 CPUs per thread
     for thread, core in enumerate(cores):
         masks[thread, core // 64] = np.uint64(1) << np.uint64(core % 64)
-    _pin(masks)
+    _team(len(cores), _address(_pin_thread, (masks,)), (masks,))
     _worker_cores = set(cores[1:])   # thread 0 is the caller
     _pinned = True
 
 
-@njit(parallel=True, cache=True)
-def _pin(masks):
-    """Pin each of Numba's worker threads to its core; the calling thread (id 0) stays free."""
-    for _ in prange(masks.shape[0]):
-        thread = get_thread_id()
-        if thread > 0:
-            _sched_setaffinity(0, masks.shape[1] * 8, masks[thread].ctypes)
+@njit(cache=True, nogil=True)
+def _pin_thread(masks):
+    """Pin the worker thread that runs this to its core; the calling thread (id 0) stays free."""
+    thread = get_thread_id()
+    if thread > 0:
+        _sched_setaffinity(0, masks.shape[1] * 8, masks[thread].ctypes)
 
 
 def _after_fork_in_child():

@@ -27,7 +27,7 @@ ROWS = (None, 16, 8, 4)   # None: all rows in one call
 _tilings = {}
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def tiled_matmul(a, w_parts, out, accumulate, rows):
     """``out = a @ w`` (``out += a @ w`` when ``accumulate``), ``w`` given as its column blocks
     ``w_parts``, ``rows`` rows of ``a`` per call."""
