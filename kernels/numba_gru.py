@@ -36,10 +36,69 @@ from numba import njit
 
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
 from .numba_rnn import masked_after_saving
+from .numba_shards import backward_shard, forward_shard
+from .numba_team import finish, next_ticket
 from .numba_tiles import tiled_matmul
 
 
+# One thread's share of a call: whole batch shards, one per ticket (numba_shards has ``given``);
+# ``cut`` holds the per-step products' weights
+# in column blocks and their rows per product (numba_tiles), as each loop below takes them;
+# ``saved_extra`` m (gru) or q = r h (gru_reset_before), shard-major.
+
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_forward_work(counters, given, bias, b_hn, cut, reverse, saved_extra):
+    shards = given[0].shape[0] - 1
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, gates, h, lengths, h_prev, m_saved = forward_shard(k, given, saved_extra)
+        gru_forward_loop(gates, bias, b_hn, cut[0], cut[1], lengths, reverse, h, given[-1], first,
+                         h_prev, m_saved)
+        finish(counters)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_backward_work(counters, given, cut, reverse, saved_extra):
+    shards = given[0].shape[0] - 1
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, acts, h_prev, lengths, dh, d_gi, d_gh, m_saved = backward_shard(k, given, saved_extra)
+        gru_backward_loop(acts, cut[0], cut[1], lengths, reverse, h_prev, m_saved, given[-1], first,
+                          dh, d_gi, d_gh)
+        finish(counters)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_forward_work(counters, given, bias, cut, reverse, saved_extra):
+    shards = given[0].shape[0] - 1
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, gates, h, lengths, h_prev, q_saved = forward_shard(k, given, saved_extra)
+        gru_reset_before_forward_loop(gates, bias, cut[0], cut[1], cut[2], cut[3], lengths, reverse,
+                                      h, given[-1], first, h_prev, q_saved)
+        finish(counters)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_backward_work(counters, given, cut, reverse):
+    shards = given[0].shape[0] - 1
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, acts, h_prev, lengths, dh, d_gates, _, _ = backward_shard(k, given, given[1][:0])
+        gru_reset_before_backward_loop(acts, cut[0], cut[1], cut[2], cut[3], lengths, reverse,
+                                       h_prev, given[-1], first, dh, d_gates)
+        finish(counters)
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, out, first,
                      h_prev, m_saved):
     """Run all steps. ``gates`` (T, B, 3H) holds x W_ih^T and receives r, z, n over it; ``bias``
@@ -70,7 +129,7 @@ def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, 
             _new_state(gate_row, h_row, out_row)
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved, d_out, first, dh,
                       d_gi, d_gh):
     """BPTT over all steps. ``acts`` (T, B, 3H): r, z, n from forward; ``w_hh_parts`` is W_hh
@@ -102,7 +161,7 @@ def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved,
         tiled_matmul(d_gh[t], w_hh_parts, dh, True, rows)
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n_rows, lengths,
                                   reverse, h, out, first, h_prev, q_saved):
     """Run all steps of the reset-before form. ``gates`` (T, B, 3H) holds x W_ih^T and receives
@@ -137,7 +196,7 @@ def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n
             _new_state(gate_row, h_row, out_row)
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, lengths, reverse,
                                    h_prev, d_out, first, dh, d_gates):
     """BPTT of the reset-before form. ``acts`` (T, B, 3H): r, z, n from forward; ``rz_parts`` is

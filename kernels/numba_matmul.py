@@ -7,7 +7,11 @@ quantum) and then spin idle for a while, taking the cores from the team's next k
 So the product is cut into blocks of rows of the output, each one single-threaded
 BLAS call (numba_blas), and the threads of the team that runs the kernels (numba_team) take
 the blocks by ticket: a thread the scheduler holds back holds up at most the block it has taken.
-Products with too little work for a thread (``cpu_threads.MIN_FLOPS``) are one call.
+A product that sums over more terms than it has output rows (a weight gradient ``g^T x`` over
+every step and batch row) is cut along the sum instead, one piece per thread, each into a
+partial output of its own, and the partial outputs are added: blocks of output rows would each
+read all of ``x`` again. Products with too little work for a thread (``cpu_threads.MIN_FLOPS``)
+are one call.
 """
 import numpy as np
 from numba import njit
@@ -20,33 +24,49 @@ BLOCKS_PER_THREAD = 4   # blocks a thread takes on average: they even out an unf
 
 
 @njit(cache=True, nogil=True)
-def _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks):
-    """One thread's share: blocks of the rows of ``out``, taken by ticket."""
-    rows = out.shape[0]
+def _matmul_work(counters, a, b, out, transpose_a, transpose_b, blocks, partials):
+    """One thread's share: blocks of the rows of ``out``, taken by ticket; or, when
+    ``partials`` (P, M, N) is not empty, piece p of the sum into ``partials[p]``."""
+    pieces = partials.shape[0]
+    if pieces:
+        blocks = pieces
+    rows, inner = out.shape[0], a.shape[0] if transpose_a else a.shape[1]
     while True:
         ticket = next_ticket(counters, blocks, blocks)   # one step: every block may start
         if ticket >= blocks:
             return
-        first, last = rows * ticket // blocks, rows * (ticket + 1) // blocks
-        part = a[:, first:last] if transpose_a else a[first:last]
-        gemm(part, b, out[first:last], False, transpose_a, transpose_b)
+        if pieces:
+            first, last = inner * ticket // pieces, inner * (ticket + 1) // pieces
+            part_a = a[first:last] if transpose_a else a[:, first:last]
+            part_b = b[:, first:last] if transpose_b else b[first:last]
+            gemm(part_a, part_b, partials[ticket], False, transpose_a, transpose_b)
+        else:
+            first, last = rows * ticket // blocks, rows * (ticket + 1) // blocks
+            part = a[:, first:last] if transpose_a else a[first:last]
+            gemm(part, b, out[first:last], False, transpose_a, transpose_b)
         finish(counters)
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False):
+def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
     """``op(a) @ op(b)`` for 2-D float32 or float64 NumPy arrays of one dtype (``op(a)`` is
-    ``a.T`` when ``transpose_a``); a new C-contiguous array."""
+    ``a.T`` when ``transpose_a``), into ``out`` (C-contiguous rows: unit stride, rows one row
+    apart or more) or a new C-contiguous array."""
     a, b = (x if _blas_layout(x) else np.ascontiguousarray(x) for x in (a, b))
     rows = a.shape[1] if transpose_a else a.shape[0]
     inner, columns = (a.shape[0] if transpose_a else a.shape[1]), (b.shape[0] if transpose_b else b.shape[1])
-    out = np.empty((rows, columns), np.result_type(a, b))
+    if out is None:
+        out = np.empty((rows, columns), np.result_type(a, b))
     threads = max(1, min(numba_team.available(), int(2 * rows * inner * columns // cpu_threads.MIN_FLOPS)))
     blocks = min(rows, threads * BLOCKS_PER_THREAD)
     if threads == 1 or blocks < 2:
         gemm(a, b, out, False, transpose_a, transpose_b)
         return out
+    summed = inner > rows
+    partials = np.empty((threads if summed else 0, rows, columns), out.dtype)
     numba_team.run(_matmul_work, threads, (numba_team.counters(), a, b, out, transpose_a,
-                                            transpose_b, blocks))
+                                            transpose_b, blocks, partials))
+    if summed:
+        np.sum(partials, axis=0, out=out)
     return out
 
 

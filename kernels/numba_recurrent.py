@@ -1,34 +1,33 @@
 """Fused whole-sequence tanh/relu RNN and GRU layers on the CPU: GEMMs around one Numba time
 loop. (The LSTM's kernel shares each step among threads instead: numba_lstm_kernel.)
 
-One layer, one direction. ``forward`` does, for the whole sequence:
+One layer, one direction. The batch is cut into shards (cpu_threads.shards), and the arrays
+the steps read and write are shard-major (numba_shards). ``forward`` does, for the whole
+sequence:
 
-1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T``;
-2. one call of the mode's jitted time loop (numba_rnn, numba_gru), which per step
-   adds ``h @ W_hh^T`` into that step's projection by BLAS (cut into the calls that numba_tiles
-   measured fastest for the shape) and does the biases, all gate arithmetic, the state update,
-   the output row and the saving of what backward needs in vectorized passes over (B, G*H)
-   (the GRU with the reset gate before the product splits the GEMM in two: numba_gru);
+1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T`` (numba_matmul);
+2. the mode's jitted time loop for each shard, the shards shared among the team's threads
+   (numba_team; numba_rnn, numba_gru): per step it adds ``h @ W_hh^T`` into that step's
+   projection by BLAS (cut into the calls that numba_tiles measured fastest for the shape) and
+   does the biases, all gate arithmetic, the state update, the output row and the saving of
+   what backward needs in vectorized passes over (b, G*H) (the GRU with the reset gate before
+   the product splits the GEMM in two: numba_gru);
 
-``backward`` does one call of the jitted BPTT loop (one BLAS call per step for ``da @ W_hh``)
-and then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``
-and the bias sums: four GEMMs instead of 4T small ones. With several threads the batch is cut
-into shards that run all of this independently (cpu_threads); the weight gradients of the
-shards are summed. The large arrays (gate activations, their gradients, the output) come from
-the workspace pool, so that a training loop reuses their memory from step to step.
+``backward`` runs the jitted BPTT loop of each shard on the team the same way (one BLAS call
+per step for ``da @ W_hh``) and then, over all steps and rows at once, ``dW_hh = da^T h_prev``,
+``dW_ih = da^T x``, ``dx = da W_ih`` and the bias sums: three GEMMs instead of 3T small ones.
+The large arrays (gate activations, their gradients, the output) come from the workspace
+pool, so that a training loop reuses their memory from step to step.
 
 Arrays are NumPy (float32 or float64, one dtype for all); any layout is accepted. The interface
 and the checks are those of every recurrent kernel (recurrent_kernel).
 """
 import numpy as np
 
-from . import compile_notice, cpu_threads, numba_gru, numba_rnn, numba_tiles, workspace  # noqa: F401
+from . import (compile_notice, cpu_threads, numba_gru, numba_matmul, numba_rnn, numba_team,  # noqa: F401
+               numba_tiles, workspace)
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
-from .numba_blas import gemm
 from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
-
-_BATCH_AXIS = {"x": 1, "h0": 0}   # gradients of these are cut by shard, others summed
-
 
 class NumbaRecurrent(RecurrentKernel):
     """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru", "gru_reset_before") on the
@@ -44,22 +43,39 @@ class NumbaRecurrent(RecurrentKernel):
                 reverse=False, save=True):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
         steps, batch, inputs = x.shape
-        hidden = h0.shape[1]
-        shards = cpu_threads.shards(batch, 2 * steps * self.gates * hidden * (inputs + hidden))
+        hidden, width = h0.shape[1], self.gates * h0.shape[1]
+        shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
+        bounds = np.array([s.start for s in shards] + [batch], np.int64)
         lease = workspace.lease()
-        weights, biases = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
+        weights, (bias, b_hn) = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
+        kept = steps if save else 0   # inference saves nothing
+        rows = steps * batch          # of the flat shard-major arrays (numba_shards)
+        xs = lease.empty((rows * inputs,), dtype)
+        for first, last in zip(bounds[:-1], bounds[1:]):
+            xs[steps * first * inputs:steps * last * inputs].reshape(steps, -1, inputs)[...] = x[:, first:last]
+        gates = lease.empty((rows * width,), dtype)
+        numba_matmul.matmul(xs.reshape(rows, inputs), weights.w_ih, False, True, gates.reshape(rows, width))
         out = np.empty((steps, batch, hidden), dtype)
-        h_n = np.empty((batch, hidden), dtype)
-
-        def run_shard(rows):
-            return self._forward_shard(lease, x, h0, weights, biases, lengths, reverse, save, rows,
-                                       out, h_n)
-
-        parts = cpu_threads.run(run_shard, shards)
+        given = (bounds, gates, np.array(h0, dtype, order="C"), lengths,
+                 lease.empty((kept * batch * hidden,), dtype), out)
+        # m (gru) or q = r h (gru_reset_before): saved, or one step of scratch for inference
+        extra = lease.empty(((max(kept, 1) if self.mode in _EXTRA else 0) * batch * hidden,), dtype)
+        if self.mode == "gru":
+            args = (given, bias, b_hn, weights.steps[0], reverse, extra)
+        elif self.mode == "gru_reset_before":
+            args = (given, bias, weights.steps[0], reverse, extra)
+        else:
+            args = (given, bias, weights.steps[0], self.mode == "rnn_relu", reverse)
+        numba_team.run(_WORK[self.mode][0], min(len(shards), numba_team.available()),
+                       (numba_team.counters(),) + args)
+        h_n = given[2]
         if not save:
             lease.give_back()
             return out, h_n, None, None
-        saved = Saved(weights, reverse, parts)
+        states = {"h_prev": given[4]}
+        if self.mode in _EXTRA:
+            states[_EXTRA[self.mode]] = extra
+        saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)])
         lease.give_back_with(saved)
         return out, h_n, None, saved
 
@@ -77,7 +93,7 @@ class NumbaRecurrent(RecurrentKernel):
         w_hh = np.ascontiguousarray(w_hh)
         shard_rows = max(s.stop - s.start for s in shards)
 
-        def measuring():   # the cuts are measured with the BLAS threading the shards will have
+        def measuring():   # the cuts are measured with the BLAS threading the team will have
             return cpu_threads.blas_threads(len(shards))
 
         def cut(w):
@@ -93,97 +109,58 @@ class NumbaRecurrent(RecurrentKernel):
         return Weights(np.ascontiguousarray(w_ih), w_hh, (b_ih is not None, b_hh is not None), False,
                        (forward_cut, backward_cut)), (bias, b_hn)
 
-    def _forward_shard(self, lease, x, h0, weights, biases, lengths, reverse, save, rows, out, h_n):
-        steps, _, inputs = x.shape
-        batch, hidden, dtype = rows.stop - rows.start, h0.shape[1], x.dtype
-        xs = lease.empty((steps, batch, inputs), dtype)
-        xs[...] = x[:, rows]
-        gates = lease.empty((steps, batch, self.gates * hidden), dtype)
-        gemm(xs.reshape(steps * batch, inputs), weights.w_ih, gates.reshape(steps * batch, -1),
-             False, False, True)
-        h = np.array(h0[rows], dtype=dtype, order="C")
-        lengths = lengths[rows]
-        kept = steps if save else 0   # inference saves nothing
-        h_prev = lease.empty((kept, batch, hidden), dtype)
-        scratch = (max(kept, 1), batch, hidden)   # per-step values that inference discards
-        args = (lengths, reverse, h)
-        (bias, b_hn), cut = biases, weights.steps[0]
-        states = {"h_prev": h_prev}
-        if self.mode == "gru":
-            states["m_saved"] = lease.empty(scratch, dtype)
-            numba_gru.gru_forward_loop(gates, bias, b_hn, *cut, *args, out, rows.start, h_prev,
-                                       states["m_saved"])
-        elif self.mode == "gru_reset_before":
-            states["q_saved"] = lease.empty(scratch, dtype)
-            numba_gru.gru_reset_before_forward_loop(gates, bias, *cut, *args, out, rows.start, h_prev,
-                                                    states["q_saved"])
-        else:
-            numba_rnn.rnn_forward_loop(gates, bias, *cut, self.mode == "rnn_relu", *args, out,
-                                       rows.start, h_prev)
-        h_n[rows] = h
-        return Shard(rows, xs, gates, states, lengths) if save else None
-
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, reverse, shards = saved.weights, saved.reverse, saved.shards
-        d_out = np.ascontiguousarray(d_out, dtype=weights.w_hh.dtype)
-        scratch = workspace.lease()
-
-        def run_shard(shard):
-            rows = shard.rows
-            return self._backward_shard(scratch, shard, weights, reverse, d_out,
-                                        None if d_hn is None else d_hn[rows], want)
-
-        parts = cpu_threads.run(run_shard, shards)
-        scratch.give_back()
-        grads = {}
-        for name in parts[0]:
-            pieces = [p[name] for p in parts]
-            if len(pieces) == 1:
-                grads[name] = pieces[0]
-            elif name in _BATCH_AXIS:
-                grads[name] = np.concatenate(pieces, axis=_BATCH_AXIS[name])
-            else:
-                grads[name] = sum(pieces)
-        return grads
-
-    def _backward_shard(self, scratch, shard, weights, reverse, d_out, d_hn, want):
-        steps, batch, inputs = shard.x.shape
-        h_prev, cut = shard.states["h_prev"], weights.steps[1]
-        hidden, dtype, first = h_prev.shape[2], shard.x.dtype, shard.rows.start
+        weights, reverse, (shard,) = saved.weights, saved.reverse, saved.shards
+        dtype, (width, inputs), bounds = weights.w_hh.dtype, weights.w_ih.shape, shard.bounds
+        d_out = np.ascontiguousarray(d_out, dtype=dtype)
+        steps, batch, hidden = d_out.shape
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
-        grads = {"h0": dh}
-        d_gi = scratch.empty(shard.acts.shape, dtype)
-        d_gh = d_gi   # rnn, gru_reset_before: both biases add before the gates, same gradient
+        scratch = workspace.lease()
+        d_gi = scratch.empty((steps * batch * width,), dtype)
+        d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same
+        h_prev = shard.states["h_prev"]
+        given = (bounds, shard.acts, h_prev, shard.lengths, dh, d_gi, d_gh, d_out)
+        cut = weights.steps[1]
         if self.mode == "gru":
-            d_gh = scratch.empty(shard.acts.shape, dtype)
-            numba_gru.gru_backward_loop(shard.acts, *cut, shard.lengths, reverse, h_prev,
-                                        shard.states["m_saved"], d_out, first, dh, d_gi, d_gh)
+            args = (given, cut, reverse, shard.states["m_saved"])
         elif self.mode == "gru_reset_before":
-            numba_gru.gru_reset_before_backward_loop(shard.acts, *cut, shard.lengths, reverse, h_prev,
-                                                     d_out, first, dh, d_gi)
+            args = (given, cut, reverse)
         else:
-            numba_rnn.rnn_backward_loop(shard.acts, *cut, self.mode == "rnn_relu", shard.lengths,
-                                        reverse, d_out, first, dh, d_gi)
-        rows = steps * batch
-        d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
+            args = (given, cut, self.mode == "rnn_relu", reverse)
+        numba_team.run(_WORK[self.mode][1], min(len(bounds) - 1, numba_team.available()),
+                       (numba_team.counters(),) + args)
+        grads = {"h0": dh}
+        rows = steps * batch   # the flat arrays' rows, shard-major: a sum over them is one product
+        d_gi2, d_gh2 = d_gi.reshape(rows, width), d_gh.reshape(rows, width)
         if want("x"):
+            dx = numba_matmul.matmul(d_gi2, weights.w_ih, out=scratch.empty((rows, inputs), dtype))
             grads["x"] = np.empty((steps, batch, inputs), dtype)
-            gemm(d_gi2, weights.w_ih, grads["x"].reshape(rows, inputs))
+            for first, last in zip(bounds[:-1], bounds[1:]):
+                grads["x"][:, first:last] = dx[steps * first:steps * last].reshape(steps, -1, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = np.empty(weights.w_ih.shape, dtype)
-            gemm(d_gi2, shard.x.reshape(rows, inputs), grads["weight_ih"], False, True)
+            grads["weight_ih"] = numba_matmul.matmul(d_gi2, shard.x.reshape(rows, inputs), True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            for block, state in multiplied_states(self.mode, hidden, h_prev, shard.states.get("q_saved")):
-                gemm(d_gh2[:, block], state.reshape(rows, hidden), grads["weight_hh"][block], False, True)
+            q = shard.states.get("q_saved")
+            for block, state in multiplied_states(self.mode, hidden, h_prev.reshape(rows, hidden),
+                                                  None if q is None else q.reshape(rows, hidden)):
+                numba_matmul.matmul(d_gh2[:, block], state, True, out=grads["weight_hh"][block])
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):   # rnn: the same sum as bias_ih
+        if has_hh and want("bias_hh"):
             same = d_gh is d_gi and "bias_ih" in grads
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
+        scratch.give_back()
         return {name: grad for name, grad in grads.items() if want(name)}
 
+
+_EXTRA = {"gru": "m_saved", "gru_reset_before": "q_saved"}   # saved beside h_prev
+_WORK = {"rnn_tanh": (numba_rnn.rnn_forward_work, numba_rnn.rnn_backward_work),
+         "rnn_relu": (numba_rnn.rnn_forward_work, numba_rnn.rnn_backward_work),
+         "gru": (numba_gru.gru_forward_work, numba_gru.gru_backward_work),
+         "gru_reset_before": (numba_gru.gru_reset_before_forward_work,
+                              numba_gru.gru_reset_before_backward_work)}
 
 KERNELS = {mode: LSTM_KERNEL if mode == "lstm" else NumbaRecurrent(mode) for mode in GATES}

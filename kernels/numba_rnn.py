@@ -11,10 +11,41 @@ import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, tanh
+from .numba_shards import backward_shard, forward_shard
+from .numba_team import finish, next_ticket
 from .numba_tiles import tiled_matmul
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
+def rnn_forward_work(counters, given, bias, cut, relu, reverse):
+    """One thread's share of a forward: whole batch shards, one per ticket (numba_shards has
+    ``given``); ``cut`` = (W_hh^T in column blocks, rows per product) (numba_tiles)."""
+    shards, nothing = given[0].shape[0] - 1, given[1][:0]
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, gates, h, lengths, h_prev, _ = forward_shard(k, given, nothing)
+        rnn_forward_loop(gates, bias, cut[0], cut[1], relu, lengths, reverse, h, given[-1], first,
+                         h_prev)
+        finish(counters)
+
+
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def rnn_backward_work(counters, given, cut, relu, reverse):
+    """One thread's share of BPTT: whole batch shards, one per ticket (numba_shards has
+    ``given``); ``cut`` = (W_hh in column blocks, rows per product)."""
+    shards, nothing = given[0].shape[0] - 1, given[1][:0]
+    while True:
+        k = next_ticket(counters, shards, shards)
+        if k >= shards:
+            return
+        first, acts, _, lengths, dh, d_gates, _, _ = backward_shard(k, given, nothing)
+        rnn_backward_loop(acts, cut[0], cut[1], relu, lengths, reverse, given[-1], first, dh, d_gates)
+        finish(counters)
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def rnn_forward_loop(gates, bias, whh_t_parts, rows, relu, lengths, reverse, h, out, first,
                      h_prev):
     """Run all steps. ``gates`` (T, B, H) holds x W_ih^T and receives h' over it (what backward
@@ -59,7 +90,7 @@ def masked_after_saving(h_row, h_prev, t, b, saving, lengths, out_row):
     return False
 
 
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def rnn_backward_loop(acts, w_hh_parts, rows, relu, lengths, reverse, d_out, first, dh, d_gates):
     """BPTT over all steps. ``acts`` (T, B, H): h' from forward; ``w_hh_parts`` is W_hh (H, H) in
     column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh`` (B, H) holds the

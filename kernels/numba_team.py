@@ -223,6 +223,8 @@ def run(work, threads, args):
     ``work`` is a jitted function that shares its call's tickets with the others
     (``next_ticket``)."""
     from . import cpu_threads
+    # Numba's count also starts its threading layer, whose parallel_for _team calls
+    threads = min(threads, 1 if _forked else get_num_threads())
     if threads == 1:
         work(*args)
         return
@@ -242,7 +244,6 @@ def available():
 def start():
     """Before a team starts: pin Numba's worker threads one per core (the first time), and move
     the calling thread off the workers' cores if the scheduler has put it on one (Linux only)."""
-    get_num_threads()   # starts Numba's threading layer, whose parallel_for _team calls
     if not hasattr(os, "sched_getaffinity"):
         return
     if not _pinned:

@@ -42,6 +42,8 @@ class Shard:
                           # and lstm: c_prev, tanh_c; gru: m_saved; gru_reset_before: q_saved = r h
                           # (Numba LSTM: x_and_h, cells, tanh_c by block, numba_lstm.TeamStates)
     lengths: object       # (b,) int64
+    bounds: object = None # Numba RNN/GRU: one Shard for the batch, whose arrays are flat and
+                          # shard-major, shard k rows bounds[k]:bounds[k + 1] (numba_shards)
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Saved:
     backward; those of the workspace pool go back to it when this is collected)."""
     weights: Weights
     reverse: bool
-    shards: list          # a Shard per batch shard: the Numba RNN and GRU cut the batch, others not
+    shards: list          # [one Shard]: the whole batch
 
 
 class RecurrentKernel:

@@ -1,7 +1,5 @@
 """The Numba kernels at the array level: against a NumPy step-by-step reference, central finite
 differences (float64), and on bad input."""
-import os
-import threading
 
 import numpy as np
 import pytest
@@ -187,17 +185,23 @@ def test_set_num_threads_rejects_zero():
         cpu_threads.set_num_threads(0)
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="pinning needs Linux and two cores")
-def test_shards_run_on_worker_threads_pinned_to_distinct_cores(threads):
-    caller = os.sched_getaffinity(0)
+@pytest.mark.parametrize("mode", [mode for mode in GATES if mode != "lstm"])
+def test_repeated_sharded_runs_give_identical_numbers(mode, threads, monkeypatch):
+    """The team's threads take the shards in a different order from run to run; the numbers
+    must not change (numba_team has the LSTM's version of this test)."""
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(cpu_threads, "MIN_FLOPS", 1)
     threads(2)
-    both_running = threading.Barrier(2, timeout=10)   # so that each part has its own thread
-
-    def affinity(part):
-        both_running.wait()
-        return os.sched_getaffinity(0)
-
-    first, second = cpu_threads.run(affinity, [0, 1])
-    assert len(first) == len(second) == 1 and first != second and first | second <= caller
-    assert os.sched_getaffinity(0) == caller   # the calling thread is not pinned
+    problem = make_problem(mode, 12, 40, 6, 16, seed=9)
+    lengths = np.arange(40) % 13
+    kernel = kernels.get(mode, "cpu")
+    runs = []
+    for _ in range(6):
+        out, h_n, _, saved = call_kernel(kernel, problem, lengths)
+        assert len(saved.shards[0].bounds) == 3   # two shards
+        rng = np.random.default_rng(2)
+        runs.append(dict(kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape)),
+                         out=out, h_n=h_n))
+    for again in runs[1:]:
+        for name in runs[0]:
+            np.testing.assert_array_equal(again[name], runs[0][name], err_msg=name)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from numba import njit, prange
+from numba import get_num_threads, get_thread_id, njit
 
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cpu_threads, numba_lstm_kernel, numba_team
@@ -31,20 +31,51 @@ def _record_steps(counters, done, late):
         finish(counters)
 
 
-@njit(parallel=True)
-def _record_steps_on_team(threads, counters, done, late):
-    for _ in prange(threads):
-        _record_steps(counters, done, late)
-
-
-@pytest.mark.parametrize("threads", [1, 2, 5])   # 5: more than Numba has, so some run none
+@pytest.mark.parametrize("threads", [1, 2, 5])   # 5: more than Numba has (the team has fewer)
 def test_every_piece_runs_once_after_the_whole_step_before(threads):
     done, late = np.zeros((40, 3), np.int64), np.zeros(40, np.int64)
-    if threads == 1:
-        _record_steps(numba_team.counters(), done, late)
-    else:
-        _record_steps_on_team(threads, numba_team.counters(), done, late)
+    numba_team.run(_record_steps, threads, (numba_team.counters(), done, late))
     assert (done == 1).all() and not late.any()
+
+
+@njit(nogil=True)
+def _record_thread(counters, threads_seen):
+    """Each ticket notes the id of the thread that took it."""
+    while True:
+        ticket = next_ticket(counters, 1, threads_seen.shape[0])
+        if ticket >= threads_seen.shape[0]:
+            return
+        threads_seen[ticket] = get_thread_id()
+        finish(counters)
+
+
+def test_the_team_passes_nested_tuples_and_runs_on_several_threads():
+    """Tickets taken by more than one thread, arguments in tuples of tuples (the team passes
+    them as the work function's compiled code takes them)."""
+    if numba_team.available() < 2:
+        pytest.skip("one thread")
+    seen = np.full(20000, -1, np.int64)
+    numba_team.run(_record_thread_nested, 2, (numba_team.counters(), ((seen,), 0)))
+    assert (seen >= 0).all() and set(np.unique(seen)) == {0, 1}
+
+
+@njit(nogil=True)
+def _record_thread_nested(counters, nested):
+    (threads_seen,), _ = nested
+    _record_thread(counters, threads_seen)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux and two cores")
+def test_the_teams_workers_are_pinned_to_distinct_cores():
+    numba_team.start()
+    pinned = []
+    for task in os.listdir("/proc/self/task"):
+        cores = os.sched_getaffinity(int(task))
+        if len(cores) == 1:
+            pinned.append(next(iter(cores)))
+    assert len(pinned) == get_num_threads() - 1 and len(set(pinned)) == len(pinned)
+    assert os.sched_getaffinity(0) != set(pinned)   # the calling thread is not pinned
 
 
 @pytest.fixture
