@@ -49,6 +49,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 CLAIMED, FINISHED = 0, 8          # counter slots, a 64-byte cache line apart
+_ABANDONED = 2**62                # both counters after a piece failed: beyond every ticket
 SPINS_BEFORE_YIELD = 4096
 
 _sched_yield = types.ExternalFunction("sched_yield", types.intc())
@@ -131,16 +132,18 @@ def _launch(typingctx, threads, address, args):
     """Run the compiled work function whose native entry is at ``address`` (Numba's calling
     convention, compiled for exactly the types of ``args``, returning None) with ``args`` once
     on each of ``threads`` threads of Numba's threading layer (its ``parallel_for``, the call a
-    ``prange`` loop makes): the calling thread and ``threads - 1`` workers."""
+    ``prange`` loop makes): the calling thread and ``threads - 1`` workers. Returns whether a
+    call failed (raised)."""
     arg_types = tuple(args.types)
 
     def codegen(context, builder, signature, values):
         count, work_address, packed_args = values
         intp, byte_pointer = context.get_value_type(types.intp), cgutils.voidptr_t
-        shared_type = ir.LiteralStructType([intp, packed_args.type])
+        shared_type = ir.LiteralStructType([intp, packed_args.type, intp])   # ..., failed
         shared = cgutils.alloca_once(builder, shared_type)
         builder.store(work_address, cgutils.gep_inbounds(builder, shared, 0, 0))
         builder.store(packed_args, cgutils.gep_inbounds(builder, shared, 0, 1))
+        builder.store(intp(0), cgutils.gep_inbounds(builder, shared, 0, 2))
         dimensions, steps = cgutils.alloca_once(builder, intp), cgutils.alloca_once(builder, intp)
         builder.store(count, dimensions)
         builder.store(intp(0), steps)
@@ -152,14 +155,15 @@ def _launch(typingctx, threads, address, args):
                                     builder.bitcast(dimensions, byte_pointer),
                                     builder.bitcast(steps, byte_pointer),
                                     builder.bitcast(shared, byte_pointer), intp(0), intp(0), count])
-        return context.get_dummy_value()
-    return types.none(threads, address, args), codegen
+        failed = builder.load(cgutils.gep_inbounds(builder, shared, 0, 2))
+        return builder.icmp_signed("!=", failed, intp(0))
+    return types.boolean(threads, address, args), codegen
 
 
 def _kernel(context, module, shared_type, arg_types):
     """The function each thread runs, ``void (char **, intp *, intp *, void *shared)``: it calls
     the work function at the address in ``shared`` with the arguments stored beside it, as
-    borrowed arrays (``_borrowed``)."""
+    borrowed arrays (``_borrowed``), and sets the ``failed`` beside them if the call raised."""
     intp = context.get_value_type(types.intp)
     kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [
         cgutils.voidptr_t.as_pointer(), intp.as_pointer(), intp.as_pointer(), cgutils.voidptr_t]),
@@ -176,7 +180,15 @@ def _kernel(context, module, shared_type, arg_types):
     result, error = (cgutils.alloca_once(builder, a.pointee) for a in work_type.args[:2])
     builder.store(cgutils.get_null_value(result.type.pointee), result)
     native_args = context.call_conv._get_arg_packer(arg_types).as_arguments(builder, args)
-    builder.call(work, [result, error, *native_args])
+    code = builder.call(work, [result, error, *native_args])
+    status = context.call_conv._get_return_status(builder, code, builder.load(error))
+    with builder.if_then(status.is_error, likely=False):
+        builder.store(intp(1), cgutils.gep_inbounds(builder, shared, 0, 2))
+        # no ticket left and every step finished: the other threads stop instead of waiting for
+        # the piece that failed
+        counters = context.make_array(arg_types[0])(context, builder, value=args[0]).data
+        for slot in (CLAIMED, FINISHED):
+            builder.store_atomic(intp(_ABANDONED), builder.gep(counters, [intp(slot)]), "seq_cst", 8)
     builder.ret_void()
     return kernel
 
@@ -199,8 +211,9 @@ def _borrowed(builder, arg_type, value):
 
 @njit(cache=True, nogil=True)
 def _team(threads, address, args):
-    """The work function at ``address`` called with ``args`` on each of ``threads`` threads."""
-    _launch(threads, address, args)
+    """The work function at ``address`` called with ``args`` on each of ``threads`` threads;
+    whether a call raised."""
+    return _launch(threads, address, args)
 
 
 def _address(work, args):
@@ -210,6 +223,8 @@ def _address(work, args):
     address = _addresses.get(key)
     if address is None:
         arg_types = tuple(typeof(a) for a in args)
+        if not arg_types or arg_types[0] != typeof(counters()):
+            raise TypeError(f"numba_team.run: {work.__name__} must take the team's counters first")
         work.compile(arg_types)
         result = work.overloads[arg_types]
         if result.signature.return_type != types.none:
@@ -220,8 +235,10 @@ def _address(work, args):
 
 def run(work, threads, args):
     """``work(*args)`` on each of ``threads`` threads (directly when 1), BLAS one thread each.
-    ``work`` is a jitted function that shares its call's tickets with the others
-    (``next_ticket``)."""
+    ``work`` is a jitted function that takes the call's ``counters()`` first and shares their
+    tickets with the others (``next_ticket``). If a piece raises on a team, the other threads
+    stop at their next ticket and this raises RuntimeError (the exception itself stays on its
+    thread; with one thread it propagates as usual)."""
     from . import cpu_threads
     # Numba's count also starts its threading layer, whose parallel_for _team calls
     threads = min(threads, 1 if _forked else get_num_threads())
@@ -231,7 +248,10 @@ def run(work, threads, args):
     address = _address(work, args)
     start()
     with cpu_threads.blas_threads(threads):
-        _team(threads, address, args)
+        failed = _team(threads, address, args)
+    if failed:   # its exception stayed on the thread; one thread shows it (set_num_threads(1))
+        raise RuntimeError(f"numba_team.run: {work.__name__} raised on one of the team's threads; "
+                           f"its outputs are incomplete")
 
 
 def available():
@@ -263,13 +283,14 @@ def _pin_workers():
     masks = np.zeros((len(cores), 16), np.uint64)   # a cpu_set_t of 1024 CPUs per thread
     for thread, core in enumerate(cores):
         masks[thread, core // 64] = np.uint64(1) << np.uint64(core % 64)
-    _team(len(cores), _address(_pin_thread, (masks,)), (masks,))
+    args = (counters(), masks)
+    _team(len(cores), _address(_pin_thread, args), args)
     _worker_cores = set(cores[1:])   # thread 0 is the caller
     _pinned = True
 
 
 @njit(cache=True, nogil=True)
-def _pin_thread(masks):
+def _pin_thread(counters, masks):
     """Pin the worker thread that runs this to its core; the calling thread (id 0) stays free."""
     thread = get_thread_id()
     if thread > 0:

@@ -9,7 +9,7 @@ from numba import get_num_threads, get_thread_id, njit
 
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cpu_threads, numba_lstm_kernel, numba_team
-from tinygrad_rnn.kernels.numba_team import finish, next_ticket
+from tinygrad_rnn.kernels.numba_team import _load, finish, next_ticket
 
 from kernel_support import ARGUMENTS, assert_close, call_kernel, make_problem, reference
 
@@ -39,30 +39,60 @@ def test_every_piece_runs_once_after_the_whole_step_before(threads):
 
 
 @njit(nogil=True)
-def _record_thread(counters, threads_seen):
-    """Each ticket notes the id of the thread that took it."""
+def _two_threads(counters, nested):
+    """Two tickets of one step; the thread with ticket 0 waits (up to ~2^31 spins) until another
+    thread has taken ticket 1, so both are noted only if two threads run."""
+    (threads_seen,), _ = nested
     while True:
-        ticket = next_ticket(counters, 1, threads_seen.shape[0])
-        if ticket >= threads_seen.shape[0]:
+        ticket = next_ticket(counters, 2, 2)
+        if ticket >= 2:
             return
         threads_seen[ticket] = get_thread_id()
+        if ticket == 0:
+            for _ in range(2**31):
+                if _load(threads_seen, 1) >= 0:
+                    break
         finish(counters)
 
 
 def test_the_team_passes_nested_tuples_and_runs_on_several_threads():
-    """Tickets taken by more than one thread, arguments in tuples of tuples (the team passes
+    """A ticket taken by each of two threads, arguments in tuples of tuples (the team passes
     them as the work function's compiled code takes them)."""
     if numba_team.available() < 2:
         pytest.skip("one thread")
-    seen = np.full(20000, -1, np.int64)
-    numba_team.run(_record_thread_nested, 2, (numba_team.counters(), ((seen,), 0)))
-    assert (seen >= 0).all() and set(np.unique(seen)) == {0, 1}
+    seen = np.full(2, -1, np.int64)
+    numba_team.run(_two_threads, 2, (numba_team.counters(), ((seen,), 0)))
+    assert sorted(seen) == [0, 1]
 
 
 @njit(nogil=True)
-def _record_thread_nested(counters, nested):
-    (threads_seen,), _ = nested
-    _record_thread(counters, threads_seen)
+def _fail_at_step(counters, failing, done):
+    """One piece per step; the piece of step ``failing`` raises, every other marks ``done``."""
+    while True:
+        step = next_ticket(counters, 1, done.shape[0])
+        if step >= done.shape[0]:
+            return
+        if step == failing:
+            raise ValueError("this step fails")
+        done[step] = 1
+        finish(counters)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_piece_that_raises_stops_the_team_and_raises(threads):
+    """The steps after the failed one never run (they would wait for ever on a team), and the
+    call raises: the exception itself with one thread, a RuntimeError naming the work on a team."""
+    done = np.zeros(1000, np.int64)
+    expected = (ValueError, "this step fails") if threads == 1 or numba_team.available() == 1 else \
+        (RuntimeError, "_fail_at_step raised on one of the team's threads")
+    with pytest.raises(expected[0], match=expected[1]):
+        numba_team.run(_fail_at_step, threads, (numba_team.counters(), 500, done))
+    assert done[:500].all() and not done[500:].any()
+
+
+def test_a_work_function_must_take_the_counters_first():
+    with pytest.raises(TypeError, match="_fail_at_step must take the team's counters first"):
+        numba_team.run(_fail_at_step, 2, (np.zeros(16), 5, np.zeros(10, np.int64)))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
