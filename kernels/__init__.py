@@ -21,8 +21,8 @@ matmul                         cpu         ``numba_matmul.matmul`` (a product on
 interface of ``recurrent_kernel.RecurrentKernel``. Without CuPy the
 "cuda" entries cannot load, ``find`` returns None and the layers take the reference path
 (so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
-default: the LSTM's threads share every step, each a block of hidden units (numba_team), the
-GRU's and RNN's each run a batch shard (cpu_threads);
+default, on one team of threads (numba_team): the LSTM's threads share every step, each a block
+of hidden units, the GRU's and RNN's each run batch shards (numba_shards);
 ``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)`` sets the number of threads.
 """
 import importlib
