@@ -13,7 +13,9 @@ k - 1's ends (``segment``). The helpers below are inlined into the work function
 ``backward_shard`` return the views of shard k that the time loops read and write. The products
 over every step and row at once (the input projection before the steps, the gradients of the
 weights and of x after them) are left to the caller (numba_recurrent), which computes each for
-the whole batch in one product.
+the whole batch in one product. Numba's cache keeps these helpers compiled into those work
+functions; after editing this module, delete the kernels' ``__pycache__/*.nb*`` files (Numba
+only checks a kernel's own file).
 """
 from numba import njit
 
@@ -28,9 +30,10 @@ def segment(flat, shard_first, shape):
 
 
 @njit(inline="always")
-def _in_time(flat, batch, width):
-    """T of a shard-major (T, batch, width) buffer."""
-    return flat.shape[0] // (batch * width) if batch * width else 0
+def _other_size(flat, known):
+    """The remaining dimension of a flat buffer whose other dimensions multiply to ``known``
+    (T of a (T, B, n) buffer given B n, n given T B; 0 when ``known`` is)."""
+    return flat.shape[0] // known if known else 0
 
 
 @njit(inline="always")
@@ -40,12 +43,12 @@ def forward_shard(k, given, saved_extra):
     other saved state (possibly empty)."""
     bounds, gates, h, lengths, h_prev, out = given
     steps, batch, hidden = out.shape
-    width = gates.shape[0] // (steps * batch) if steps * batch else 0
+    width = _other_size(gates, steps * batch)
     first, last = bounds[k], bounds[k + 1]
     rows = last - first
     return (first, segment(gates, first, (steps, rows, width)), h[first:last], lengths[first:last],
-            segment(h_prev, first, (_in_time(h_prev, batch, hidden), rows, hidden)),
-            segment(saved_extra, first, (_in_time(saved_extra, batch, hidden), rows, hidden)))
+            segment(h_prev, first, (_other_size(h_prev, batch * hidden), rows, hidden)),
+            segment(saved_extra, first, (_other_size(saved_extra, batch * hidden), rows, hidden)))
 
 
 @njit(inline="always")
@@ -55,7 +58,7 @@ def backward_shard(k, given, saved_extra):
     shard-major; ``d_gh`` may be ``d_gi`` itself (modes where both are the same)."""
     bounds, acts, h_prev, lengths, dh, d_gi, d_gh, d_out = given
     steps, batch, hidden = d_out.shape
-    width = acts.shape[0] // (steps * batch) if steps * batch else 0
+    width = _other_size(acts, steps * batch)
     first, last = bounds[k], bounds[k + 1]
     rows = last - first
     shape = (steps, rows, width)
@@ -63,4 +66,4 @@ def backward_shard(k, given, saved_extra):
             segment(h_prev, first, (steps, rows, hidden)),
             lengths[first:last], dh[first:last], segment(d_gi, first, shape),
             segment(d_gh, first, shape),
-            segment(saved_extra, first, (_in_time(saved_extra, batch, hidden), rows, hidden)))
+            segment(saved_extra, first, (_other_size(saved_extra, batch * hidden), rows, hidden)))
