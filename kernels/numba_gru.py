@@ -36,8 +36,8 @@ from numba import njit
 
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
 from .numba_rnn import masked_after_saving
-from .numba_shards import backward_shard, forward_shard
-from .numba_team import finish, next_ticket
+from .numba_shards import backward_shard, forward_shard, next_shard
+from .numba_team import finish
 from .numba_tiles import tiled_matmul
 
 
@@ -48,10 +48,9 @@ from .numba_tiles import tiled_matmul
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_forward_work(counters, given, bias, b_hn, cut, reverse, saved_extra):
-    shards = given[0].shape[0] - 1
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, gates, h, lengths, h_prev, m_saved = forward_shard(k, given, saved_extra)
         gru_forward_loop(gates, bias, b_hn, cut[0], cut[1], lengths, reverse, h, given[-1], first,
@@ -61,10 +60,9 @@ def gru_forward_work(counters, given, bias, b_hn, cut, reverse, saved_extra):
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_backward_work(counters, given, cut, reverse, saved_extra):
-    shards = given[0].shape[0] - 1
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, acts, h_prev, lengths, dh, d_gi, d_gh, m_saved = backward_shard(k, given, saved_extra)
         gru_backward_loop(acts, cut[0], cut[1], lengths, reverse, h_prev, m_saved, given[-1], first,
@@ -74,10 +72,9 @@ def gru_backward_work(counters, given, cut, reverse, saved_extra):
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_reset_before_forward_work(counters, given, bias, cut, reverse, saved_extra):
-    shards = given[0].shape[0] - 1
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, gates, h, lengths, h_prev, q_saved = forward_shard(k, given, saved_extra)
         gru_reset_before_forward_loop(gates, bias, cut[0], cut[1], cut[2], cut[3], lengths, reverse,
@@ -87,10 +84,9 @@ def gru_reset_before_forward_work(counters, given, bias, cut, reverse, saved_ext
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def gru_reset_before_backward_work(counters, given, cut, reverse):
-    shards = given[0].shape[0] - 1
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, acts, h_prev, lengths, dh, d_gates, _, _ = backward_shard(k, given, given[1][:0])
         gru_reset_before_backward_loop(acts, cut[0], cut[1], cut[2], cut[3], lengths, reverse,

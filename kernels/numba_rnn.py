@@ -11,8 +11,8 @@ import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, tanh
-from .numba_shards import backward_shard, forward_shard
-from .numba_team import finish, next_ticket
+from .numba_shards import backward_shard, forward_shard, next_shard
+from .numba_team import finish
 from .numba_tiles import tiled_matmul
 
 
@@ -20,10 +20,10 @@ from .numba_tiles import tiled_matmul
 def rnn_forward_work(counters, given, bias, cut, relu, reverse):
     """One thread's share of a forward: whole batch shards, one per ticket (numba_shards has
     ``given``); ``cut`` = (W_hh^T in column blocks, rows per product) (numba_tiles)."""
-    shards, nothing = given[0].shape[0] - 1, given[1][:0]
+    nothing = given[1][:0]
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, gates, h, lengths, h_prev, _ = forward_shard(k, given, nothing)
         rnn_forward_loop(gates, bias, cut[0], cut[1], relu, lengths, reverse, h, given[-1], first,
@@ -35,10 +35,10 @@ def rnn_forward_work(counters, given, bias, cut, relu, reverse):
 def rnn_backward_work(counters, given, cut, relu, reverse):
     """One thread's share of BPTT: whole batch shards, one per ticket (numba_shards has
     ``given``); ``cut`` = (W_hh in column blocks, rows per product)."""
-    shards, nothing = given[0].shape[0] - 1, given[1][:0]
+    nothing = given[1][:0]
     while True:
-        k = next_ticket(counters, shards, shards)
-        if k >= shards:
+        k = next_shard(counters, given)
+        if k < 0:
             return
         first, acts, _, lengths, dh, d_gates, _, _ = backward_shard(k, given, nothing)
         rnn_backward_loop(acts, cut[0], cut[1], relu, lengths, reverse, given[-1], first, dh, d_gates)

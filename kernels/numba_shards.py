@@ -19,6 +19,16 @@ only checks a kernel's own file).
 """
 from numba import njit
 
+from .numba_team import next_ticket
+
+
+@njit(inline="always")
+def next_shard(counters, given):
+    """The next shard a thread of the team takes (``given[0]`` the bounds), -1 when none is left."""
+    shards = given[0].shape[0] - 1
+    k = next_ticket(counters, shards, shards)   # one step: every shard may start
+    return k if k < shards else -1
+
 
 @njit(inline="always")
 def segment(flat, shard_first, shape):
