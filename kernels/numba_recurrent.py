@@ -66,8 +66,7 @@ class NumbaRecurrent(RecurrentKernel):
             args = (given, bias, weights.steps[0], reverse, extra)
         else:
             args = (given, bias, weights.steps[0], self.mode == "rnn_relu", reverse)
-        numba_team.run(_WORK[self.mode][0], min(len(shards), numba_team.available()),
-                       (numba_team.counters(),) + args)
+        numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(),) + args)
         h_n = given[2]
         if not save:
             lease.give_back()
@@ -128,8 +127,7 @@ class NumbaRecurrent(RecurrentKernel):
             args = (given, cut, reverse)
         else:
             args = (given, cut, self.mode == "rnn_relu", reverse)
-        numba_team.run(_WORK[self.mode][1], min(len(bounds) - 1, numba_team.available()),
-                       (numba_team.counters(),) + args)
+        numba_team.run(_WORK[self.mode][1], len(bounds) - 1, (numba_team.counters(),) + args)
         grads = {"h0": dh}
         rows = steps * batch   # the flat arrays' rows, shard-major: a sum over them is one product
         d_gi2, d_gh2 = d_gi.reshape(rows, width), d_gh.reshape(rows, width)
