@@ -10,13 +10,16 @@ calls: Numba's ``numba_xxgemm`` helper, which forwards to SciPy's BLAS (``sgemm`
 BLAS is column-major; a row-major ``c (m, n) = a (m, k) @ b (k, n)`` is, read column-major,
 ``c^T = b^T a^T``, so ``b`` is passed first. Every array must have unit stride along its last
 axis (rows may be strided: the leading dimension is the row stride); the kernels only pass
-such views. The calls cost what ``np.dot``'s cost, and adding into ``c`` costs nothing more.
-``gemm`` is inlined into the kernels that call it: as a function of its own it was compiled
-for each combination of layouts and flags its callers pass, each time at full cost.
+such views. With k = 0, BLAS sets ``c = beta c``: zero, or unchanged when accumulating.
+
+``gemm``, inlined into its callers, only takes each array's address and row stride; the call
+itself is ``_blas``, a function of plain integers compiled once for every caller, dtype and
+layout. Everything a kernel inlines is compiled again for each place that calls it, and the
+whole call inlined there cost each kernel's first compilation about 0.15 s per call site.
 """
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
 ensure_blas()   # loads SciPy's BLAS, which numba_xxgemm looks up on its first call
@@ -28,6 +31,9 @@ _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
     types.voidptr, types.intp,                    # b, ldb
     types.voidptr, types.voidptr, types.intp))    # beta, c, ldc
 _N, _T, _SINGLE, _DOUBLE = ord("n"), ord("t"), ord("s"), ord("d")
+# alpha = 1, beta = 0 (overwrite) and beta = 1 (accumulate): BLAS takes them by pointer
+_SCALARS_32 = np.array([1, 0, 1], np.float32)
+_SCALARS_64 = np.array([1, 0, 1], np.float64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -36,36 +42,44 @@ def gemm(a, b, c, accumulate=False, transpose_a=False, transpose_b=False):
     ``transpose_a`` (likewise b). Float32 or float64, all three of one dtype."""
     m, n = c.shape
     k = a.shape[0] if transpose_a else a.shape[1]
+    _blas(c.itemsize == 8, transpose_a, transpose_b, accumulate, m, n, k,
+          _address(a), a.strides[0] // a.itemsize, _address(b), b.strides[0] // b.itemsize,
+          _address(c), c.strides[0] // c.itemsize)
+
+
+@njit(cache=True, nogil=True)
+def _blas(double, transpose_a, transpose_b, accumulate, m, n, k, a, a_rows, b, b_rows, c, c_rows):
+    """The GEMM of ``gemm`` on addresses; ``*_rows`` the row strides in elements."""
     if m == 0 or n == 0:
         return
-    if k == 0:
-        if not accumulate:
-            c[:] = 0
-        return
-    scalars = _scalars(c)   # BLAS takes alpha and beta by pointer
-    beta = scalars[2:] if accumulate else scalars[1:2]
-    _xxgemm(_SINGLE if c.itemsize == 4 else _DOUBLE, _T if transpose_b else _N,
-            _T if transpose_a else _N, n, m, k, scalars[:1].ctypes, b.ctypes, _leading(b),
-            a.ctypes, _leading(a), beta.ctypes, c.ctypes, _leading(c))
-
-
-# alpha = 1, beta = 0 (overwrite) and beta = 1 (accumulate), compiled in as constants: an array
-# made at each call costs a short product noticeably (benchmarks/PERFORMANCE.md)
-_SCALARS = {np.dtype(t): np.array([1, 0, 1], t) for t in (np.float32, np.float64)}
-
-
-def _scalars(c):
-    """``_SCALARS`` for ``c``'s dtype (inside Numba kernels)."""
-
-
-@overload(_scalars)
-def _scalars_for(c):
-    constant = _SCALARS[np.dtype(c.dtype.name)]
-    return lambda c: constant
+    if double:
+        alpha, beta = _alpha_beta(_SCALARS_64, accumulate)
+    else:
+        alpha, beta = _alpha_beta(_SCALARS_32, accumulate)
+    _xxgemm(_DOUBLE if double else _SINGLE, _T if transpose_b else _N, _T if transpose_a else _N,
+            n, m, k, alpha, b, _leading(b_rows, k if transpose_b else n),
+            a, _leading(a_rows, m if transpose_a else k), beta, c, _leading(c_rows, n))
 
 
 @njit(inline="always")
-def _leading(x):
-    """BLAS's leading dimension of a row-major view: its row stride in elements (any value is
-    valid for one row, but BLAS insists on at least the row length)."""
-    return max(x.strides[0] // x.itemsize, x.shape[1], 1)
+def _alpha_beta(scalars, accumulate):
+    """Pointers to alpha = 1 and to beta (1 when accumulating, else 0) in ``scalars``."""
+    return _address(scalars), _address(scalars[2:] if accumulate else scalars[1:2])
+
+
+@njit(inline="always")
+def _leading(row_stride, columns):
+    """BLAS's leading dimension of a row-major matrix: its row stride (any value is valid for
+    one row, but BLAS insists on at least the row length, and on 1)."""
+    if row_stride < columns:
+        row_stride = columns
+    return row_stride if row_stride > 1 else 1
+
+
+@intrinsic
+def _address(typingctx, array):
+    """The address of ``array``'s first element."""
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.bitcast(data, context.get_value_type(types.voidptr))
+    return types.voidptr(array), codegen

@@ -64,12 +64,13 @@ from .numba_team import finish, next_ticket
 from .numba_tiles import tiled_matmul
 
 TeamWeights = namedtuple("TeamWeights", "tiles rows w_hh_tiles back_rows bias_rows peep_rows")
-TeamWeights.__doc__ = """The weights as the team's steps read them, filled by its first step
-(``_prepare_block``). ``tiles`` (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T for each
+TeamWeights.__doc__ = """The weights as the team's steps read them. Filled by the team's first
+step (``_prepare_block``): ``tiles`` (P, 4, parts, I + H, U / parts): [W_ih, W_hh]^T for each
 block and gate cut in column tiles (numba_tiles), multiplied ``rows`` rows of [x_t, h] at a
 time; ``w_hh_tiles`` (P, parts, 4H, U / parts): W_hh's columns by block, for da @ W_hh,
-``back_rows`` rows of da at a time (empty for inference); ``bias_rows`` (P, 4, B, U) b_ih +
-b_hh and ``peep_rows`` (P, 3, B, U) the peepholes (zero for a plain LSTM), for every row."""
+``back_rows`` rows of da at a time (empty for inference). Filled by the layer: ``bias_rows``
+(P, 4, B, U) b_ih + b_hh and ``peep_rows`` (P, 3, B, U) the peepholes (zero for a plain LSTM,
+so that ``a + 0 * c == a`` exactly), repeated for every row."""
 
 TeamStates = namedtuple("TeamStates", "acts x_and_h cells tanh_c")
 TeamStates.__doc__ = """What forward writes per step and backward reads: ``acts`` (P, T, 4, B,
@@ -93,9 +94,8 @@ def slots(step, steps, reverse, training):
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def lstm_forward_work(counters, given, weights, states, lengths, reverse, training, out):
     """One thread's share of the forward; every thread of the team calls it with the same
-    arguments. ``given`` = (x (T, B, I), h0, c0 (B, H), w_ih, w_hh, b_ih, b_hh, peephole) as the
-    layer has them (a missing bias, or the peephole of a plain LSTM, empty); ``weights`` the
-    ``TeamWeights`` that the team's first step fills from them (``_prepare_block``);
+    arguments. ``given`` = (x (T, B, I), h0, c0 (B, H), w_ih, w_hh) as the layer has them;
+    ``weights`` the ``TeamWeights``, whose tiles the team's first step fills from them;
     ``states`` the ``TeamStates`` it fills, all T steps when ``training``, else only
     what the next step needs. Outputs go to ``out[t]`` (T, B, H)."""
     x = given[0]
@@ -136,13 +136,10 @@ def _prepare_block(k, given, weights, reverse, x_and_h, c):
       [W_ih, W_hh]^T for its units of the gate, one column tile (copied, not viewed: numba_tiles);
     * in training, ``w_hh_tiles[k, part]`` (4H, U / parts), its units' columns of W_hh, which
       backward multiplies da by;
-    * ``bias_rows[k]`` b_ih + b_hh and ``peep_rows[k]`` the peepholes (zero for a plain LSTM, so
-      that ``a + 0 * c == a`` exactly), repeated for each row;
     * its share of the entering ``x_and_h`` (B, I + H) (its rows of x_0, its columns of h0) and
       its columns of c0 into ``c`` (B, U)."""
-    x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole = given
-    tiles, w_hh_tiles, bias_rows, peep_rows = (weights.tiles, weights.w_hh_tiles, weights.bias_rows,
-                                               weights.peep_rows)
+    x, h0, c0, w_ih, w_hh = given
+    tiles, w_hh_tiles = weights.tiles, weights.w_hh_tiles
     blocks, _, parts, _, width = tiles.shape
     inputs, hidden = w_ih.shape[1], w_hh.shape[1]
     units = hidden // blocks
@@ -163,21 +160,7 @@ def _prepare_block(k, given, weights, reverse, x_and_h, c):
             for row in range(4 * hidden):
                 for j in range(back_width):
                     w_hh_tiles[k, p, row, j] = w_hh[row, column + j]
-    batch = bias_rows.shape[2]
-    for g in range(4):
-        rows = bias_rows[k, g]
-        for u in range(units):
-            rows[0, u] = 0
-            if b_ih.shape[0]:
-                rows[0, u] += b_ih[g * hidden + first + u]
-            if b_hh.shape[0]:
-                rows[0, u] += b_hh[g * hidden + first + u]
-        _repeat_first_row(rows)
-    for g in range(3):
-        rows = peep_rows[k, g]
-        for u in range(units):
-            rows[0, u] = peephole[g, first + u] if peephole.shape[0] else 0
-        _repeat_first_row(rows)
+    batch = x_and_h.shape[0]
     steps = x.shape[0]
     if steps:
         _copy_rows(x[steps - 1 if reverse else 0], x_and_h, k, blocks)
@@ -185,14 +168,6 @@ def _prepare_block(k, given, weights, reverse, x_and_h, c):
         for u in range(units):
             x_and_h[b, inputs + first + u] = h0[b, first + u]
             c[b, u] = c0[b, first + u]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _repeat_first_row(rows):
-    """``rows[r] = rows[0]`` for every later row of the 2-D ``rows``."""
-    for r in range(1, rows.shape[0]):
-        for u in range(rows.shape[1]):
-            rows[r, u] = rows[0, u]
 
 
 @njit(cache=True, nogil=True, inline="always")

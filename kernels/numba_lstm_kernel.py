@@ -2,9 +2,10 @@
 
 ``forward`` runs the T steps on the team (numba_team), after a first step in which each
 thread prepares its block: it copies [W_ih, W_hh]^T into tiles for the per-step GEMMs
-(numba_tiles measures the cut) and repeats the biases and peepholes for every row. Done by the
-team rather than in NumPy beforehand, this costs each thread half the copying, into its own
-cache. ``_backward`` runs BPTT and the weight gradients on the team the same
+(numba_tiles measures the cut). Done by the team rather than in NumPy beforehand, this costs
+each thread half the copying, into its own cache. The biases and peepholes, repeated for every
+row, are small enough for NumPy (the team's code for them took a second to compile).
+``_backward`` runs BPTT and the weight gradients on the team the same
 way; every gradient comes back in PyTorch's layout and gate order. The large arrays come from
 the workspace pool.
 
@@ -48,8 +49,7 @@ class NumbaLSTM(RecurrentKernel):
                             lease.empty((kept, threads, batch, units), dtype))
         out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
-        given = (x, h0, c0, weights.w_ih, weights.w_hh, _or_empty(b_ih, 1, dtype),
-                 _or_empty(b_hh, 1, dtype), _or_empty(peephole, 2, dtype))
+        given = (x, h0, c0, weights.w_ih, weights.w_hh)
         numba_team.run(lstm_forward_work, threads, (numba_team.counters(), given, weights.steps,
                                                     states, lengths, reverse, save, out))
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
@@ -127,15 +127,27 @@ def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, w_hh, b_ih, b_hh
         w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
     else:   # no backward
         back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
-    team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, lease.empty((blocks, 4, batch, units), dtype),
-                       lease.empty((blocks, 3, batch, units), dtype))
+    bias = np.zeros(4 * hidden, dtype)
+    for b in (b_ih, b_hh):
+        if b is not None:
+            bias += b
+    # repeated for each row, so that the steps' gate loops run over B * U elements at once
+    bias_rows = _by_block_and_row(bias.reshape(4, hidden), lease.empty((blocks, 4, batch, units), dtype))
+    peep_rows = lease.empty((blocks, 3, batch, units), dtype)
+    if peephole is None:
+        peep_rows.fill(0)
+    else:
+        _by_block_and_row(peephole, peep_rows)
+    team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows)
     return Weights(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh),
                    (b_ih is not None, b_hh is not None), peephole is not None, team)
 
 
-def _or_empty(array, ndim, dtype):
-    """``array`` contiguous, or an empty array for a missing one (the kernels test the size)."""
-    return np.empty((0,) * ndim, dtype) if array is None else np.ascontiguousarray(array)
+def _by_block_and_row(per_unit, out):
+    """``per_unit`` (G, H) into ``out`` (P, G, B, H / P): block k's units, repeated for each row."""
+    blocks, gates, _, units = out.shape
+    out[...] = per_unit.reshape(gates, blocks, 1, units).transpose(1, 0, 2, 3)
+    return out
 
 
 KERNEL = NumbaLSTM()

@@ -49,7 +49,8 @@ def sigmoid(x):
 def _tanh_float32(x):
     a0, a1, a2, a3, a4, a5, a6 = _ALPHA
     b0, b1, b2, b3 = _BETA
-    v = min(max(x, -_CLAMP), _CLAMP)
+    v = -_CLAMP if x < -_CLAMP else x   # not min/max: each call of those is typed anew
+    v = _CLAMP if v > _CLAMP else v      # NaN stays NaN
     v2 = v * v
     p = ((((((a0 * v2 + a1) * v2 + a2) * v2 + a3) * v2 + a4) * v2 + a5) * v2 + a6) * v
     q = ((b0 * v2 + b1) * v2 + b2) * v2 + b3
