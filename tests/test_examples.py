@@ -88,3 +88,13 @@ def test_conditioned_generation_reports_its_classifications(fresh_copy, options)
     assert float(result[3]) > 0.6, out   # the trigram reference tells the two sources apart even at quick size
     for name in ("bible", "austen"):
         assert re.search(rf"^seed 0 +{name}: ", out, re.MULTILINE), out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gensim") is None, reason="needs gensim (the bench extra)")
+@pytest.mark.parametrize("variant", ["sg-hs", "cbow-hs"])
+def test_word2vec_replay_runs_each_objective(fresh_copy, variant):
+    """The replay trains the variant it names in both libraries (sg-ns is the script's default,
+    run above)."""
+    out = quick_output(fresh_copy, "benchmarks/word2vec_replay.py", "--variant", variant)
+    assert re.search(rf"^corpus .*, {variant}, 1 epochs;", out, re.MULTILINE), out
+    assert re.search(r"^replay - gensim Spearman: mean [-+]\d\.\d{4}", out, re.MULTILINE), out
