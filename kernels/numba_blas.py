@@ -14,8 +14,8 @@ such views. With k = 0, BLAS sets ``c = beta c``: zero, or unchanged when accumu
 
 ``gemm``, inlined into its callers, only takes each array's address and row stride; the call
 itself is ``_blas``, a function of plain integers compiled once for every caller, dtype and
-layout. Everything a kernel inlines is compiled again for each place that calls it, and the
-whole call inlined there cost each kernel's first compilation about 0.15 s per call site.
+layout: whatever a kernel inlines is compiled again at each place that calls it, which made
+the whole call costly to a kernel's first compilation (benchmarks/PERFORMANCE.md).
 """
 import numpy as np
 from numba import njit, types
