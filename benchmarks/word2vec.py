@@ -1,6 +1,6 @@
 """word2vec against gensim on the same corpus and settings, in one run.
 
-    python benchmarks/word2vec.py [--corpus FILE] [--seeds 3] [--epochs 5] [--variants sg-ns sg-hs cbow-hs] [--quick]
+    python benchmarks/word2vec.py [--corpus FILE] [--seeds 3] [--epochs 5] [--variants sg-ns sg-hs cbow-hs] [--workers 1 2] [--quick]
 
 The corpus defaults to the shipped ``data/w2v-public-domain.txt.gz`` (1.5M tokens of the King
 James Bible and Jane Austen); ``--corpus`` takes a larger one (one tokenised sentence per line,
@@ -102,6 +102,8 @@ def main():
                         help="learning-rate decay for both libraries (default: by sentences, gensim's constructor)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
                         help="objectives to compare (default: all)")
+    parser.add_argument("--workers", nargs="+", type=int, choices=(1, 2), default=[1, 2],
+                        help="worker threads to compare (default: 1 and 2)")
     parser.add_argument("--quick", action="store_true",
                         help=f"one seed and one epoch on the first {QUICK_LINES} lines: checks that the script works")
     args = parser.parse_args()
@@ -117,7 +119,7 @@ def compare(args):
     print(f"corpus {args.corpus.resolve()}, {args.seeds} seeds, {args.epochs} epochs, decay by {args.decay}, "
           f"{os.cpu_count()} CPUs, settings {SETTINGS}, load average {os.getloadavg()[0]:.2f}")
     warm_up()
-    configs = [(variant, workers) for variant in args.variants for workers in (1, 2)]
+    configs = [(variant, workers) for variant in args.variants for workers in args.workers]
     rows = {}  # (library, variant, workers) -> list of (words/s, spearman, analogy)
     for seed in range(1, args.seeds + 1):
         for variant, workers in configs:
@@ -125,7 +127,7 @@ def compare(args):
                                                            args.decay)
             gensim_scores = scores(gensim_kv, pairs, analogies)
             rows.setdefault(("gensim", variant, workers), []).append((gensim_rate, *gensim_scores))
-            if seed == 1 and workers == 1:
+            if seed == 1 and workers == args.workers[0]:
                 own = (gensim_wv.evaluate_word_pairs(str(pairs))[1][0],
                        gensim_wv.evaluate_word_analogies(str(analogies))[0])
                 print(f"cross-check on gensim's {variant} vectors: gensim's evaluator spearman {own[0]:.4f}, "
