@@ -10,8 +10,8 @@ import sys
 from numba.core import event
 
 _MESSAGE = ("tinygrad_rnn: compiling the fused recurrent kernels for this machine (the first call "
-            "of each layer kind pauses, up to about 10 s for an LSTM on 2 cores; later runs load "
-            "them from Numba's cache)")
+            "of each layer kind pauses, about 6 s for an LSTM on 2 cores; later runs load them "
+            "from Numba's cache)")
 
 
 class _FirstCompilation(event.Listener):
