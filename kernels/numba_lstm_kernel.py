@@ -15,7 +15,7 @@ thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
 """
 import numpy as np
 
-from . import cpu_threads, numba_team, numba_tiles, workspace
+from . import compile_notice, cpu_threads, numba_team, numba_tiles, workspace
 from .numba_lstm import TeamStates, TeamWeights, lstm_backward_work, lstm_forward_work, slots
 from .recurrent_kernel import RecurrentKernel, Saved, Shard, Weights
 
@@ -40,8 +40,9 @@ class NumbaLSTM(RecurrentKernel):
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
         lease = workspace.lease()
+        compiled = compile_notice.count()
         weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, w_hh, b_ih, b_hh,
-                           peephole, save)
+                           peephole, save)   # on a cold cache, the tiling measurement compiles
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
@@ -49,6 +50,11 @@ class NumbaLSTM(RecurrentKernel):
                             lease.empty((kept, threads, batch, units), dtype))
         out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
+        if save and compile_notice.count() > compiled:   # the backward has to compile too
+            nothing = np.empty((0, 0), dtype)   # stand-ins of the types backward passes
+            numba_team.compile_ahead(lstm_backward_work, _backward_arguments(
+                weights, states, x, lengths, reverse, out, (h0, c0), out,
+                (nothing, nothing, np.empty(0, dtype), nothing, nothing)))
         given = (x, h0, c0, weights.w_ih, weights.w_hh)
         numba_team.run(lstm_forward_work, threads, (numba_team.counters(), given, weights.steps,
                                                     states, lengths, reverse, save, out))
@@ -80,13 +86,10 @@ class NumbaLSTM(RecurrentKernel):
         grads = tuple(np.empty(shape if w else (0,) * len(shape), dtype)
                       for shape, w in zip(shapes, wanted))
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
-        h_prev = states.x_and_h[saved.reverse:saved.reverse + steps, :, inputs:]
-        h_prev2 = h_prev.reshape(steps * batch, hidden)   # a view: rows I + H apart
         scratch = workspace.lease()
-        numba_team.run(lstm_backward_work, blocks, (
-            numba_team.counters(), weights.steps, states, shard.lengths, saved.reverse, d_out,
-            (dh, dc), scratch.empty((steps, batch, width), dtype),
-            (shard.x.reshape(steps * batch, inputs), h_prev2, weights.w_ih), grads + (d_peephole,)))
+        numba_team.run(lstm_backward_work, blocks, _backward_arguments(
+            weights, states, shard.x, shard.lengths, saved.reverse, d_out, (dh, dc),
+            scratch.empty((steps, batch, width), dtype), grads + (d_peephole,)))
         scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads
         result = {"x": dx.reshape(steps, batch, inputs) if wanted[3] else None, "h0": dh,
@@ -98,6 +101,15 @@ class NumbaLSTM(RecurrentKernel):
         if weights.has_peephole:
             result["peephole"] = d_peephole
         return {name: grad for name, grad in result.items() if want(name)}
+
+
+def _backward_arguments(weights, states, x, lengths, reverse, d_out, d_state, d_gates, grads):
+    """``lstm_backward_work``'s arguments (numba_lstm) for a forward that saved ``weights`` and
+    ``states`` for input ``x``."""
+    steps, batch, inputs = x.shape
+    h_prev = states.x_and_h[reverse:reverse + steps, :, inputs:]   # a view: rows I + H apart
+    return (numba_team.counters(), weights.steps, states, lengths, reverse, d_out, d_state, d_gates,
+            (x.reshape(steps * batch, inputs), h_prev.reshape(steps * batch, -1), weights.w_ih), grads)
 
 
 def _blocks(hidden, flops):

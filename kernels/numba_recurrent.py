@@ -47,6 +47,7 @@ class NumbaRecurrent(RecurrentKernel):
         shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
         bounds = np.array([s.start for s in shards] + [batch], np.int64)
         lease = workspace.lease()
+        compiled = compile_notice.count()   # on a cold cache, _prepare's tiling measurement compiles
         weights, (bias, b_hn) = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
         kept = steps if save else 0   # inference saves nothing
         rows = steps * batch          # of the flat shard-major arrays (numba_shards)
@@ -66,15 +67,18 @@ class NumbaRecurrent(RecurrentKernel):
             args = (given, bias, weights.steps[0], reverse, extra)
         else:
             args = (given, bias, weights.steps[0], self.mode == "rnn_relu", reverse)
+        states = {"h_prev": given[4]}
+        if self.mode in _EXTRA:
+            states[_EXTRA[self.mode]] = extra
+        saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)]) if save else None
+        if save and compile_notice.count() > compiled:   # the backward has to compile too
+            numba_team.compile_ahead(_WORK[self.mode][1], self._backward_arguments(
+                saved, given[2], gates, gates, out))   # stand-ins of the types backward passes
         numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(),) + args)
         h_n = given[2]
         if not save:
             lease.give_back()
             return out, h_n, None, None
-        states = {"h_prev": given[4]}
-        if self.mode in _EXTRA:
-            states[_EXTRA[self.mode]] = extra
-        saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)])
         lease.give_back_with(saved)
         return out, h_n, None, saved
 
@@ -119,15 +123,8 @@ class NumbaRecurrent(RecurrentKernel):
         d_gi = scratch.empty((steps * batch * width,), dtype)
         d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same
         h_prev = shard.states["h_prev"]
-        given = (bounds, shard.acts, h_prev, shard.lengths, dh, d_gi, d_gh, d_out)
-        cut = weights.steps[1]
-        if self.mode == "gru":
-            args = (given, cut, reverse, shard.states["m_saved"])
-        elif self.mode == "gru_reset_before":
-            args = (given, cut, reverse)
-        else:
-            args = (given, cut, self.mode == "rnn_relu", reverse)
-        numba_team.run(_WORK[self.mode][1], len(bounds) - 1, (numba_team.counters(),) + args)
+        numba_team.run(_WORK[self.mode][1], len(bounds) - 1,
+                       self._backward_arguments(saved, dh, d_gi, d_gh, d_out))
         grads = {"h0": dh}
         rows = steps * batch   # the flat arrays' rows, shard-major: a sum over them is one product
         d_gi2, d_gh2 = d_gi.reshape(rows, width), d_gh.reshape(rows, width)
@@ -152,6 +149,19 @@ class NumbaRecurrent(RecurrentKernel):
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         scratch.give_back()
         return {name: grad for name, grad in grads.items() if want(name)}
+
+
+    def _backward_arguments(self, saved, dh, d_gi, d_gh, d_out):
+        """The mode's backward work function's arguments (numba_rnn, numba_gru)."""
+        (shard,), cut, reverse = saved.shards, saved.weights.steps[1], saved.reverse
+        given = (shard.bounds, shard.acts, shard.states["h_prev"], shard.lengths, dh, d_gi, d_gh, d_out)
+        if self.mode == "gru":
+            rest = (cut, reverse, shard.states["m_saved"])
+        elif self.mode == "gru_reset_before":
+            rest = (cut, reverse)
+        else:
+            rest = (cut, self.mode == "rnn_relu", reverse)
+        return (numba_team.counters(), given) + rest
 
 
 _EXTRA = {"gru": "m_saved", "gru_reset_before": "q_saved"}   # saved beside h_prev
