@@ -3,8 +3,7 @@ Numba's cache, so that a first call's long pause is explained (issue: a learner'
 ``nn.LSTM`` call otherwise seems to hang).
 
 Numba announces each real compilation with a "numba:compile" event (a cache hit sends none);
-a listener prints one line for the first one of this package's kernels in the process, and
-counts them (``count``: whether a call found the cache cold).
+a listener prints one line for the first one of this package's kernels in the process.
 """
 import sys
 
@@ -15,26 +14,18 @@ _MESSAGE = ("tinygrad_rnn: compiling the fused recurrent kernels for this machin
             "from Numba's cache)")
 
 
-class _Compilations(event.Listener):
-    count = 0   # of this package's functions compiled in this process, not loaded from the cache
+class _FirstCompilation(event.Listener):
+    said = False
 
     def on_start(self, event_):
         dispatcher = event_.data.get("dispatcher") if isinstance(event_.data, dict) else None
         module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
-        if module.startswith(__package__ + "."):
-            if not self.count:
-                print(_MESSAGE, file=sys.stderr, flush=True)
-            self.count += 1
+        if not self.said and module.startswith(__package__ + "."):
+            self.said = True
+            print(_MESSAGE, file=sys.stderr, flush=True)
 
     def on_end(self, event_):
         pass
 
 
-_COMPILATIONS = _Compilations()
-event.register("numba:compile", _COMPILATIONS)
-
-
-def count():
-    """How many of the kernels' functions this process has compiled so far (a cache hit is
-    not counted)."""
-    return _COMPILATIONS.count
+event.register("numba:compile", _FirstCompilation())

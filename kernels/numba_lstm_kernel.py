@@ -15,7 +15,7 @@ thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
 """
 import numpy as np
 
-from . import compile_notice, cpu_threads, numba_team, numba_tiles, workspace
+from . import compile_ahead, cpu_threads, numba_team, numba_tiles, workspace
 from .numba_lstm import TeamStates, TeamWeights, lstm_backward_work, lstm_forward_work, slots
 from .recurrent_kernel import RecurrentKernel, Saved, Shard, Weights
 
@@ -40,9 +40,8 @@ class NumbaLSTM(RecurrentKernel):
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
         lease = workspace.lease()
-        compiled = compile_notice.count()
         weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, w_hh, b_ih, b_hh,
-                           peephole, save)   # on a cold cache, the tiling measurement compiles
+                           peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
@@ -50,11 +49,11 @@ class NumbaLSTM(RecurrentKernel):
                             lease.empty((kept, threads, batch, units), dtype))
         out = np.empty((steps, batch, hidden), dtype)
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
-        if save and compile_notice.count() > compiled:   # the backward has to compile too
-            nothing = np.empty((0, 0), dtype)   # stand-ins of the types backward passes
-            numba_team.compile_ahead(lstm_backward_work, _backward_arguments(
-                weights, states, x, lengths, reverse, out, (h0, c0), out,
-                (nothing, nothing, np.empty(0, dtype), nothing, nothing)))
+        if save and compile_ahead.first(lstm_backward_work, dtype):
+            # d_out, (dh, dc), d_gates and the gradients, as arrays of their types
+            stand_ins = compile_ahead.stand_ins(dtype, 3, (2, 2), 3, (2, 2, 1, 2, 2))
+            compile_ahead.start(lstm_backward_work,
+                                _backward_arguments(weights, states, x, lengths, reverse, *stand_ins))
         given = (x, h0, c0, weights.w_ih, weights.w_hh)
         numba_team.run(lstm_forward_work, threads, (numba_team.counters(), given, weights.steps,
                                                     states, lengths, reverse, save, out))
@@ -76,7 +75,7 @@ class NumbaLSTM(RecurrentKernel):
         blocks, steps, _, batch, units = shard.acts.shape
         width = 4 * blocks * units
         dtype, hidden, inputs = shard.acts.dtype, width // 4, shard.x.shape[2]
-        d_out = np.ascontiguousarray(d_out, dtype=dtype)
+        d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
                   for d in (d_hn, d_cn))
         has_ih, has_hh = weights.has_bias

@@ -24,8 +24,8 @@ and the checks are those of every recurrent kernel (recurrent_kernel).
 """
 import numpy as np
 
-from . import (compile_notice, cpu_threads, numba_gru, numba_matmul, numba_rnn, numba_team,  # noqa: F401
-               numba_tiles, workspace)
+from . import (compile_ahead, compile_notice, cpu_threads, numba_gru, numba_matmul,  # noqa: F401
+               numba_rnn, numba_team, numba_tiles, workspace)
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
 
@@ -47,7 +47,6 @@ class NumbaRecurrent(RecurrentKernel):
         shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
         bounds = np.array([s.start for s in shards] + [batch], np.int64)
         lease = workspace.lease()
-        compiled = compile_notice.count()   # on a cold cache, _prepare's tiling measurement compiles
         weights, (bias, b_hn) = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
         kept = steps if save else 0   # inference saves nothing
         rows = steps * batch          # of the flat shard-major arrays (numba_shards)
@@ -67,13 +66,15 @@ class NumbaRecurrent(RecurrentKernel):
             args = (given, bias, weights.steps[0], reverse, extra)
         else:
             args = (given, bias, weights.steps[0], self.mode == "rnn_relu", reverse)
-        states = {"h_prev": given[4]}
-        if self.mode in _EXTRA:
-            states[_EXTRA[self.mode]] = extra
-        saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)]) if save else None
-        if save and compile_notice.count() > compiled:   # the backward has to compile too
-            numba_team.compile_ahead(_WORK[self.mode][1], self._backward_arguments(
-                saved, given[2], gates, gates, out))   # stand-ins of the types backward passes
+        saved = None
+        if save:
+            states = {"h_prev": given[4]}
+            if self.mode in _EXTRA:
+                states[_EXTRA[self.mode]] = extra
+            saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)])
+            if compile_ahead.first(_WORK[self.mode][1], dtype):
+                stand_ins = compile_ahead.stand_ins(dtype, 2, 1, 1, 3)   # dh, d_gi, d_gh, d_out
+                compile_ahead.start(_WORK[self.mode][1], self._backward_arguments(saved, *stand_ins))
         numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(),) + args)
         h_n = given[2]
         if not save:
@@ -114,9 +115,9 @@ class NumbaRecurrent(RecurrentKernel):
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, reverse, (shard,) = saved.weights, saved.reverse, saved.shards
+        weights, (shard,) = saved.weights, saved.shards
         dtype, (width, inputs), bounds = weights.w_hh.dtype, weights.w_ih.shape, shard.bounds
-        d_out = np.ascontiguousarray(d_out, dtype=dtype)
+        d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         steps, batch, hidden = d_out.shape
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         scratch = workspace.lease()
@@ -149,7 +150,6 @@ class NumbaRecurrent(RecurrentKernel):
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         scratch.give_back()
         return {name: grad for name, grad in grads.items() if want(name)}
-
 
     def _backward_arguments(self, saved, dh, d_gi, d_gh, d_out):
         """The mode's backward work function's arguments (numba_rnn, numba_gru)."""

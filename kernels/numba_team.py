@@ -34,20 +34,15 @@ layer's worker threads one per core on first use and moves the calling thread (w
 pieces too) off the workers' cores when the scheduler has put it on one, where it would slow
 every call (benchmarks/PERFORMANCE.md has the measurements).
 
-Numba compiles one function at a time in a process. On a cold cache, a layer's forward starts
-its backward compiling in a second process (``compile_ahead``), which leaves it in Numba's
-cache for the first ``run`` of it to load, so that two cores compile the two.
+On a cold cache, a layer's forward starts its backward compiling in a second process
+(compile_ahead); ``run`` waits for it and loads the work function from Numba's cache.
 
 While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads). Numba's cache
 stores a kernel with the functions of this module compiled in; after editing this module,
 delete the kernels' ``__pycache__/*.nb*`` files (Numba only checks a kernel's own file).
 """
-import atexit
 import ctypes
 import os
-import pickle
-import subprocess
-import sys
 
 import numpy as np
 from llvmlite import ir
@@ -55,6 +50,8 @@ from numba import get_num_threads, get_thread_id, njit, typeof, types
 from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import compile_ahead
 
 CLAIMED, FINISHED = 0, 8          # counter slots, a 64-byte cache line apart
 _ABANDONED = 2**62                # both counters after a piece failed: beyond every ticket
@@ -68,7 +65,6 @@ _pinned = False
 _worker_cores = set()
 _libc = ctypes.CDLL(None, use_errno=True)
 _addresses = {}
-_compiling = {}   # (work, fingerprint) -> the process compiling it (compile_ahead)
 
 
 def counters():
@@ -227,72 +223,20 @@ def _team(threads, address, args):
 
 def _address(work, args):
     """The address of the native code of the jitted ``work`` for the types of ``args``, compiled
-    (or loaded from the cache, which ``compile_ahead`` may be filling) on first use."""
+    (or loaded from the cache, where compile_ahead may be putting it) on first use."""
     key = (work, compute_fingerprint(args))
     address = _addresses.get(key)
     if address is None:
         arg_types = tuple(typeof(a) for a in args)
         if not arg_types or arg_types[0] != typeof(counters()):
             raise TypeError(f"numba_team.run: {work.__name__} must take the team's counters first")
-        _wait_for(_compiling.pop(key, None))
+        compile_ahead.wait(work, args)
         work.compile(arg_types)
         result = work.overloads[arg_types]
         if result.signature.return_type != types.none:
             raise TypeError(f"numba_team.run: {work.__name__} must return None")
         address = _addresses[key] = result.library.get_pointer_to_function(result.fndesc.mangled_name)
     return address
-
-
-def compile_ahead(work, args):
-    """Start compiling ``work`` for the types of ``args`` in a second process, which leaves it in
-    Numba's cache; the first ``run`` of it waits for that process and loads it from there.
-    Numba compiles one function at a time in a process, so with a second core the backward of
-    a layer compiles while this process compiles its forward. Nothing happens with one core,
-    or when ``work`` is already here for these types."""
-    key = (work, compute_fingerprint(args))
-    if key in _addresses or key in _compiling or len(os.sched_getaffinity(0) if hasattr(
-            os, "sched_getaffinity") else range(os.cpu_count() or 1)) < 2:
-        return
-    request = pickle.dumps((work.py_func.__module__, work.py_func.__name__,
-                            tuple(typeof(a) for a in args)))
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))   # the same modules
-    try:
-        process = subprocess.Popen([sys.executable, "-c", _COMPILE], stdin=subprocess.PIPE,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=environment)
-        process.stdin.write(request)
-        process.stdin.close()
-    except OSError:   # no second process here: the first run compiles it
-        return
-    _compiling[key] = process
-
-
-_COMPILE = """import importlib, pickle, sys
-module, name, types = pickle.load(sys.stdin.buffer)
-getattr(importlib.import_module(module), name).compile(types)
-"""
-
-
-def _wait_for(process, timeout=60):
-    """Until ``process`` (compile_ahead's, or None) ends; one that takes longer is stopped and
-    the caller compiles for itself."""
-    if process is not None:
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _stop(process)
-
-
-def _stop(process):
-    process.kill()
-    process.wait()
-
-
-@atexit.register
-def _stop_compiling():
-    """No process compiling for a run that will not come outlives this one."""
-    while _compiling:
-        _stop(_compiling.popitem()[1])
 
 
 def run(work, threads, args):
@@ -305,8 +249,7 @@ def run(work, threads, args):
     # Numba's count also starts its threading layer, whose parallel_for _team calls
     threads = min(threads, 1 if _forked else get_num_threads())
     if threads == 1:
-        if _compiling:
-            _wait_for(_compiling.pop((work, compute_fingerprint(args)), None))
+        compile_ahead.wait(work, args)
         work(*args)
         return
     address = _address(work, args)
@@ -364,7 +307,6 @@ def _pin_thread(counters, masks):
 def _after_fork_in_child():
     global _forked
     _forked = True
-    _compiling.clear()   # the parent's processes, not this one's to wait for or stop
 
 
 if hasattr(os, "register_at_fork"):
