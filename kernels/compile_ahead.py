@@ -89,7 +89,7 @@ def wait(work, args):
         process.wait(TIMEOUT)
     except subprocess.TimeoutExpired:
         _stop(process)
-    del _running[key]
+    _running.pop(key, None)   # another thread may have waited for it too
 
 
 def _cached(work, types):
