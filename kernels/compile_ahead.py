@@ -1,10 +1,10 @@
 """Compile a layer's backward in a second process while this one compiles its forward.
 
 Numba compiles one function at a time in a process, so a layer's first training step would
-compile its forward and then its backward on one core. On a cold cache the layer's forward
-calls ``start(backward_work, args)`` with arguments of the types the backward will pass: a
-second Python process compiles the work function for those types and leaves it in Numba's
-on-disk cache, and the first run of the backward (numba_team.run) calls ``wait`` and loads it
+compile its forward and then its backward on one core. A layer's first training forward (per
+dtype) calls ``start(backward_work, args)`` with arguments of the types the backward will pass;
+when Numba's cache lacks that function, a second Python process compiles it for those types
+into the cache, and the first run of the backward (numba_team.run) calls ``wait`` and loads it
 from there. Nothing starts when the function is compiled here or cached already, when its
 cache is off, or with one thread; if the second process fails or takes longer than
 ``TIMEOUT`` seconds, the run compiles for itself.
