@@ -81,15 +81,31 @@ def assert_close(got, want, rtol, name="", scale=None):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=name)
 
 
-def assert_all_close(got, want, rtol, by_group=False):
+def assert_all_close(got, want, rtol, by_group=False, output_terms=0.0):
     """Every array of the dict ``want`` matched in ``got`` within ``rtol`` of its largest
     magnitude, or, ``by_group``, of the largest magnitude of its group (outputs, or the arrays
-    named ``grad_*``). Float32 checks use groups: a float32 gradient that is a sum of terms which
-    nearly cancel carries the rounding error of its terms, not of its small result: found by
-    hypothesis, grad_weight_ci = -2.8050e-05 (reference) vs -2.8034e-05 (fused), both 8e-9 from
-    the float64 value -2.8042e-05, on opposite sides."""
+    named ``grad_*``), the outputs' at least ``output_terms`` (``summed_terms``). Float32 checks
+    use groups: a float32 result that is a sum of terms which nearly cancel carries the rounding
+    error of its terms, not of its small value: found by hypothesis, grad_weight_ci = -2.8050e-05
+    (reference) vs -2.8034e-05 (fused), both 8e-9 from the float64 value -2.8042e-05, on
+    opposite sides; and a one-step relu RNN whose outputs were all 0 or 0.00155, 6e-8 apart."""
     assert sorted(got) == sorted(want)
     for name in want:
         group = [a for k, a in want.items() if k.startswith("grad_") == name.startswith("grad_")]
         scale = max(np.abs(a).max(initial=0.0) for a in group) if by_group else None
+        if by_group and not name.startswith("grad_"):
+            scale = max(scale, output_terms)
         assert_close(got[name], want[name], rtol, name, scale)
+
+
+def summed_terms(problem, states):
+    """A bound on the terms a step sums into one pre-activation, |x| |W_ih|^T + |h| |W_hh|^T +
+    |b_ih| + |b_hh| (+ |w_c| |c| for peepholes), with every |h| and |c| at most ``states``:
+    float32 rounds an output to about eps times this, however small the output is."""
+    def row_sums(w):
+        return np.abs(w).sum(axis=1).max(initial=0.0)
+
+    biases = sum(np.abs(problem[k]).max(initial=0.0) for k in ("bias_ih", "bias_hh") if problem[k] is not None)
+    peephole = 0.0 if problem["peephole"] is None else np.abs(problem["peephole"]).max() * states
+    return (np.abs(problem["x"]).max(initial=0.0) * row_sums(problem["weight_ih"])
+            + states * row_sums(problem["weight_hh"]) + biases + peephole)

@@ -1,14 +1,14 @@
 """The fused path as an autograd node: equal to the reference path (engine ops) and to PyTorch."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import kernels, nn
 from tinygrad_rnn.nn.fused import fused_direction
 from tinygrad_rnn.nn.recurrent import reference_direction
 
-from kernel_support import ARGUMENTS, GATES, assert_all_close, assert_close, make_problem
+from kernel_support import ARGUMENTS, GATES, assert_all_close, assert_close, make_problem, summed_terms
 
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
@@ -47,9 +47,18 @@ def run(direction, case, dtype, requires_grad=True):
     return results
 
 
-def assert_same(got, want, rtol):
-    """assert_all_close, by group in float32 (see there why)."""
-    assert_all_close(got, want, rtol, by_group=any(a.dtype == np.float32 for a in want.values()))
+def assert_same(got, want, rtol, case=None):
+    """assert_all_close, by group in float32 and, given the ``case``, with the outputs' scale at
+    least that of the terms summed into them (see there why)."""
+    float32 = any(a.dtype == np.float32 for a in want.values())
+    if not float32 or case is None:
+        assert_all_close(got, want, rtol, by_group=float32)
+        return
+    problem = make_problem(case["mode"], *case["sizes"].values(), np.float64, case["bias"],
+                           case["peephole"], case["seed"])
+    states = max([1.0] + [np.abs(a).max(initial=0.0) for k, a in want.items() if not k.startswith("grad_")]
+                 + [np.abs(problem[k]).max() for k in ("h0", "c0") if problem[k] is not None])
+    assert_all_close(got, want, rtol, by_group=True, output_terms=summed_terms(problem, states))
 
 
 @settings(max_examples=60, deadline=None)
@@ -62,8 +71,10 @@ def test_fused_equals_reference_in_float64(case):
 
 @settings(max_examples=20, deadline=None)
 @given(case=directions())
-def test_fused_equals_reference_in_float32(case):
-    assert_same(run(fused_direction, case, np.float32), run(reference_direction, case, np.float32), 1e-5)
+@example(case={"mode": "rnn_relu", "sizes": {"steps": 1, "batch": 4, "inputs": 1, "hidden": 2},
+               "lengths": None, "reverse": False, "bias": True, "peephole": False, "seed": 4962})
+def test_fused_equals_reference_in_float32(case):   # the example: outputs 0.00155 of terms near 1
+    assert_same(run(fused_direction, case, np.float32), run(reference_direction, case, np.float32), 1e-5, case)
 
 
 @st.composite
