@@ -12,7 +12,7 @@ from tinygrad_rnn.kernels import numba_team
 TWO_THREADS = pytest.mark.skipif(numba_team.available() < 2, reason="compiling ahead needs a second thread")
 
 STEP = """
-import numpy as np
+import importlib
 import tinygrad_rnn as tg
 from numba.core import event
 from tinygrad_rnn import nn
@@ -31,8 +31,8 @@ out = layer(tg.randn(5, 3, 4))[0]
 pending = len(compile_ahead._running)
 out.sum().backward()
 work = "{work}"
-print(pending, len(compile_ahead._running), work in compiled,
-      sum(getattr(__import__("tinygrad_rnn.kernels.{module}", fromlist=["x"]), work).stats.cache_hits.values()))
+hits = getattr(importlib.import_module("tinygrad_rnn.kernels.{module}"), work).stats.cache_hits
+print(pending, len(compile_ahead._running), work in compiled, sum(hits.values()))
 """
 
 CASES = [("LSTM", "numba_lstm", "lstm_backward_work"), ("GRU", "numba_gru", "gru_backward_work"),
