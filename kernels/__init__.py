@@ -1,29 +1,13 @@
 """Fused kernels, one module per backend, found through a registry keyed by (operation, device).
 
-Layers ask the registry for a kernel for the device of their input and use the composed
-reference path when there is none::
-
     kernel = kernels.find("lstm", "cpu")   # None when no kernel (or its backend) is available
     kernel = kernels.get("lstm", "cuda")   # raises KernelNotFoundError naming what exists
 
-Entries name a module of this package and an attribute, imported on first use, so importing
-the registry neither imports Numba or CuPy nor compiles anything. Registered here:
-
-=============================  ==========  ==========================================
-operation                      device      kernel
-=============================  ==========  ==========================================
-rnn_tanh, rnn_relu, lstm, gru  cpu         ``numba_recurrent.KERNELS[mode]`` (Numba)
-rnn_tanh, rnn_relu, lstm, gru  cuda        ``cupy_recurrent.KERNELS[mode]`` (CuPy)
-matmul                         cpu         ``numba_matmul.matmul`` (a product on the team)
-=============================  ==========  ==========================================
-
-(gru_reset_before is ``nn.GRU(reset_after=False)``, registered like gru.) Every kernel has the
-interface of ``recurrent_kernel.RecurrentKernel``. Without CuPy the
-"cuda" entries cannot load, ``find`` returns None and the layers take the reference path
-(so does the "strict" test device, which has no kernel). The CPU kernels use all cores by
-default, on one team of threads (numba_team): the LSTM's threads share every step, each a block
-of hidden units, the GRU's and RNN's each run batch shards (numba_shards);
-``tinygrad_rnn.kernels.cpu_threads.set_num_threads(n)`` sets the number of threads.
+Entries name a module and an attribute, imported on first use, so importing the registry neither
+imports Numba or CuPy nor compiles anything. The recurrent modes ("rnn_tanh", "rnn_relu",
+"lstm", "gru", "gru_reset_before") have a "cpu" kernel (Numba, numba_recurrent) and a "cuda" one
+(CuPy, cupy_recurrent), each with the interface of ``recurrent_kernel.RecurrentKernel``;
+"matmul" on "cpu" is a product on the kernels' threads (numba_matmul). docs/kernels.md is the map.
 """
 import importlib
 

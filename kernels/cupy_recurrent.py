@@ -33,7 +33,7 @@ import cupy
 import numpy as np
 
 from . import cupy_gates, cupy_graphs
-from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights, multiplied_states
 
 
 class CupyRecurrent(RecurrentKernel):
@@ -119,8 +119,7 @@ class CupyRecurrent(RecurrentKernel):
         weights = Weights(w_ih, arrays["w_hh"], (b_ih is not None, b_hh is not None), peephole is not None,
                           arrays.get("peephole"))
         states = {name: arrays[name] for name in _SAVED_STATES if name in arrays}
-        shard = Shard(slice(None), x, gates, states, arrays["lengths"])
-        return out, h_n, c_n, Saved(weights, reverse, [shard])
+        return out, h_n, c_n, Saved(weights, reverse, x, gates, states, arrays["lengths"])
 
     def _forward_loop(self, arrays, reverse, save):
         """All steps: per step and phase a GEMM (h W_hh^T into ``rec``) and an elementwise kernel."""
@@ -155,21 +154,20 @@ class CupyRecurrent(RecurrentKernel):
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        (shard,) = saved.shards
-        steps, batch = shard.x.shape[:2]
-        hidden, dtype = shard.states["h_prev"].shape[2], shard.x.dtype
-        arrays = {"acts": shard.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
+        steps, batch = saved.x.shape[:2]
+        hidden, dtype = saved.states["h_prev"].shape[2], saved.x.dtype
+        arrays = {"acts": saved.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
                   "dh": self._gradient_buffer(d_hn, batch, hidden, dtype),
                   "back": cupy.zeros((batch, hidden), dtype),   # da W_hh of the step before: none yet
-                  "lengths": shard.lengths, "w_hh": saved.weights.w_hh,
-                  **{name: state for name, state in shard.states.items() if name != "h_prev"}}
+                  "lengths": saved.lengths, "w_hh": saved.weights.w_hh,
+                  **{name: state for name, state in saved.states.items() if name != "h_prev"}}
         if self.mode == "gru":
-            arrays.update(h_prev=shard.states["h_prev"], d_gi=cupy.empty_like(shard.acts),
-                          d_gh=cupy.empty_like(shard.acts))
+            arrays.update(h_prev=saved.states["h_prev"], d_gi=cupy.empty_like(saved.acts),
+                          d_gh=cupy.empty_like(saved.acts))
         else:
-            arrays["da"] = cupy.empty_like(shard.acts)
+            arrays["da"] = cupy.empty_like(saved.acts)
         if self.mode == "gru_reset_before":
-            arrays.update(h_prev=shard.states["h_prev"], d_reset=cupy.empty((batch, hidden), dtype))
+            arrays.update(h_prev=saved.states["h_prev"], d_reset=cupy.empty((batch, hidden), dtype))
         if self.mode == "lstm":
             arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype),
                           peephole=saved.weights.steps)
@@ -183,7 +181,7 @@ class CupyRecurrent(RecurrentKernel):
             grads["c0"] = arrays["dc"]
         d_gi = arrays.get("d_gi", arrays.get("da"))
         d_gh = arrays.get("d_gh", d_gi)   # rnn, lstm: both biases are added before the gates
-        return self._weight_gradients(saved.weights, shard, d_gi, d_gh, grads, want)
+        return self._weight_gradients(saved, d_gi, d_gh, grads, want)
 
     def _backward_loop(self, arrays, reverse):
         """All steps: per step and phase an elementwise kernel for da and a GEMM (da W_hh into
@@ -209,18 +207,18 @@ class CupyRecurrent(RecurrentKernel):
             return cupy.zeros((batch, hidden), dtype)
         return cupy.array(grad, dtype=dtype, order="C")
 
-    def _weight_gradients(self, weights, shard, d_gi, d_gh, grads, want):
+    def _weight_gradients(self, saved, d_gi, d_gh, grads, want):
         """The GEMMs and sums over all steps at once (d_gi is d_gh except for GRU)."""
-        steps, batch, inputs = shard.x.shape
-        h_prev = shard.states["h_prev"]
+        weights, (steps, batch, inputs) = saved.weights, saved.x.shape
+        h_prev = saved.states["h_prev"]
         hidden, rows = h_prev.shape[2], steps * batch
         d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
         if want("x"):
             grads["x"] = cupy.matmul(d_gi2, weights.w_ih).reshape(steps, batch, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = cupy.matmul(d_gi2.T, shard.x.reshape(rows, inputs))
+            grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
         if want("weight_hh"):
-            states = multiplied_states(self.mode, hidden, h_prev, shard.states.get("q_saved"))
+            states = multiplied_states(self.mode, hidden, h_prev, saved.states.get("q_saved"))
             grads["weight_hh"] = cupy.concatenate([cupy.matmul(d_gh2[:, block].T, state.reshape(rows, hidden))
                                                    for block, state in states])
         has_ih, has_hh = weights.has_bias
@@ -229,17 +227,17 @@ class CupyRecurrent(RecurrentKernel):
         if has_hh and want("bias_hh"):
             grads["bias_hh"] = d_gh2.sum(axis=0)
         if weights.has_peephole and want("peephole"):
-            grads["peephole"] = self._peephole_gradient(shard, d_gi)
+            grads["peephole"] = self._peephole_gradient(saved, d_gi)
         return {name: grad for name, grad in grads.items() if want(name)}
 
     @staticmethod
-    def _peephole_gradient(shard, da):
+    def _peephole_gradient(saved, da):
         """(3, H): sums over steps and rows of da_i c, da_f c and da_o c' (c' = f c + i g). Masked
         rows have da = 0, so they add nothing (their acts hold finite pre-activations)."""
-        c_prev = shard.states["c_prev"]
+        c_prev = saved.states["c_prev"]
         hidden = c_prev.shape[2]
         da_i, da_f, _, da_o = (da[..., k * hidden:(k + 1) * hidden] for k in range(4))
-        act_i, act_f, act_g, _ = (shard.acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
+        act_i, act_f, act_g, _ = (saved.acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
         c_new = act_f * c_prev + act_i * act_g
         return cupy.stack([(da_i * c_prev).sum(axis=(0, 1)), (da_f * c_prev).sum(axis=(0, 1)),
                            (da_o * c_new).sum(axis=(0, 1))])

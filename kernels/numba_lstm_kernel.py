@@ -17,7 +17,7 @@ import numpy as np
 
 from . import compile_ahead, cpu_threads, numba_team, numba_tiles, workspace
 from .numba_lstm import TeamStates, TeamWeights, lstm_backward_work, lstm_forward_work, slots
-from .recurrent_kernel import RecurrentKernel, Saved, Shard, Weights
+from .recurrent_kernel import RecurrentKernel, Saved, Weights
 
 MIN_UNITS = 16   # narrower blocks make the per-step GEMMs too thin
 
@@ -65,16 +65,16 @@ class NumbaLSTM(RecurrentKernel):
             lease.give_back()
             return out, h_n, c_n, None
         by_name = {name: getattr(states, name) for name in TeamStates._fields[1:]}
-        saved = Saved(weights, reverse, [Shard(slice(None), x, states.acts, by_name, lengths)])
+        saved = Saved(weights, reverse, x, states.acts, by_name, lengths)
         lease.give_back_with(saved)
         return out, h_n, c_n, saved
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, (shard,) = saved.weights, saved.shards
-        states = TeamStates(shard.acts, **shard.states)
-        blocks, steps, _, batch, units = shard.acts.shape
+        weights = saved.weights
+        states = TeamStates(saved.acts, **saved.states)
+        blocks, steps, _, batch, units = saved.acts.shape
         width = 4 * blocks * units
-        dtype, hidden, inputs = shard.acts.dtype, width // 4, shard.x.shape[2]
+        dtype, hidden, inputs = saved.acts.dtype, width // 4, saved.x.shape[2]
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
                   for d in (d_hn, d_cn))
@@ -87,7 +87,7 @@ class NumbaLSTM(RecurrentKernel):
         d_peephole = np.zeros((3, hidden) if weights.has_peephole else (0, 0), dtype)
         scratch = workspace.lease()
         numba_team.run(lstm_backward_work, blocks, _backward_arguments(
-            weights, states, shard.x, shard.lengths, saved.reverse, d_out, (dh, dc),
+            weights, states, saved.x, saved.lengths, saved.reverse, d_out, (dh, dc),
             scratch.empty((steps, batch, width), dtype), grads + (d_peephole,)))
         scratch.give_back()
         d_w_ih, d_w_hh, d_bias, dx = grads

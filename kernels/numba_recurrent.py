@@ -27,7 +27,7 @@ import numpy as np
 from . import (compile_ahead, compile_notice, cpu_threads, numba_gru, numba_matmul,  # noqa: F401
                numba_rnn, numba_team, numba_tiles, workspace)
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
-from .recurrent_kernel import GATES, RecurrentKernel, Saved, Shard, Weights, multiplied_states
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights, multiplied_states
 
 class NumbaRecurrent(RecurrentKernel):
     """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru", "gru_reset_before") on the
@@ -71,7 +71,7 @@ class NumbaRecurrent(RecurrentKernel):
             states = {"h_prev": given[4]}
             if self.mode in _EXTRA:
                 states[_EXTRA[self.mode]] = extra
-            saved = Saved(weights, reverse, [Shard(slice(None), xs, gates, states, lengths, bounds)])
+            saved = Saved(weights, reverse, xs, gates, states, lengths, bounds)
             if compile_ahead.first(_WORK[self.mode][1], dtype):
                 stand_ins = compile_ahead.stand_ins(dtype, 2, 1, 1, 3)   # dh, d_gi, d_gh, d_out
                 compile_ahead.start(_WORK[self.mode][1], self._backward_arguments(saved, *stand_ins))
@@ -115,15 +115,14 @@ class NumbaRecurrent(RecurrentKernel):
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, (shard,) = saved.weights, saved.shards
-        dtype, (width, inputs), bounds = weights.w_hh.dtype, weights.w_ih.shape, shard.bounds
+        weights, bounds = saved.weights, saved.bounds
+        dtype, (width, inputs) = weights.w_hh.dtype, weights.w_ih.shape
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         steps, batch, hidden = d_out.shape
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         scratch = workspace.lease()
         d_gi = scratch.empty((steps * batch * width,), dtype)
         d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same
-        h_prev = shard.states["h_prev"]
         numba_team.run(_WORK[self.mode][1], len(bounds) - 1,
                        self._backward_arguments(saved, dh, d_gi, d_gh, d_out))
         grads = {"h0": dh}
@@ -135,10 +134,10 @@ class NumbaRecurrent(RecurrentKernel):
             for first, last in zip(bounds[:-1], bounds[1:]):
                 grads["x"][:, first:last] = dx[steps * first:steps * last].reshape(steps, -1, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = numba_matmul.matmul(d_gi2, shard.x.reshape(rows, inputs), True)
+            grads["weight_ih"] = numba_matmul.matmul(d_gi2, saved.x.reshape(rows, inputs), True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            q = shard.states.get("q_saved")
+            h_prev, q = (saved.states.get(name) for name in ("h_prev", "q_saved"))
             for block, state in multiplied_states(self.mode, hidden, h_prev.reshape(rows, hidden),
                                                   None if q is None else q.reshape(rows, hidden)):
                 numba_matmul.matmul(d_gh2[:, block], state, True, out=grads["weight_hh"][block])
@@ -153,10 +152,10 @@ class NumbaRecurrent(RecurrentKernel):
 
     def _backward_arguments(self, saved, dh, d_gi, d_gh, d_out):
         """The mode's backward work function's arguments (numba_rnn, numba_gru)."""
-        (shard,), cut, reverse = saved.shards, saved.weights.steps[1], saved.reverse
-        given = (shard.bounds, shard.acts, shard.states["h_prev"], shard.lengths, dh, d_gi, d_gh, d_out)
+        cut, reverse = saved.weights.steps[1], saved.reverse
+        given = (saved.bounds, saved.acts, saved.states["h_prev"], saved.lengths, dh, d_gi, d_gh, d_out)
         if self.mode == "gru":
-            rest = (cut, reverse, shard.states["m_saved"])
+            rest = (cut, reverse, saved.states["m_saved"])
         elif self.mode == "gru_reset_before":
             rest = (cut, reverse)
         else:

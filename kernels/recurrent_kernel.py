@@ -1,17 +1,16 @@
-"""What every fused recurrent kernel shares: its interface and the invariants of its arguments.
+"""What every fused recurrent kernel shares: its interface, the schema of what backward reads, and
+the invariants of its arguments.
 
-A kernel runs one layer in one direction over a whole sequence, for one mode ("rnn_tanh",
-"rnn_relu", "lstm", "gru", "gru_reset_before"), on the arrays of one device::
+A kernel runs one layer in one direction over a whole sequence, for one mode, on the arrays of
+one device, with PyTorch's shapes, names and gate order::
 
     out, h_n, c_n, saved = kernel.forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
                                           reverse, save)
     grads = kernel.backward(saved, d_out, d_hn, d_cn, wanted)   # {"x": ..., "weight_hh": ...}
 
-A kernel implements ``forward`` and ``_backward(saved, d_out, d_hn, d_cn, want)`` (``want`` a
-predicate on gradient names). Shapes and names follow PyTorch: ``x`` (T, B, I), ``h0``, ``c0``
-(B, H), ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), ``b_ih``, ``b_hh`` (G·H,) or None, ``peephole``
-(3, H) or None (lstm only), ``lengths`` a host integer array (B,) or None; ``out`` (T, B, H),
-``h_n``, ``c_n`` (B, H) (``c_n`` None except for lstm), ``saved`` None unless ``save``.
+``x`` (T, B, I), ``h0``, ``c0`` (B, H), ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), biases (G·H,) or
+None, ``peephole`` (3, H) or None (lstm), ``lengths`` host integers (B,) or None; ``c_n`` is None
+except for lstm, ``saved`` None unless ``save``.
 """
 from dataclasses import dataclass
 
@@ -25,34 +24,23 @@ class Weights:
     """The weights of one call as a kernel prepared them (arrays of its device)."""
     w_ih: object          # (G*H, I), for dx = da W_ih
     w_hh: object          # (G*H, H) contiguous
-    has_bias: tuple       # (bias_ih given, bias_hh given): which bias gradients backward returns
+    has_bias: tuple       # (bias_ih given, bias_hh given): the bias gradients backward returns
     has_peephole: bool    # lstm: whether backward returns the peephole gradient
-    steps: object         # the backend's own forms of them for its steps: Numba RNN/GRU the cut
-                          # products of each direction (numba_tiles), Numba LSTM the team's tiles
-                          # (numba_lstm.TeamWeights), CuPy the peepholes (zero for a plain LSTM)
-
-
-@dataclass
-class Shard:
-    """What backward needs from the forward of some batch rows."""
-    rows: slice           # of the batch
-    x: object             # (T, b, I) contiguous
-    acts: object          # the activations of every step, in the kernel's layout
-    states: dict          # by name, the states of every step that backward reads: h_prev (T, b, H)
-                          # and lstm: c_prev, tanh_c; gru: m_saved; gru_reset_before: q_saved = r h
-                          # (Numba LSTM: x_and_h, cells, tanh_c by block, numba_lstm.TeamStates)
-    lengths: object       # (b,) int64
-    bounds: object = None # Numba RNN/GRU: one Shard for the batch, whose arrays are flat and
-                          # shard-major, shard k rows bounds[k]:bounds[k + 1] (numba_shards)
+    steps: object         # the backend's own form of them for its steps: the cuts of the
+                          # products (numba_tiles), numba_lstm.TeamWeights, CuPy's peepholes
 
 
 @dataclass
 class Saved:
-    """What backward needs from a training forward (arrays private to the kernel, never written by
-    backward; those of the workspace pool go back to it when this is collected)."""
+    """What backward needs from a training forward (arrays private to the kernel; those of the
+    workspace pool go back to it when this is collected)."""
     weights: Weights
     reverse: bool
-    shards: list          # [one Shard]: the whole batch
+    x: object             # (T, B, I) contiguous (Numba RNN/GRU: flat and shard-major)
+    acts: object          # the activations of every step, in the kernel's layout
+    states: dict          # by name, what backward reads: h_prev (T, B, H) and the mode's own
+    lengths: object       # (B,) int64
+    bounds: object = None # Numba RNN/GRU: the shards' first rows, then B (numba_shards)
 
 
 class RecurrentKernel:
@@ -89,10 +77,8 @@ class RecurrentKernel:
 
     def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
         """Assert the kernel's invariants (the layers check user input, with the messages users
-        see: tinygrad_rnn.nn.recurrent and nn.fused.unavailable); returns ``(dtype, lengths)``
-        with ``lengths`` host int64 (B,), the full length for every row when None. Any integer
-        length is safe: steps t >= lengths[b] are masked, so the kernel takes [0, T] (and more)
-        where the layer accepts [1, T]."""
+        see); returns ``(dtype, lengths)``, ``lengths`` host int64 (B,), full when None. Steps
+        t >= lengths[b] are masked, so any integer length is safe here."""
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         gh, lstm = self.gates * hidden, self.mode == "lstm"

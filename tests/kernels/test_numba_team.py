@@ -126,7 +126,7 @@ def _run_lstm(problem, lengths, reverse, seed=1):
     rng = np.random.default_rng(seed)
     grads = kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
                             rng.standard_normal(c_n.shape))
-    return dict(grads, out=out.copy(), h_n=h_n.copy(), c_n=c_n.copy()), saved.shards[0].acts.shape[0]   # (P, T, 4, B, U)
+    return dict(grads, out=out.copy(), h_n=h_n.copy(), c_n=c_n.copy()), saved.acts.shape[0]   # (P, T, 4, B, U)
 
 
 @pytest.mark.parametrize("peephole", [False, True])
