@@ -1,17 +1,12 @@
 """Compile a layer's backward in a second process while this one compiles its forward.
 
-Numba compiles one function at a time in a process, so a layer's first training step would
-compile its forward and then its backward on one core. A layer's first training forward (per
-dtype) calls ``start(backward_work, args)`` with arguments of the types the backward will pass;
-when Numba's cache lacks that function, a second Python process compiles it for those types
-into the cache, and the first run of the backward (numba_team.run) calls ``wait`` and loads it
-from there. Nothing starts when the function is compiled here or cached already, when its
-cache is off, or with one thread; if the second process fails or takes longer than
-``TIMEOUT`` seconds, the run compiles for itself.
-
-The two processes may write Numba's index of a shared helper (``next_ticket``) at once; Numba
-replaces an index file whole, so one of two entries written together can be lost, which costs
-a later process a compilation, never a wrong result.
+Numba compiles one function at a time in a process. A layer's first training forward (per
+dtype) calls ``start(backward_work, args)`` with arguments of the backward's types; when Numba's
+cache lacks that function, a second Python process compiles it into the cache, and the
+backward's first run (numba_team.run) calls ``wait`` and loads it. Nothing starts when it is
+compiled or cached already, its cache is off, or with one thread; if the process fails or takes
+over ``TIMEOUT`` seconds, the run compiles for itself. Two processes may write the index of a
+shared helper (``next_ticket``) at once; a lost entry costs a later process a compilation.
 """
 import atexit
 import os

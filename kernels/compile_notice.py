@@ -1,16 +1,13 @@
-"""Say once, on stderr, when the fused kernels are being compiled rather than loaded from
-Numba's cache, so that a first call's long pause is explained (issue: a learner's first
-``nn.LSTM`` call otherwise seems to hang).
-
-Numba announces each real compilation with a "numba:compile" event (a cache hit sends none);
-a listener prints one line for the first one of this package's kernels in the process.
+"""Say once, on stderr, when the fused kernels are being compiled rather than loaded from Numba's
+cache, so that a first call's pause is explained. Numba sends a "numba:compile" event for each
+real compilation (a cache hit sends none).
 """
 import sys
 
 from numba.core import event
 
 _MESSAGE = ("tinygrad_rnn: compiling the fused recurrent kernels for this machine (the first call "
-            "of each layer kind pauses, about 6 s for an LSTM on 2 cores; later runs load them "
+            "of each layer kind pauses for a few seconds; later runs load them "
             "from Numba's cache)")
 
 

@@ -1,11 +1,6 @@
-"""How many threads the CPU kernels may use (``set_num_threads``), how a GRU or RNN call cuts
-its batch into shards for them (``shards``, numba_shards), and BLAS's threads while they run.
-
-The kernels' threads are one team (numba_team): the LSTM cuts each step by hidden units, the
-GRU and RNN cut the batch into contiguous shards, each thread running the whole sequence of
-its shard. While a team runs, BLAS is limited to one thread per call (through threadpoolctl,
-for the duration of the call) so that the threads do not oversubscribe the cores; without
-threadpoolctl installed, kernels run as a single shard with BLAS's own threading.
+"""How many threads the CPU kernels may use (``set_num_threads``), how a GRU or RNN call cuts its
+batch into shards for them (``shards``), and BLAS's threads while they run (``blas_threads``:
+one per call, through threadpoolctl; without it, kernels run one shard with BLAS's threads).
 """
 import contextlib
 import os

@@ -1,34 +1,18 @@
 """The per-step gate arithmetic of the CuPy kernels (cupy_recurrent), as CUDA source in plain C.
 
-One ``Gate`` per mode, direction and phase (one phase per step, two for the GRU with the
-reset gate before the product: see below): a parameter list in the syntax of
-``cupy.ElementwiseKernel`` and a body that runs once per element ``i`` of the (B, H) state, with
-``b = i / hidden`` the batch row and ``j = i % hidden`` the unit. All parameters are ``raw``
-(indexed by hand, C order), so a launch is ``kernel(*gate.arguments(**arrays), size=B * H)``.
-The formulas are those of the Numba loops (numba_rnn, numba_lstm, numba_gru: see their
-docstrings), computed per element instead of per row:
+One ``Gate`` per mode, direction and phase: parameter lists in ``cupy.ElementwiseKernel``'s
+syntax and a body run once per element ``i`` of the (B, H) state (``b = i / hidden`` the row,
+``j = i % hidden`` the unit); all parameters are ``raw``, indexed by hand in C order. Forward
+adds ``rec = h W_hh^T`` to the hoisted ``gates[t]``, writes the activations over it, the new
+state into ``h`` (and ``c``), the output and the saved states; masked rows keep their state
+and output 0. Backward: ``dh`` holds the state gradient that does not go through W_hh and
+``back`` the part that does (``da W_hh`` of the step run before); the kernel writes ``da`` (0
+for masked rows, so ``back`` is 0 there) and leaves in ``dh`` the new direct part. The
+reset-before GRU has two phases each way: (r, z, q = r h), then (n, h'); (da_z, da_n), then da_r.
 
-* forward, one step: the pre-activations are ``gates[t]`` (the hoisted input projection plus
-  biases) plus ``rec = h W_hh^T`` (the step's GEMM); the kernel writes the activations over
-  ``gates[t]`` (what backward needs), the new state into ``h`` (and ``c``), the output row and
-  the saved state; rows with ``t >= lengths[b]`` keep their state and output 0.
-* backward, one step: ``dh`` holds the part of the state gradient that does not go through
-  W_hh and ``back`` the part that does (``da W_hh`` of the step processed before, i.e. the next
-  one in time; zero before the first): their sum is the gradient reaching the new state. The kernel writes ``da`` (zero for masked
-  rows) and leaves in ``dh`` the new direct part: all of it for a masked row (its state passed
-  through), ``dh' z`` for GRU, 0 for RNN and LSTM. So no second per-step launch is needed to merge
-  the GEMM's result into masked rows: masked rows have ``da = 0``, hence ``back = 0``.
-
-The GRU with the reset gate before the product (``gru_reset_before``, numba_gru's second form)
-needs r before its second GEMM, so each of its steps has two phases, each a GEMM and a kernel:
-forward ``rec = h W_h[rz]^T``, kernel (r, z, q = r h), ``rec_n = q W_hn^T``, kernel (n, h');
-backward kernel (da_z, da_n; ``dh`` becomes the whole d_h), ``d_reset = da_n W_hn``, kernel
-(da_r; ``dh`` becomes d_h z + d_reset r), ``back = [da_r, da_z] W_h[rz]``.
-
-The bodies use only scalar C over the element type ``T`` (a typedef CuPy emits per launch:
-float or double) and ``exp_``, ``tanh_`` and the ``sigmoid_`` macro, so the test
-(tests/kernels/test_cupy_gates_source.py) compiles these same strings with a C compiler and runs
-them on the CPU. Integer literals keep float32 arithmetic in float (``1 - o`` is float when o is).
+The bodies use only scalar C over ``T`` (float or double, per launch) and ``exp_``, ``tanh_``,
+``sigmoid_``, so tests/kernels/test_cupy_gates_source.py compiles the same strings with a C
+compiler and runs them on the CPU. Integer literals keep float arithmetic in float.
 """
 from dataclasses import dataclass
 from functools import cached_property

@@ -1,22 +1,11 @@
-"""Replaying the CuPy kernels' per-step loops as CUDA graphs: opt-in, off by default.
+"""Replaying the CuPy kernels' per-step loops as CUDA graphs: opt-in (``cuda_graphs``), off by default.
 
-Per step the CuPy kernels (cupy_recurrent) launch one GEMM and one elementwise kernel. At small
-sizes a step's time goes to launching (Python, CuPy and the driver: microseconds each) rather than
-to the GPU. A CUDA graph records the 2T launches of one loop once (stream capture) and replays
-them with a single launch. A graph replays the same kernels on the same memory, so
-``LoopGraphs`` keeps, per shape of loop, buffers that live across calls: each call copies its
-inputs into them, replays, and copies its outputs out: a few copies instead of 2T launches.
-The first call of a shape runs eagerly on the buffers (compiling the kernels and creating the
-cuBLAS handle, neither of which may happen during a capture), the second captures, later calls
-replay.
-
-It pays off when shapes recur (a fixed sequence length, e.g. truncated-BPTT chunks): every new
-(mode, direction, T, B, H, dtype) costs a set of buffers and a capture, and at most ``size`` of
-them are kept (the least recently used is dropped). Work goes to the current stream; a replay is
-ordered after the copies before it and before those after it on that stream.
-
-Not yet run on a GPU: tested on the CPU with a stand-in that records and replays the launches
-(tests/kernels/test_cupy_gates_source.py).
+A graph records the 2T launches of one loop once (stream capture) and replays them as one. It
+replays the same kernels on the same memory, so ``LoopGraphs`` keeps buffers per loop shape:
+each call copies its inputs in, replays, and copies its outputs out. The first call of a shape
+runs eagerly (compiling the kernels and creating the cuBLAS handle, which a capture cannot), the
+second captures, later calls replay; at most ``size`` shapes are kept (least recently used
+dropped). Not yet run on a GPU: tested on the CPU with a stand-in that records and replays.
 """
 from collections import OrderedDict
 

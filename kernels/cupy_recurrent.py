@@ -1,33 +1,16 @@
-"""Fused whole-sequence recurrent layers on the GPU: cuBLAS GEMMs around one elementwise kernel
-per step (CuPy).
+"""The fused recurrent layers on the GPU (CuPy): cuBLAS GEMMs around one elementwise kernel per step.
 
-The same structure and semantics as the CPU kernels (numba_recurrent; the per-step math is in
-the docstrings of numba_rnn, numba_lstm and numba_gru). One layer, one direction:
+The semantics and formulas of the CPU kernels (numba_rnn, numba_lstm, numba_gru). ``forward``:
+one GEMM for the input projection of every step plus the biases (GRU: without b_hn), then per
+step a GEMM ``h @ W_hh^T`` and ONE elementwise kernel (cupy_gates) for the gates, the state
+update (in place in ``h_n``, ``c_n``), the masking, the output and what backward saves.
+``_backward``: per step one kernel for ``da`` and one GEMM ``da @ W_hh``, then the weight, input,
+bias and peephole gradients over all steps at once. The reset-before GRU has two phases (GEMM
+and kernel) per step, its second product needing r. With ``cuda_graphs = True`` a loop's 2T
+launches replay as one CUDA graph when its shapes recur (cupy_graphs).
 
-forward
-    1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T``, plus the biases
-       (GRU: without b_hn, which goes inside ``r * (...)``);
-    2. per step: one GEMM ``h @ W_hh^T`` into a preallocated buffer and ONE elementwise kernel
-       (cupy_gates) for all gate arithmetic, the state update, the masking, the output row
-       (written straight into ``out``) and the saving of what backward needs. The state is
-       updated in place in ``h_n`` (and ``c_n``), so it ends there.
-backward
-    per step ONE elementwise kernel for the gate derivatives ``da`` and one GEMM ``da @ W_hh``;
-    then, over all steps at once, ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``, ``dx = da W_ih``,
-    the bias sums and (peephole LSTM) the peephole sums.
-The GRU with the reset gate before the product runs two GEMM + kernel phases per step, in each
-direction (cupy_gates), since its second product needs r.
-
-So a sequence of T steps costs 2T + O(1) launches each way; with ``cuda_graphs = True`` (off by
-default) each loop's 2T launches are replayed as one CUDA graph when its shapes recur
-(cupy_graphs). ``lengths`` (B,): rows with
-``t >= lengths[b]`` carry their state and output 0 and get zero gate gradients; ``reverse=True``
-runs each row from its own last valid step down to 0 (the loop runs t = T-1 .. 0 and masks).
-
-Not yet run on a GPU: written and reviewed on a machine without one. Its per-step bodies are
-compiled by the C compiler and checked on the CPU, and this module's loops run there with NumPy
-standing in for CuPy (tests/kernels/test_cupy_gates_source.py); tests/kernels/test_cupy_recurrent.py
-compares it with the Numba kernel where CuPy and a GPU exist.
+Not yet run on a GPU: the kernel bodies are compiled by the C compiler and the loops run with
+NumPy standing in for CuPy on the CPU (tests/kernels/test_cupy_gates_source.py).
 """
 import cupy
 import numpy as np

@@ -1,21 +1,12 @@
-"""One BLAS matrix product on 2-D views, callable from Numba kernels:
-``c = op(a) @ op(b)`` or ``c += op(a) @ op(b)``, with ``op`` an optional transpose.
+"""One BLAS product on 2-D views, from Numba kernels: ``c = op(a) @ op(b)`` or ``c += ...``.
 
-Numba's ``np.dot`` takes only contiguous arrays and always overwrites its output. The time loops
-need both the other cases: they add ``h @ W_hh^T`` straight into the step's slice of the hoisted
-gate pre-activations (no scratch array and no separate pass to add it), and multiply blocks of
-rows or columns of larger arrays (numba_tiles). So this calls the GEMM that ``np.dot`` itself
-calls: Numba's ``numba_xxgemm`` helper, which forwards to SciPy's BLAS (``sgemm``/``dgemm``).
-
-BLAS is column-major; a row-major ``c (m, n) = a (m, k) @ b (k, n)`` is, read column-major,
-``c^T = b^T a^T``, so ``b`` is passed first. Every array must have unit stride along its last
-axis (rows may be strided: the leading dimension is the row stride); the kernels only pass
-such views. With k = 0, BLAS sets ``c = beta c``: zero, or unchanged when accumulating.
-
-``gemm``, inlined into its callers, only takes each array's address and row stride; the call
-itself is ``_blas``, a function of plain integers compiled once for every caller, dtype and
-layout: whatever a kernel inlines is compiled again at each place that calls it, which made
-the whole call costly to a kernel's first compilation (benchmarks/PERFORMANCE.md).
+Numba's ``np.dot`` only overwrites contiguous arrays; the time loops add ``h @ W_hh^T`` into a
+step's slice of the hoisted projection and multiply blocks of larger arrays. So this calls the
+GEMM ``np.dot`` calls (Numba's ``numba_xxgemm``, SciPy's BLAS). BLAS is column-major: ``c = a @
+b`` is ``c^T = b^T a^T``, so ``b`` goes first. Every array has unit stride along its rows (rows
+may be apart by more: the leading dimension); with k = 0, BLAS sets ``c = beta c``. ``gemm``,
+inlined, only takes addresses and strides; ``_blas``, a function of integers, is compiled once
+for all callers (inlined code is compiled again at each caller).
 """
 import numpy as np
 from numba import njit, types

@@ -1,35 +1,24 @@
-"""The GRU's time loops, forward and BPTT, as Numba kernels (one call each per sequence), in
-both forms (``reset_after``, see tinygrad_rnn.nn.cells).
+"""The GRU's time loops, forward and BPTT, as Numba kernels, in both forms (``reset_after``, see
+tinygrad_rnn.nn.cells).
 
-Per step t (gate order r, z, n; PyTorch's formula, where the reset gate scales the recurrent
-part of n *after* its bias):
+PyTorch's form (gate order r, z, n; r scales the recurrent part of n after its bias):
 
-    gi = [x_t W_ih^T] + b_ih + [b_hr, b_hz, 0]            (bracket: hoisted, ``gates[t]``)
-    gh = h W_hh^T                                          (one GEMM per step)
+    gi = [x_t W_ih^T] + b_ih + [b_hr, b_hz, 0],   gh = h W_hh^T     (bracket hoisted)
     r = sigma(gi_r + gh_r),  z = sigma(gi_z + gh_z),  m = gh_n + b_hn
-    n = tanh(gi_n + r m),    h' = (1 - z) n + z h  =  n + z (h - n)
-
-and its derivative, with dh' the gradient reaching h':
+    n = tanh(gi_n + r m),    h' = n + z (h - n)
 
     da_n = dh' (1 - z) (1 - n^2),  da_z = dh' (h - n) z (1 - z),  da_r = da_n m r (1 - r)
-    d gi = [da_r, da_z, da_n],     d gh = [da_r, da_z, da_n r]
-    dh   = dh' z + d gh W_hh                                (one GEMM per step, adding into dh)
-
-Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-d gi, d gh are 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm),
-and r, z, n are written over gi, which backward does not need.
+    d gi = [da_r, da_z, da_n],     d gh = [da_r, da_z, da_n r],    dh = dh' z + d gh W_hh
 
 With the reset gate before the product (Cho et al.; ``gru_reset_before_*``) the step's GEMM
-splits in two, since the second needs r:
+splits in two, the second needing r:
 
-    a = [x_t W_ih^T] + b_ih + b_hh,   [gh_r, gh_z] = h W_h[rz]^T      (first GEMM)
-    r = sigma(a_r + gh_r),  z = sigma(a_z + gh_z),  q = r h
-    n = tanh(a_n + q W_hn^T),  h' = n + z (h - n)                     (second GEMM)
+    [gh_r, gh_z] = h W_h[rz]^T,  q = r h,  n = tanh(a_n + q W_hn^T)   (a = [x_t W_ih^T] + b_ih + b_hh)
+    dq = da_n W_hn,  da_r = dq h r (1 - r),  dh = dh' z + dq r + [da_r, da_z] W_h[rz]
 
-    da_n, da_z as above,   dq = da_n W_hn                             (first GEMM)
-    da_r = dq h r (1 - r),  dh = dh' z + dq r + [da_r, da_z] W_h[rz]   (second GEMM)
+and both biases get da; dW_h[rz] = [da_r, da_z]^T h, dW_hn = da_n^T q.
 
-and both biases get the same gradient, da; dW_h[rz] = [da_r, da_z]^T h and dW_hn = da_n^T q.
+Masked rows (t >= lengths[b]) pass their state through, output 0 and get zero gradients.
 """
 import numpy as np
 from numba import njit

@@ -1,13 +1,13 @@
-"""The LSTM's time loop, forward and BPTT, as Numba kernels that a team of threads shares.
+"""The LSTM's time loop, forward and BPTT, as Numba work functions that a team of threads shares.
 
-Per step t (gate order i, f, g, o; ``a`` the pre-activations, ``p = (w_ci, w_cf, w_co)`` the
-peephole weights, zero for a plain LSTM):
+Per step t (gate order i, f, g, o; ``p = (w_ci, w_cf, w_co)`` the peepholes, zero for a plain
+LSTM):
 
     a = x_t W_ih^T + h W_hh^T + b_ih + b_hh
     i = sigma(a_i + w_ci c),  f = sigma(a_f + w_cf c),  g = tanh(a_g)
     c' = f c + i g,           o = sigma(a_o + w_co c'),  h' = o tanh(c')
 
-and its derivative, with dh' and dc' the gradients reaching h' and c':
+and with dh', dc' the gradients reaching h' and c':
 
     da_o = dh' tanh(c') o (1 - o)
     dc~  = dc' + dh' o (1 - tanh(c')^2) + w_co da_o
@@ -15,43 +15,11 @@ and its derivative, with dh' and dc' the gradients reaching h' and c':
     dc   = dc~ f + w_ci da_i + w_cf da_f,              dh = da W_hh
 
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-da is 0.
-
-**Cut by hidden units.** The P threads of a team (numba_team) share each step, cut into P
-pieces, one per block of U = H / P hidden units. Piece k of step t computes, for each gate, the
-input projection and the recurrent product in one GEMM over the concatenated input and state
-
-    a_gate[k] = [x_t, h] @ [W_ih, W_hh]^T[:, gate, block k]    (B x (I + H)) @ ((I + H) x U)
-
-(the weights' columns of that gate and block copied into contiguous tiles once per call; the
-state slots hold [x_t, h] side by side, each piece copying its share of the rows of x_{t+1}
-next to the h' it writes), then all gate arithmetic of its units for every batch row at once.
-One GEMM with K = I + H ran faster than an input projection computed ahead plus a per-step
-product. Backward, piece j of step t first
-finishes dh for its units from the whole da of the step run before (``dh[:, units j] += da @ W_hh[:, units j]``, (B x 4H) @ (4H x U)),
-then does its units' gate derivatives. One step's pieces need the whole of the step before,
-which is what the team's tickets wait for. Cutting by units rather than batch rows keeps each
-step's GEMM as tall as the batch, which BLAS runs faster. The weight gradients after the steps
-are P pieces too.
-
-**Gate-major blocks.** Forward keeps a block's pre-activations, activations and cell state as
-(4, B, U) and (B, U) arrays: each gate of a step is then one flat loop over B*U elements, which
-LLVM vectorizes without the set-up cost of one short loop per row. Rows past their
-length get garbage there that ``_outputs`` replaces by their carried state. Each gate has
-its own loop: a loop that stores into many arrays, or reads one array at an offset it also
-writes, makes LLVM give up vectorizing (its runtime alias checks hit their limit). Backward works row by row (its da must be in PyTorch's
-layout for the GEMMs) in the same short loops, and computes in the dtype of ``acts``: a literal
-1 in ``1 - o`` would make Numba compute in float64 for float32 arrays.
-
-Arrays are written element by element, not by slice assignment (``a[:] = b``): a slice
-assignment brings in NumPy's broadcasting and its error messages, which lengthen the first
-compile.
-
-The arguments come grouped (``TeamWeights``, ``TeamStates``, tuples): Numba passes a
-tuple of arrays as cheaply as the arrays themselves. The helpers are inlined into the two work
-functions (``inline="always"``), so that each is compiled once, as part of its caller: a helper
-compiled as a function of its own is optimized by LLVM alone and then again inside every caller
-that links it in, which made the first call's compilation longer.
+da is 0. The P threads cut each step by blocks of U = H / P hidden units; piece k computes
+``[x_t, h] @ [W_ih, W_hh]^T[:, gate, block k]`` for each gate, then its units' gates for every
+row (docs/kernels.md). Loops are one per gate and written element by element so that LLVM
+vectorizes them; ``one`` is a literal of the arrays' dtype (a Python 1 makes float32 float64).
+The helpers are inlined, so that each work function is compiled once, as a whole.
 """
 from collections import namedtuple
 
@@ -130,14 +98,9 @@ def lstm_forward_work(counters, given, weights, states, lengths, reverse, traini
 
 @njit(cache=True, nogil=True, inline="always")
 def _prepare_block(k, given, weights, reverse, x_and_h, c):
-    """Block k's part of what the steps read, done by the team before the first step:
-
-    * its weight tiles: ``tiles[k, gate, part]`` is the (I + H, U / parts) block of
-      [W_ih, W_hh]^T for its units of the gate, one column tile (copied, not viewed: numba_tiles);
-    * in training, ``w_hh_tiles[k, part]`` (4H, U / parts), its units' columns of W_hh, which
-      backward multiplies da by;
-    * its share of the entering ``x_and_h`` (B, I + H) (its rows of x_0, its columns of h0) and
-      its columns of c0 into ``c`` (B, U)."""
+    """Block k's part of what the steps read, before the first step: its tiles of
+    [W_ih, W_hh]^T (and of W_hh for backward), its rows of x_0 and columns of h0 in the entering
+    ``x_and_h`` (B, I + H), its columns of c0 in ``c`` (B, U)."""
     x, h0, c0, w_ih, w_hh = given
     tiles, w_hh_tiles = weights.tiles, weights.w_hh_tiles
     blocks, _, parts, _, width = tiles.shape
@@ -181,10 +144,9 @@ def _copy_rows(x_t, xh, k, blocks):
 
 @njit(cache=True, nogil=True, inline="always", **JIT_OPTIONS)
 def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
-    """One step of one block, every row at once (flat (B*U,) arrays, so that each loop is long):
-    the products ``[x_t, h] [W_ih, W_hh]^T`` in ``i, f, g, o`` plus biases and peepholes, turned
-    into the gates; ``c_out`` and ``tanh_c`` receive c' and tanh(c'). Rows past their length
-    get values that ``_outputs`` then replaces (and backward never reads)."""
+    """One step of one block, every row at once (flat (B*U,) arrays: long loops): the products in
+    ``i, f, g, o`` plus biases and peepholes become the gates; ``c_out``, ``tanh_c`` receive c'
+    and tanh(c'). Rows past their length get values that ``_outputs`` replaces."""
     b_i, b_f, b_g, b_o = bias[0], bias[1], bias[2], bias[3]
     w_ci, w_cf, w_co = peep[0], peep[1], peep[2]
     for j in range(c_in.shape[0]):
@@ -226,12 +188,11 @@ def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_fi
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
 def lstm_backward_work(counters, weights, states, lengths, reverse, d_out, d_state, d_gates,
                        operands, grads):
-    """One thread's share of BPTT and of the weight gradients. ``weights`` and ``states`` as
-    forward left them; ``d_state`` = (dh, dc) (B, H) holds the gradients of the final state and
-    ends as those of the initial state; ``d_gates`` (T, B, 4H) receives da. After the steps,
-    piece k writes its share of the rows of ``grads`` = (d_w_ih, d_w_hh, d_bias, dx (T*B, I),
-    d_peephole (3, H)), each empty when not wanted, from ``operands`` = (x2 (T*B, I), h_prev2
-    (T*B, H), w_ih (4H, I)); d_peephole accumulates over the steps."""
+    """One thread's share of BPTT and of the weight gradients. ``d_state`` = (dh, dc) (B, H) holds
+    the gradients of the final state and ends as those of the initial state; ``d_gates`` (T, B,
+    4H) receives da. After the steps, piece k writes its rows of ``grads`` = (d_w_ih, d_w_hh,
+    d_bias, dx (T*B, I), d_peephole (3, H)) (empty when not wanted) from ``operands`` = (x2
+    (T*B, I), h_prev2 (T*B, H), w_ih (4H, I))."""
     acts, _, cells, tanh_c = states
     dh, dc = d_state
     d_peephole = grads[4]

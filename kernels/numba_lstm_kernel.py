@@ -1,17 +1,10 @@
-"""The fused LSTM layer on the CPU: a team of threads cut by hidden units (numba_lstm).
+"""The fused LSTM layer on the CPU: a team of threads, each step cut by hidden units (numba_lstm).
 
-``forward`` runs the T steps on the team (numba_team), after a first step in which each
-thread prepares its block: it copies [W_ih, W_hh]^T into tiles for the per-step GEMMs
-(numba_tiles measures the cut). Done by the team rather than in NumPy beforehand, this costs
-each thread half the copying, into its own cache. The biases and peepholes, repeated for every
-row, are small enough for NumPy (the team's code for them took a second to compile).
-``_backward`` runs BPTT and the weight gradients on the team the same
-way; every gradient comes back in PyTorch's layout and gate order. The large arrays come from
-the workspace pool.
-
-The number of blocks is the team's size: the largest P up to the usable threads that divides H
-into blocks of at least ``MIN_UNITS`` units, with at least ``cpu_threads.MIN_FLOPS`` of work per
-thread; 1 otherwise (one thread, whose BLAS calls may use BLAS's own threads).
+``forward`` runs the T steps on the team after a first step in which each thread copies its
+block of [W_ih, W_hh]^T into tiles (numba_tiles measures the cut); ``_backward`` runs BPTT and
+the weight gradients the same way; every gradient comes back in PyTorch's layout and gate order.
+The team has P threads, the largest P up to the usable threads that divides H into blocks of at
+least ``MIN_UNITS`` units with ``cpu_threads.MIN_FLOPS`` of work each; else one thread.
 """
 import numpy as np
 

@@ -1,20 +1,13 @@
 """Scalar ``tanh`` and ``sigmoid`` for Numba kernels, chosen by dtype at compile time.
 
-Transcendentals dominate a recurrent step's gate arithmetic, so the choice matters: Numba's
-scalar ``math.tanh`` and ``exp`` are libm calls (no vector math library in this Numba), while the
-rational approximation below has no calls, so LLVM vectorizes the loop (benchmarks/PERFORMANCE.md
-has the timings).
+* float32: ``tanh(x) ~= x P(x^2) / Q(x^2)`` with x clamped to [-c, c], c = 7.9053111 (Eigen's
+  ``generic_fast_tanh_float``; at most 4.4 ulp on [-12, 12], +-1 beyond, NaN stays NaN), and
+  ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)``. No library calls, so LLVM vectorizes the loops.
+* float64: ``math.tanh`` and ``1 / (1 + exp(-x))`` (0, not NaN, when exp overflows), so fused
+  kernels equal the composed reference path to ~1e-15.
 
-* float32: ``tanh(x) ~= x P(x^2) / Q(x^2)`` with x clamped to [-c, c], c = 7.9053111; the
-  coefficients are Eigen's ``generic_fast_tanh_float``. Measured error on a dense grid over
-  [-12, 12]: at most 4.4 ulp (2.6e-7 absolute); it stays bounded for large |x| because of the
-  clamp (tanh(c) is within 2.7e-7 of 1), and returns +-1 to that accuracy, never NaN.
-  ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)`` (absolute error <= 1.5e-7).
-* float64: exact library functions: ``math.tanh`` and ``1 / (1 + exp(-x))`` (which is 0, not
-  NaN, when exp overflows), so fused kernels equal the composed reference path to ~1e-15.
-
-Kernels using these must compile with ``error_model="numpy"``: with Python's error model every
-division checks for zero and the loop cannot be vectorized.
+Kernels using these compile with ``error_model="numpy"`` (Python's checks every division for
+zero, which stops vectorization).
 """
 import math
 

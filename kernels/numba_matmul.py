@@ -1,17 +1,10 @@
-"""A matrix product ``op(a) @ op(b)`` on the LSTM's thread team, for the layers around the kernels.
+"""A matrix product ``op(a) @ op(b)`` on the kernels' team of threads, for the products around them.
 
-A model's other products (a language model's output layer, 1600 x 256 x 103 at the default
-size) run between calls of the fused kernels. Through NumPy they run on the BLAS's own threads,
-which meet at a barrier inside each call (a descheduled thread costs the others a scheduler
-quantum) and then spin idle for a while, taking the cores from the team's next kernel call.
-So the product is cut into blocks of rows of the output, each one single-threaded
-BLAS call (numba_blas), and the threads of the team that runs the kernels (numba_team) take
-the blocks by ticket: a thread the scheduler holds back holds up at most the block it has taken.
-A product that sums over more terms than it has output rows (a weight gradient ``g^T x`` over
-every step and batch row) is cut along the sum instead, one piece per thread, each into a
-partial output of its own, and the partial outputs are added: blocks of output rows would each
-read all of ``x`` again. Products with too little work for a thread (``cpu_threads.MIN_FLOPS``)
-are one call.
+NumPy's products run on BLAS's own threads, which meet at a barrier in each call and then spin,
+taking the cores from the team's next call. Here the team takes the product by ticket in blocks
+of output rows, each a one-thread BLAS call (numba_blas), so a thread held back holds up one
+block; a product whose sum is longer than its output (a weight gradient over T*B rows) is cut
+along the sum into partial outputs that are added at the end. Small products are one call.
 """
 import numpy as np
 from numba import njit

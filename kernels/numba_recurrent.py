@@ -1,26 +1,12 @@
-"""Fused whole-sequence tanh/relu RNN and GRU layers on the CPU: GEMMs around one Numba time
-loop. (The LSTM's kernel shares each step among threads instead: numba_lstm_kernel.)
+"""The fused tanh/relu RNN and GRU layers on the CPU: GEMMs around one Numba time loop per batch
+shard (numba_rnn, numba_gru), the shards shared among the team's threads (numba_shards).
 
-One layer, one direction. The batch is cut into shards (cpu_threads.shards), and the arrays
-the steps read and write are shard-major (numba_shards). ``forward`` does, for the whole
-sequence:
-
-1. one GEMM for the input projection of every step, ``x (T*B, I) @ W_ih^T`` (numba_matmul);
-2. the mode's jitted time loop for each shard, the shards shared among the team's threads
-   (numba_team; numba_rnn, numba_gru): per step it adds ``h @ W_hh^T`` into that step's
-   projection by BLAS (cut into the calls that numba_tiles measured fastest for the shape) and
-   does the biases, all gate arithmetic, the state update, the output row and the saving of
-   what backward needs in vectorized passes over (b, G*H) (the GRU with the reset gate before
-   the product splits the GEMM in two: numba_gru);
-
-``backward`` runs the jitted BPTT loop of each shard on the team the same way (one BLAS call
-per step for ``da @ W_hh``) and then, over all steps and rows at once, ``dW_hh = da^T h_prev``,
-``dW_ih = da^T x``, ``dx = da W_ih`` and the bias sums: three GEMMs instead of 3T small ones.
-The large arrays (gate activations, their gradients, the output) come from the workspace
-pool, so that a training loop reuses their memory from step to step.
-
-Arrays are NumPy (float32 or float64, one dtype for all); any layout is accepted. The interface
-and the checks are those of every recurrent kernel (recurrent_kernel).
+``forward``: one product for the input projection of every step, ``x (T*B, I) @ W_ih^T``
+(numba_matmul), then the mode's time loop per shard, which adds ``h @ W_hh^T`` into each step's
+projection (numba_tiles) and does the gates, the state update, the output and what backward
+saves. ``_backward``: the BPTT loop per shard, then ``dW_hh = da^T h_prev``, ``dW_ih = da^T x``,
+``dx = da W_ih`` and the bias sums over all steps and rows at once. The large arrays come from
+the workspace pool. The interface is recurrent_kernel's.
 """
 import numpy as np
 

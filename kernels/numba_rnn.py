@@ -2,10 +2,9 @@
 
 Per step t:  h' = act(a),  a = [x_t W_ih^T] + h W_hh^T + b_ih + b_hh  (bracket hoisted);
 backward:    da = dh' act'(a)  with act' = 1 - h'^2 (tanh) or [h' > 0] (relu, as PyTorch),
-             dh = da W_hh      (one GEMM per step).
-As in the LSTM (numba_lstm), the products add into ``gates[t]`` and into dh.
+             dh = da W_hh      (one GEMM per step, adding into dh).
 Rows b with t >= lengths[b] are masked: their state passes through, their output is 0 and their
-da is 0. Each row is processed in short loops that LLVM vectorizes (see numba_lstm).
+da is 0.
 """
 import numpy as np
 from numba import njit

@@ -1,21 +1,10 @@
 """Batch shards of a GRU or RNN call, as the team's threads (numba_team) run them.
 
-The rows of a batch never interact in these layers, so the batch is cut into P contiguous
-shards (``bounds``: shard k has rows ``bounds[k]:bounds[k + 1]``, cpu_threads.shards) and each
-shard is one ticket of the team: a thread runs the whole sequence of its shard, forward or
-BPTT, and the threads meet only at the end of the call. Threading each step's small GEMM inside
-BLAS instead would cost a barrier per step.
-
-A shard's arrays are contiguous (its GEMMs over all steps at once need that), so the arrays of
-a call are shard-major: flat buffers in which shard k's (T, b_k, ...) block starts where shard
-k - 1's ends (``segment``). The helpers below are inlined into the work functions of each mode
-(numba_rnn, numba_gru), which compile them with their own options: ``forward_shard`` and
-``backward_shard`` return the views of shard k that the time loops read and write. The products
-over every step and row at once (the input projection before the steps, the gradients of the
-weights and of x after them) are left to the caller (numba_recurrent), which computes each for
-the whole batch in one product. Numba's cache keeps these helpers compiled into those work
-functions; after editing this module, delete the kernels' ``__pycache__/*.nb*`` files (Numba
-only checks a kernel's own file).
+Shard k has rows ``bounds[k]:bounds[k + 1]`` (cpu_threads.shards) and is one ticket: a thread
+runs its whole sequence. Its arrays must be contiguous, so a call's arrays are shard-major flat
+buffers, shard k's (T, b_k, ...) block starting where shard k - 1's ends (``segment``). These
+helpers are inlined into the work functions (numba_rnn, numba_gru); after editing them, delete
+the kernels' ``__pycache__/*.nb*`` files (Numba only checks a kernel's own file).
 """
 from numba import njit
 

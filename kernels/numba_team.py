@@ -1,45 +1,17 @@
-"""A team of threads working through a kernel's steps together, each step cut into pieces.
+"""One team of threads for every CPU kernel: each call's work is numbered by tickets, ``step *
+pieces + piece``, and a piece of step s starts once every piece of step s - 1 is finished.
 
-An LSTM step needs the whole hidden state of the step before, so the threads of a layer cut
-each step into pieces (blocks of hidden units) and meet between steps. They meet through two
-counters rather than a barrier: the work of a call is numbered by tickets, ``step * pieces +
-piece``; each thread, in a loop,
+Each thread, in a loop, waits until the next unclaimed ticket may start, claims it (atomic
+compare-and-swap on ``counters[CLAIMED]``), does the piece and counts it (atomic add on
+``counters[FINISHED]``). A waiting thread holds no ticket, so however many threads run, in any
+order, the team cannot deadlock: one thread alone (the serial path, a forked child) runs every
+ticket in order, and a thread the scheduler holds back leaves its share to the others.
 
-1. waits until the next unclaimed ticket may start: every ticket of the earlier steps is
-   finished (``counters[FINISHED]`` has reached ``step * pieces``: a piece of step s starts
-   only after all of step s - 1, so the finished tickets are always all those of earlier steps
-   plus some of the current one),
-2. claims it (an atomic compare-and-swap on ``counters[CLAIMED]``; if another thread was
-   first, it looks again),
-3. does the piece and counts it finished (an atomic add).
-
-A thread only ever waits for tickets that running threads have claimed, so the team cannot
-deadlock however many of its threads run, or in what order: one thread alone does every piece
-(the serial path; also after ``fork``, where GNU OpenMP's threads are gone). A thread that
-waits holds no ticket, so when the scheduler takes its core away (a loaded machine) the others
-do its share; only a thread descheduled in the middle of a piece holds the team up. Waiting
-spins (a step takes microseconds, far less than a sleep and wake-up) and yields the core after
-a while.
-
-The threads are those of Numba's threading layer (GNU OpenMP here), started without a
-``parallel=True`` function: ``run`` hands any jitted work function to the layer's
-``parallel_for`` (the call a ``prange`` loop makes) through one small driver, ``_team``, which
-calls the work function's compiled code by its address. A ``prange`` driver that called the
-work function by name would link it into the driver's own module, and LLVM would optimize and
-compile it once more for each driver; a ``prange`` loop also cannot pass tuples of tuples.
-A team whose threads are still spinning from a recent call starts far faster than tasks handed
-to a Python thread pool (which also needs the GIL in each worker); GNU OpenMP keeps its idle
-threads spinning for a few milliseconds after a call, as PyTorch's do. ``start`` pins the
-layer's worker threads one per core on first use and moves the calling thread (which takes
-pieces too) off the workers' cores when the scheduler has put it on one, where it would slow
-every call (benchmarks/PERFORMANCE.md has the measurements).
-
-On a cold cache, a layer's forward starts its backward compiling in a second process
-(compile_ahead); ``run`` waits for it and loads the work function from Numba's cache.
-
-While a team runs, BLAS runs one thread per call (cpu_threads.blas_threads). Numba's cache
-stores a kernel with the functions of this module compiled in; after editing this module,
-delete the kernels' ``__pycache__/*.nb*`` files (Numba only checks a kernel's own file).
+The threads are Numba's threading layer's (GNU OpenMP here): ``run`` hands any jitted work
+function to its ``parallel_for`` through one small driver that calls the function's compiled
+code by address, with its arrays borrowed (no reference counting on the threads).
+docs/kernels.md tells why; after editing this module, delete the kernels' ``__pycache__/*.nb*``
+files (Numba's cache holds it compiled into the kernels and only checks a kernel's own file).
 """
 import ctypes
 import os
@@ -108,10 +80,8 @@ def _load(typingctx, array, index):
 
 @njit(nogil=True, cache=True)
 def next_ticket(counters, pieces, total):
-    """Claim the next of ``total`` tickets once its step may start (every ticket of the steps
-    before it finished); a value >= ``total`` when none is left. The thread waits *before* it
-    claims, so a waiting thread holds no ticket: if the scheduler takes its core away, nobody
-    waits for it."""
+    """Claim the next of ``total`` tickets once every ticket of the steps before it is finished
+    (waiting before claiming); a value >= ``total`` when none is left."""
     spins = 0
     while True:
         ticket = _load(counters, CLAIMED)
@@ -134,11 +104,9 @@ def finish(counters):
 
 @intrinsic
 def _launch(typingctx, threads, address, args):
-    """Run the compiled work function whose native entry is at ``address`` (Numba's calling
-    convention, compiled for exactly the types of ``args``, returning None) with ``args`` once
-    on each of ``threads`` threads of Numba's threading layer (its ``parallel_for``, the call a
-    ``prange`` loop makes): the calling thread and ``threads - 1`` workers. Returns whether a
-    call failed (raised)."""
+    """Call the compiled work function at ``address`` (Numba's calling convention, for the
+    types of ``args``) with ``args`` on each of ``threads`` threads of the threading layer's
+    ``parallel_for``: the caller and ``threads - 1`` workers. Returns whether a call raised."""
     arg_types = tuple(args.types)
 
     def codegen(context, builder, signature, values):
@@ -199,11 +167,9 @@ def _kernel(context, module, shared_type, arg_types):
 
 
 def _borrowed(builder, arg_type, value):
-    """``value`` with every array in it (also inside tuples) without its memory's owner
-    (meminfo) and Python parent, as a ``prange`` loop passes arrays into its body: the caller
-    keeps the arrays alive for the call, and the views the threads take of them then count no
-    references. Counting them would make the threads update the same reference counts
-    atomically at every step (benchmarks/PERFORMANCE.md)."""
+    """``value`` with every array in it (also in tuples) without its owner (meminfo) and parent,
+    as a ``prange`` body gets them: the caller keeps them alive, and the threads' views count no
+    references."""
     if isinstance(arg_type, types.Array):
         for field in (0, 1):   # meminfo, parent
             value = builder.insert_value(value, cgutils.get_null_value(value.type.elements[field]), field)
@@ -222,8 +188,8 @@ def _team(threads, address, args):
 
 
 def _address(work, args):
-    """The address of the native code of the jitted ``work`` for the types of ``args``, compiled
-    (or loaded from the cache, where compile_ahead may be putting it) on first use."""
+    """The address of the jitted ``work``'s native code for the types of ``args``, compiled or
+    loaded from the cache (where compile_ahead may be putting it) on first use."""
     key = (work, compute_fingerprint(args))
     address = _addresses.get(key)
     if address is None:
@@ -240,11 +206,10 @@ def _address(work, args):
 
 
 def run(work, threads, args):
-    """``work(*args)`` on each of ``threads`` threads (directly when 1), BLAS one thread each.
-    ``work`` is a jitted function that takes the call's ``counters()`` first and shares their
-    tickets with the others (``next_ticket``). If a piece raises on a team, the other threads
-    stop at their next ticket and this raises RuntimeError (the exception itself stays on its
-    thread; with one thread it propagates as usual)."""
+    """``work(*args)`` on each of ``threads`` threads (directly when 1), BLAS one thread each;
+    ``work`` is jitted and takes the call's ``counters()`` first. If a piece raises on a team,
+    the others stop at their next ticket and this raises RuntimeError (the exception stays on
+    its thread; with one thread it propagates)."""
     from . import cpu_threads
     # Numba's count also starts its threading layer, whose parallel_for _team calls
     threads = min(threads, 1 if _forked else get_num_threads())
@@ -269,8 +234,8 @@ def available():
 
 
 def start():
-    """Before a team starts: pin Numba's worker threads one per core (the first time), and move
-    the calling thread off the workers' cores if the scheduler has put it on one (Linux only)."""
+    """Pin the worker threads one per core (the first time) and move the calling thread off
+    their cores if the scheduler has put it on one (Linux only)."""
     if not hasattr(os, "sched_getaffinity"):
         return
     if not _pinned:

@@ -1,18 +1,12 @@
-"""The per-step recurrent product ``a (B, K) @ w (K, N)`` cut into BLAS calls that run fast.
+"""The per-step recurrent product ``a (B, K) @ w (K, N)`` cut into the BLAS calls that run fastest.
 
-A time loop multiplies a thin ``a`` (a shard's rows) by the same weight at every step, and
-OpenBLAS repacks the weight on each call. How well that goes depends on the call's shape in ways
-that only the BLAS build knows: one build runs fastest with a few rows per call and column
-blocks, another with one call (benchmarks/PERFORMANCE.md has the table). So the cut is measured
-once per shape and process (``tiling``, a few ms) rather than fixed. A cut is ``(parts, rows)``: the weight's columns are split into
-``parts`` contiguous blocks, ``w_parts (parts, K, N / parts)`` (``split_columns``), and each
-block is computed ``rows`` rows of ``a`` at a time, each call a GEMM (numba_blas) that adds into
-its block of ``out`` or overwrites it:
+How fast a BLAS build runs a thin product repeated at every step depends on its shape in ways
+only that build knows, so the cut is measured once per shape and process (``tiling``). A cut is
+``(parts, rows)``: ``w``'s columns in ``parts`` contiguous blocks (``split_columns``; copies,
+whose rows do not compete for cache sets as a view's do), each multiplied ``rows`` rows of ``a``
+at a time:
 
     out[r:r + rows, block p] (+)= a[r:r + rows] @ w_parts[p]
-
-The blocks are copies rather than views of ``w``: a view's rows lie 4 KiB or more apart, which
-makes them compete for the same cache sets.
 """
 import contextlib
 import time

@@ -1,44 +1,23 @@
-"""word2vec's fast path: per-pair SGD with negative sampling and/or hierarchical softmax in Numba.
+"""word2vec's training loop: per-pair SGD with negative sampling and/or hierarchical softmax.
 
-The objective for one input vector ``h`` and one target word ``c`` with negatives ``k_1..k_n``
-(``v`` the output vectors, ``syn1neg``):
+For an input vector ``h`` and a target word ``c`` with negatives ``k_1..k_n`` (``v`` rows of
+``syn1neg``), or the inner nodes ``u_b = syn1[p_b]`` on the Huffman path of ``c`` (hs):
 
     L = -log sigmoid(h . v_c) - sum_k log sigmoid(-h . v_k)
+    L = -sum_b log sigmoid((1 - 2 code_b) h . u_b)                    (hs)
 
-and one SGD step with learning rate ``alpha`` is, with ``g_d = alpha * (label_d - sigmoid(h . v_d))``
-(label 1 for ``c``, 0 for each ``k``):
+One step with rate ``alpha``, ``g_d = alpha (label_d - sigmoid(h . v_d))`` for each target d:
+``v_d += g_d h``, then ``h += sum_d g_d v_d`` (with the old ``v_d``). With both objectives the
+path comes first (gensim's order). Unlike word2vec.c and gensim, no node is skipped when
+``|h . u_b| >= 6``: the exact step is taken. Skip-gram's input is each context word's vector;
+CBOW's the mean (``cbow_mean``) or sum of them, and every context vector gets the whole error
+(word2vec.c's update: for the mean, C times the gradient; the true gradient trained much worse
+vectors).
 
-    v_d <- v_d + g_d * h            for every target d
-    h   <- h + sum_d g_d * v_d      (with the old v_d)
-
-Hierarchical softmax (``hs``) is the same step over other targets: the inner nodes ``u_b = syn1[p_b]``
-on the Huffman-tree path of ``c`` (``tinygrad_rnn.word2vec.huffman``), with label ``1 - code_b``, so
-
-    L = -sum_b log sigmoid((1 - 2 code_b) * h . u_b)
-
-With both objectives on (gensim allows it) the path comes first, then the negatives, and ``h``
-gets the sum of both errors.  Unlike word2vec.c and gensim, which skip a node whose ``|h . u_b|``
-is at least 6 (no update at all, even when the label disagrees), the exact step is taken.
-
-Skip-gram (word2vec.c's loop order): for a centre position ``i`` the input is the vector of each
-context word ``j`` in the window, ``h = syn0[w_j]``, and the target is ``w_i``.  CBOW: the input is
-the mean (``cbow_mean``) or the sum of the context vectors, and each context vector gets the whole
-error ``sum_d g_d * v_d``: the gradient for the sum; for the mean it is word2vec.c's (and gensim's)
-update, ``C`` times the gradient for ``C`` context words, as if the context vectors had a learning
-rate of ``C * alpha``.  (The true gradient, the error divided by ``C``, trained much worse CBOW
-vectors on w2v-prose in 5 epochs: wordsim353 Spearman 0.09 against 0.21 with this update.)
-Negative draws equal to the target are skipped, as in word2vec.c.  Exact sigmoid (no table), so
-one update is exactly the gradient step of ``L``; with distinct negatives the sequential loop
-below equals the simultaneous step because ``h`` is written only after all targets.
-
-Per batch the kernel also does what word2vec.c does per word: drop out-of-vocabulary words
-(index -1), subsample frequent words, draw a reduced window ``b`` uniformly in [0, window) so the
-effective window is ``window - b``, and decay alpha linearly across the batch (one value per
-sentence).  Random numbers come from word2vec.c's 48-bit linear congruential generator, one state
-per call, so threads never share RNG state.  Threads run the nogil kernels on separate batches
-and update the shared weights without locks (hogwild, as word2vec.c and gensim).
-
-Nothing compiles at import: each function compiles on first call (and is cached on disk).
+Per batch, as word2vec.c per word: drop out-of-vocabulary words (-1), subsample, draw a reduced
+window, decay alpha linearly (one value per sentence); random numbers from word2vec.c's 48-bit
+LCG, one state per call. Threads run batches at once and update the weights without locks
+(hogwild, as word2vec.c and gensim).
 """
 
 import math

@@ -1,21 +1,12 @@
 """Arrays the CPU kernels reuse from one call to the next, so that a training loop does not fault
 in fresh memory at every step.
 
-A recurrent layer allocates the same large arrays at every step of a training loop: the gate
-activations saved for backward, their gradients, the per-step scratch. A fresh large allocation
-comes from the operating system, which maps the pages in one by one as they are first written:
-at small sizes the page faults and unmaps were a third of a training step.
-
-Ownership is explicit. A kernel call borrows its arrays through a ``Lease`` and returns
-them with it: at the end of the call for scratch, or, for what a training forward saves for
-backward, when the object that holds them is collected (``Lease.give_back_with``). An
-array is handed out again only after its lease was returned, and arrays that leave a kernel
-(its outputs and gradients) are never borrowed, so nothing outside the kernel can hold one.
-
-The pool keeps at most ``limit`` bytes of returned arrays (default 512 MiB), letting go of the
-least recently used shapes first; ``set_limit`` changes it (0 turns reuse off) and
-``clear`` lets go of every returned array. The module's functions are those of one
-process-wide ``Pool``.
+A kernel call borrows its arrays through a ``Lease`` and returns them with it: at the end of the
+call for scratch, or, for what a training forward saves, when the object holding them is
+collected (``Lease.give_back_with``). An array is lent again only after its lease was returned;
+arrays that leave a kernel (outputs, gradients) are never borrowed. The pool keeps at most
+``limit`` bytes of returned arrays (512 MiB), the least recently used shapes going first;
+``set_limit`` (0 turns reuse off) and ``clear`` act on the one process-wide ``Pool``.
 """
 import threading
 import weakref
