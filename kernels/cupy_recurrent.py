@@ -72,7 +72,7 @@ class CupyRecurrent(RecurrentKernel):
         hidden = h0.shape[1]
         lstm = self.mode == "lstm"
         x = cupy.ascontiguousarray(x)
-        bias, b_hn = self._biases(dtype, hidden, b_ih, b_hh)
+        bias, b_hn = self._biases(cupy, dtype, hidden, b_ih, b_hh)
         gates = cupy.matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         gates += bias
         kept = steps if save else 1   # inference: the saved states go to one scratch row
@@ -120,20 +120,6 @@ class CupyRecurrent(RecurrentKernel):
             for phase, (source, _, weight, target) in enumerate(products):
                 cupy.matmul(named[source], weight, out=named[target])
                 self._launch(False, phase, batch * hidden, named)
-
-    def _biases(self, dtype, hidden, b_ih, b_hh):
-        """The bias added to the hoisted projection, and the GRU's b_hn (None for other modes)."""
-        gru = self.mode == "gru"
-        bias = cupy.zeros(self.gates * hidden, dtype)
-        b_hn = cupy.zeros(hidden, dtype) if gru else None
-        if b_ih is not None:
-            bias += b_ih
-        if b_hh is not None and gru:   # b_hn goes inside r * (...)
-            bias[:2 * hidden] += b_hh[:2 * hidden]
-            b_hn[...] = b_hh[2 * hidden:]
-        elif b_hh is not None:
-            bias += b_hh
-        return bias, b_hn
 
     # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):

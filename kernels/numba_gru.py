@@ -24,194 +24,150 @@ import numpy as np
 from numba import njit
 
 from .numba_math import JIT_OPTIONS, sigmoid, tanh
-from .numba_rnn import masked_after_saving
-from .numba_shards import backward_shard, forward_shard, next_shard
+from .numba_rnn import masked_after_saving, next_shard
 from .numba_team import finish
 from .numba_tiles import tiled_matmul
 
-
-# One thread's share of a call: whole batch shards, one per ticket (numba_shards has ``given``);
-# ``cut`` holds the per-step products' weights
-# in column blocks and their rows per product (numba_tiles), as each loop below takes them;
-# ``saved_extra`` m (gru) or q = r h (gru_reset_before), shard-major.
-
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_forward_work(counters, given, bias, b_hn, cut, reverse, saved_extra):
-    while True:
-        k = next_shard(counters, given)
-        if k < 0:
-            return
-        first, gates, h, lengths, h_prev, m_saved = forward_shard(k, given, saved_extra)
-        gru_forward_loop(gates, bias, b_hn, cut[0], cut[1], lengths, reverse, h, given[-1], first,
-                         h_prev, m_saved)
-        finish(counters)
+# The work functions are one thread's share of a call, a batch shard at a time (numba_rnn has
+# ``next_shard``, ``given`` and ``cut``); r, z, n are written over the gates x W_ih^T.
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_backward_work(counters, given, cut, reverse, saved_extra):
-    while True:
-        k = next_shard(counters, given)
-        if k < 0:
-            return
-        first, acts, h_prev, lengths, dh, d_gi, d_gh, m_saved = backward_shard(k, given, saved_extra)
-        gru_backward_loop(acts, cut[0], cut[1], lengths, reverse, h_prev, m_saved, given[-1], first,
-                          dh, d_gi, d_gh)
-        finish(counters)
-
-
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_reset_before_forward_work(counters, given, bias, cut, reverse, saved_extra):
-    while True:
-        k = next_shard(counters, given)
-        if k < 0:
-            return
-        first, gates, h, lengths, h_prev, q_saved = forward_shard(k, given, saved_extra)
-        gru_reset_before_forward_loop(gates, bias, cut[0], cut[1], cut[2], cut[3], lengths, reverse,
-                                      h, given[-1], first, h_prev, q_saved)
-        finish(counters)
-
-
-@njit(cache=True, nogil=True, **JIT_OPTIONS)
-def gru_reset_before_backward_work(counters, given, cut, reverse):
-    while True:
-        k = next_shard(counters, given)
-        if k < 0:
-            return
-        first, acts, h_prev, lengths, dh, d_gates, _, _ = backward_shard(k, given, given[1][:0])
-        gru_reset_before_backward_loop(acts, cut[0], cut[1], cut[2], cut[3], lengths, reverse,
-                                       h_prev, given[-1], first, dh, d_gates)
-        finish(counters)
-
-
-@njit(inline="always", **JIT_OPTIONS)
-def gru_forward_loop(gates, bias, b_hn, whh_t_parts, rows, lengths, reverse, h, out, first,
-                     h_prev, m_saved):
-    """Run all steps. ``gates`` (T, B, 3H) holds x W_ih^T and receives r, z, n over it; ``bias``
-    (3H,) is b_ih + [b_hr, b_hz, 0]; ``whh_t_parts`` is W_hh^T (H, 3H) in
-    column blocks, multiplied ``rows`` rows at a time (numba_tiles); ``h`` (B, H) holds the initial state and ends as the final one. Outputs go to
-    ``out[t, first + b]``. ``h_prev`` (T, B, H) receives the state entering each step and
-    ``m_saved`` m, for backward; for inference they have length 0 and 1 in time."""
-    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
-    saving = h_prev.shape[0] > 0
-    recurrent = np.empty((batch, 3 * hidden), dtype=gates.dtype)
+def gru_forward_work(counters, bounds, given, bias, b_hn, cut, reverse, m_saved):
+    """``bias`` is b_ih + [b_hr, b_hz, 0]; ``m_saved`` (T, B, H) receives m for backward (one
+    step of scratch for inference)."""
+    gates, h, lengths, h_prev, out = given
+    steps, hidden = gates.shape[0], h.shape[1]
     n_input = np.empty(hidden, dtype=gates.dtype)
     b_n = bias[2 * hidden:]
-    for s in range(steps):
-        t = steps - 1 - s if reverse else s
-        tiled_matmul(h, whh_t_parts, recurrent, False, rows)
-        for b in range(batch):
-            h_row, out_row, gate_row, rec_row = h[b], out[t, first + b], gates[t, b], recurrent[b]
-            m_row = m_saved[t if saving else 0, b]
-            if masked_after_saving(h_row, h_prev, t, b, saving, lengths, out_row):
-                continue
-            _reset_and_update(gate_row, bias, rec_row)
-            for j in range(hidden):
-                m_row[j] = rec_row[2 * hidden + j] + b_hn[j]
-            for j in range(hidden):
-                n_input[j] = gate_row[2 * hidden + j] + b_n[j] + gate_row[j] * m_row[j]
-            for j in range(hidden):
-                gate_row[2 * hidden + j] = tanh(n_input[j])
-            _new_state(gate_row, h_row, out_row)
+    while True:
+        first, last = next_shard(counters, bounds)
+        if first < 0:
+            return
+        recurrent = np.empty((last - first, 3 * hidden), dtype=gates.dtype)
+        for s in range(steps):
+            t = steps - 1 - s if reverse else s
+            tiled_matmul(h[first:last], cut[0], recurrent, False, cut[1])
+            for b in range(first, last):
+                h_row, out_row, gate_row, rec_row = h[b], out[t, b], gates[t, b], recurrent[b - first]
+                m_row = m_saved[t if h_prev.shape[0] else 0, b]
+                if masked_after_saving(h_row, h_prev, t, b, lengths, out_row):
+                    continue
+                _reset_and_update(gate_row, bias, rec_row)
+                for j in range(hidden):
+                    m_row[j] = rec_row[2 * hidden + j] + b_hn[j]
+                for j in range(hidden):
+                    n_input[j] = gate_row[2 * hidden + j] + b_n[j] + gate_row[j] * m_row[j]
+                for j in range(hidden):
+                    gate_row[2 * hidden + j] = tanh(n_input[j])
+                _new_state(gate_row, h_row, out_row)
+        finish(counters)
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def gru_backward_loop(acts, w_hh_parts, rows, lengths, reverse, h_prev, m_saved, d_out, first, dh,
-                      d_gi, d_gh):
-    """BPTT over all steps. ``acts`` (T, B, 3H): r, z, n from forward; ``w_hh_parts`` is W_hh
-    (3H, H) in column blocks, multiplied ``rows`` rows at a time; ``d_out[t, first + b]`` the gradient of the output; ``dh``
-    (B, H) holds the gradient of the final state and ends as that of the initial state;
-    ``d_gi``, ``d_gh`` (T, B, 3H) receive the gradients of the input and recurrent
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_backward_work(counters, bounds, given, cut, reverse, m_saved):
+    """``d_gi``, ``d_gh`` in ``given`` receive the gradients of the input and recurrent
     pre-activations."""
-    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
+    acts, h_prev, lengths, dh, d_gi, d_gh, d_out = given
+    steps, hidden = acts.shape[0], dh.shape[1]
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
-    for s in range(steps):
-        t = s if reverse else steps - 1 - s
-        for b in range(batch):
-            d_gi_row, d_gh_row = d_gi[t, b], d_gh[t, b]
-            if t >= lengths[b]:
-                d_gi_row[:] = 0
-                d_gh_row[:] = 0
-                continue
-            act_row, dh_row, m_row = acts[t, b], dh[b], m_saved[t, b]
-            _d_update_and_candidate(act_row, h_prev[t, b], dh_row, d_out[t, first + b], d_gi_row, one)
-            for j in range(hidden):
-                r, z, n = act_row[j], act_row[hidden + j], act_row[2 * hidden + j]
-                d_gi_row[j] = dh_row[j] * (one - z) * (one - n * n) * m_row[j] * r * (one - r)
-            for k in range(2 * hidden):
-                d_gh_row[k] = d_gi_row[k]
-            for j in range(hidden):
-                d_gh_row[2 * hidden + j] = d_gi_row[2 * hidden + j] * act_row[j]
-            for j in range(hidden):
-                dh_row[j] *= act_row[hidden + j]   # the product below adds d gh W_hh into it
-        tiled_matmul(d_gh[t], w_hh_parts, dh, True, rows)
+    while True:
+        first, last = next_shard(counters, bounds)
+        if first < 0:
+            return
+        for s in range(steps):
+            t = s if reverse else steps - 1 - s
+            for b in range(first, last):
+                d_gi_row, d_gh_row = d_gi[t, b], d_gh[t, b]
+                if t >= lengths[b]:
+                    d_gi_row[:] = 0
+                    d_gh_row[:] = 0
+                    continue
+                act_row, dh_row, m_row = acts[t, b], dh[b], m_saved[t, b]
+                _d_update_and_candidate(act_row, h_prev[t, b], dh_row, d_out[t, b], d_gi_row, one)
+                for j in range(hidden):
+                    r, z, n = act_row[j], act_row[hidden + j], act_row[2 * hidden + j]
+                    d_gi_row[j] = dh_row[j] * (one - z) * (one - n * n) * m_row[j] * r * (one - r)
+                for k in range(2 * hidden):
+                    d_gh_row[k] = d_gi_row[k]
+                for j in range(hidden):
+                    d_gh_row[2 * hidden + j] = d_gi_row[2 * hidden + j] * act_row[j]
+                for j in range(hidden):
+                    dh_row[j] *= act_row[hidden + j]   # the product below adds d gh W_hh into it
+            tiled_matmul(d_gh[t, first:last], cut[0], dh[first:last], True, cut[1])
+        finish(counters)
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def gru_reset_before_forward_loop(gates, bias, rz_t_parts, rz_rows, n_t_parts, n_rows, lengths,
-                                  reverse, h, out, first, h_prev, q_saved):
-    """Run all steps of the reset-before form. ``gates`` (T, B, 3H) holds x W_ih^T and receives
-    r, z, n over it; ``bias`` (3H,) is b_ih + b_hh; ``rz_t_parts`` is W_h[rz]^T (H, 2H) and
-    ``n_t_parts`` W_hn^T (H, H) in column blocks (numba_tiles). ``h``, ``out``, ``first``,
-    ``h_prev`` as in gru_forward_loop; ``q_saved`` receives q = r h (length 1 in time for
-    inference, where it is scratch)."""
-    steps, batch, hidden = gates.shape[0], gates.shape[1], h.shape[1]
-    saving = h_prev.shape[0] > 0
-    recurrent = np.empty((batch, 2 * hidden), dtype=gates.dtype)
-    candidate = np.empty((batch, hidden), dtype=gates.dtype)
-    for s in range(steps):
-        t = steps - 1 - s if reverse else s
-        q = q_saved[t if saving else 0]
-        tiled_matmul(h, rz_t_parts, recurrent, False, rz_rows)
-        for b in range(batch):
-            h_row, gate_row, rec_row, q_row = h[b], gates[t, b], recurrent[b], q[b]
-            # a masked row's q is 0: finite, backward multiplies it by a zero gradient
-            if masked_after_saving(h_row, h_prev, t, b, saving, lengths, q_row):
-                continue
-            _reset_and_update(gate_row, bias, rec_row)
-            for j in range(hidden):
-                q_row[j] = gate_row[j] * h_row[j]
-        tiled_matmul(q, n_t_parts, candidate, False, n_rows)
-        for b in range(batch):
-            h_row, out_row, gate_row, cand_row = h[b], out[t, first + b], gates[t, b], candidate[b]
-            if t >= lengths[b]:
-                out_row[:] = 0
-                continue
-            for j in range(hidden):
-                gate_row[2 * hidden + j] = tanh(gate_row[2 * hidden + j] + bias[2 * hidden + j] + cand_row[j])
-            _new_state(gate_row, h_row, out_row)
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_forward_work(counters, bounds, given, bias, cut, reverse, q_saved):
+    """The reset-before form: ``bias`` is b_ih + b_hh; ``cut`` holds W_h[rz]^T (H, 2H) and
+    W_hn^T (H, H), each with its rows per product; ``q_saved`` (T, B, H) receives q = r h (one
+    step of scratch for inference)."""
+    gates, h, lengths, h_prev, out = given
+    steps, hidden = gates.shape[0], h.shape[1]
+    while True:
+        first, last = next_shard(counters, bounds)
+        if first < 0:
+            return
+        recurrent = np.empty((last - first, 2 * hidden), dtype=gates.dtype)
+        candidate = np.empty((last - first, hidden), dtype=gates.dtype)
+        for s in range(steps):
+            t = steps - 1 - s if reverse else s
+            q = q_saved[t if h_prev.shape[0] else 0]
+            tiled_matmul(h[first:last], cut[0], recurrent, False, cut[1])
+            for b in range(first, last):
+                h_row, gate_row, rec_row, q_row = h[b], gates[t, b], recurrent[b - first], q[b]
+                # a masked row's q is 0: finite, backward multiplies it by a zero gradient
+                if masked_after_saving(h_row, h_prev, t, b, lengths, q_row):
+                    continue
+                _reset_and_update(gate_row, bias, rec_row)
+                for j in range(hidden):
+                    q_row[j] = gate_row[j] * h_row[j]
+            tiled_matmul(q[first:last], cut[2], candidate, False, cut[3])
+            for b in range(first, last):
+                h_row, out_row, gate_row, cand_row = h[b], out[t, b], gates[t, b], candidate[b - first]
+                if t >= lengths[b]:
+                    out_row[:] = 0
+                    continue
+                for j in range(hidden):
+                    gate_row[2 * hidden + j] = tanh(gate_row[2 * hidden + j] + bias[2 * hidden + j] + cand_row[j])
+                _new_state(gate_row, h_row, out_row)
+        finish(counters)
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def gru_reset_before_backward_loop(acts, rz_parts, rz_rows, n_parts, n_rows, lengths, reverse,
-                                   h_prev, d_out, first, dh, d_gates):
-    """BPTT of the reset-before form. ``acts`` (T, B, 3H): r, z, n from forward; ``rz_parts`` is
-    W_h[rz] (2H, H) and ``n_parts`` W_hn (H, H) in column blocks; ``d_out``, ``first``, ``dh`` as
-    in gru_backward_loop; ``d_gates`` (T, B, 3H) receives da = [da_r, da_z, da_n], the gradient
-    of both the input and the recurrent pre-activations."""
-    steps, batch, hidden = acts.shape[0], acts.shape[1], dh.shape[1]
+@njit(cache=True, nogil=True, **JIT_OPTIONS)
+def gru_reset_before_backward_work(counters, bounds, given, cut, reverse):
+    """BPTT of the reset-before form: ``cut`` holds W_h[rz] (2H, H) and W_hn (H, H); ``d_gi``
+    (also ``d_gh``) receives da = [da_r, da_z, da_n], the gradient of both pre-activations."""
+    acts, h_prev, lengths, dh, d_gates, _, d_out = given
+    steps, hidden = acts.shape[0], dh.shape[1]
     one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
-    d_reset = np.empty((batch, hidden), dtype=acts.dtype)
-    for s in range(steps):
-        t = s if reverse else steps - 1 - s
-        for b in range(batch):
-            d_row = d_gates[t, b]
-            if t >= lengths[b]:
-                d_row[:] = 0
-                continue
-            _d_update_and_candidate(acts[t, b], h_prev[t, b], dh[b], d_out[t, first + b], d_row, one)
-        tiled_matmul(d_gates[t, :, 2 * hidden:], n_parts, d_reset, False, n_rows)
-        for b in range(batch):
-            if t >= lengths[b]:
-                continue
-            act_row, dh_row, d_row = acts[t, b], dh[b], d_gates[t, b]
-            h_prev_row, dq_row = h_prev[t, b], d_reset[b]
-            for j in range(hidden):
-                r = act_row[j]
-                d_row[j] = dq_row[j] * h_prev_row[j] * r * (one - r)
-            for j in range(hidden):
-                # the product below adds more
-                dh_row[j] = dh_row[j] * act_row[hidden + j] + dq_row[j] * act_row[j]
-        tiled_matmul(d_gates[t, :, :2 * hidden], rz_parts, dh, True, rz_rows)
+    while True:
+        first, last = next_shard(counters, bounds)
+        if first < 0:
+            return
+        d_reset = np.empty((last - first, hidden), dtype=acts.dtype)
+        for s in range(steps):
+            t = s if reverse else steps - 1 - s
+            for b in range(first, last):
+                d_row = d_gates[t, b]
+                if t >= lengths[b]:
+                    d_row[:] = 0
+                    continue
+                _d_update_and_candidate(acts[t, b], h_prev[t, b], dh[b], d_out[t, b], d_row, one)
+            tiled_matmul(d_gates[t, first:last, 2 * hidden:], cut[2], d_reset, False, cut[3])
+            for b in range(first, last):
+                if t >= lengths[b]:
+                    continue
+                act_row, dh_row, d_row = acts[t, b], dh[b], d_gates[t, b]
+                h_prev_row, dq_row = h_prev[t, b], d_reset[b - first]
+                for j in range(hidden):
+                    r = act_row[j]
+                    d_row[j] = dq_row[j] * h_prev_row[j] * r * (one - r)
+                for j in range(hidden):   # the product below adds more
+                    dh_row[j] = dh_row[j] * act_row[hidden + j] + dq_row[j] * act_row[j]
+            tiled_matmul(d_gates[t, first:last, :2 * hidden], cut[0], dh[first:last], True, cut[1])
+        finish(counters)
 
 
 # The steps of both forms share these pieces (each a row of one step), inlined where they are

@@ -33,8 +33,7 @@ class NumbaLSTM(RecurrentKernel):
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
         lease = workspace.lease()
-        weights = _weights(lease, dtype, batch, inputs, hidden, threads, w_ih, w_hh, b_ih, b_hh,
-                           peephole, save)
+        weights = self._prepare(lease, dtype, batch, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
         states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
@@ -95,6 +94,36 @@ class NumbaLSTM(RecurrentKernel):
         return {name: grad for name, grad in result.items() if want(name)}
 
 
+    def _prepare(self, lease, dtype, batch, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
+        """The Weights, their ``steps`` the arrays the team prepares them in (borrowed through
+        ``lease``) and the cuts of the per-step GEMMs (numba_lstm.TeamWeights)."""
+        hidden, inputs = w_hh.shape[1], w_ih.shape[1]
+        units = hidden // blocks
+
+        def measuring():   # the cuts are measured with the BLAS threading the team will have
+            return cpu_threads.blas_threads(blocks)
+
+        # contiguous tiles (numba_tiles): a transposed weight or a view of W_hh's columns made
+        # these short products slower
+        parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
+        tiles = lease.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
+        if save:
+            back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
+            w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
+        else:   # no backward
+            back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
+        # repeated for each row, so that the steps' gate loops run over B * U elements at once
+        bias = self._biases(np, dtype, hidden, b_ih, b_hh)[0].reshape(4, hidden)
+        bias_rows = _by_block_and_row(bias, lease.empty((blocks, 4, batch, units), dtype))
+        peep_rows = lease.empty((blocks, 3, batch, units), dtype)
+        if peephole is None:
+            peep_rows.fill(0)
+        else:
+            _by_block_and_row(peephole, peep_rows)
+        team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows)
+        return Weights(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh),
+                       (b_ih is not None, b_hh is not None), peephole is not None, team)
+
 def _backward_arguments(weights, states, x, lengths, reverse, d_out, d_state, d_gates, grads):
     """``lstm_backward_work``'s arguments (numba_lstm) for a forward that saved ``weights`` and
     ``states`` for input ``x``."""
@@ -112,39 +141,6 @@ def _blocks(hidden, flops):
                 and flops >= blocks * cpu_threads.MIN_FLOPS):
             return blocks
     return 1
-
-
-def _weights(lease, dtype, batch, inputs, hidden, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
-    """The Weights, their ``steps`` the arrays the team prepares them in (borrowed through
-    ``lease``) and the cuts of the per-step GEMMs (numba_lstm.TeamWeights)."""
-    units = hidden // blocks
-
-    def measuring():   # the cuts are measured with the BLAS threading the team will have
-        return cpu_threads.blas_threads(blocks)
-
-    # The GEMMs of the steps take their weights as contiguous tiles (numba_tiles): a transposed
-    # weight or a view of W_hh's columns made these short products slower.
-    parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
-    tiles = lease.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
-    if save:
-        back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
-        w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
-    else:   # no backward
-        back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
-    bias = np.zeros(4 * hidden, dtype)
-    for b in (b_ih, b_hh):
-        if b is not None:
-            bias += b
-    # repeated for each row, so that the steps' gate loops run over B * U elements at once
-    bias_rows = _by_block_and_row(bias.reshape(4, hidden), lease.empty((blocks, 4, batch, units), dtype))
-    peep_rows = lease.empty((blocks, 3, batch, units), dtype)
-    if peephole is None:
-        peep_rows.fill(0)
-    else:
-        _by_block_and_row(peephole, peep_rows)
-    team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows)
-    return Weights(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh),
-                   (b_ih is not None, b_hh is not None), peephole is not None, team)
 
 
 def _by_block_and_row(per_unit, out):

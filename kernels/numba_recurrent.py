@@ -15,6 +15,7 @@ from . import (compile_ahead, compile_notice, cpu_threads, numba_gru, numba_matm
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
 from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights, multiplied_states
 
+
 class NumbaRecurrent(RecurrentKernel):
     """The fused kernel of one mode ("rnn_tanh", "rnn_relu", "gru", "gru_reset_before") on the
     CPU (the LSTM has its own, numba_lstm_kernel)."""
@@ -24,7 +25,6 @@ class NumbaRecurrent(RecurrentKernel):
     array_type = np.ndarray
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
-    # ----- forward ---------------------------------------------------------------------------
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
                 reverse=False, save=True):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
@@ -33,58 +33,42 @@ class NumbaRecurrent(RecurrentKernel):
         shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
         bounds = np.array([s.start for s in shards] + [batch], np.int64)
         lease = workspace.lease()
-        weights, (bias, b_hn) = self._prepare(lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save)
-        kept = steps if save else 0   # inference saves nothing
-        rows = steps * batch          # of the flat shard-major arrays (numba_shards)
-        xs = lease.empty((rows * inputs,), dtype)
-        for first, last in zip(bounds[:-1], bounds[1:]):
-            xs[steps * first * inputs:steps * last * inputs].reshape(steps, -1, inputs)[...] = x[:, first:last]
-        gates = lease.empty((rows * width,), dtype)
-        numba_matmul.matmul(xs.reshape(rows, inputs), weights.w_ih, False, True, gates.reshape(rows, width))
+        weights = self._prepare(lease, dtype, w_ih, w_hh, b_ih, b_hh, max(s.stop - s.start for s in shards),
+                                len(shards), save)
+        x = np.ascontiguousarray(x)
+        gates = lease.empty((steps, batch, width), dtype)
+        numba_matmul.matmul(x.reshape(-1, inputs), weights.w_ih, False, True, gates.reshape(-1, width))
         out = np.empty((steps, batch, hidden), dtype)
-        given = (bounds, gates, np.array(h0, dtype, order="C"), lengths,
-                 lease.empty((kept * batch * hidden,), dtype), out)
+        kept = steps if save else 0   # inference saves nothing
+        given = (gates, np.array(h0, dtype, order="C"), lengths,
+                 lease.empty((kept, batch, hidden), dtype), out)
         # m (gru) or q = r h (gru_reset_before): saved, or one step of scratch for inference
-        extra = lease.empty(((max(kept, 1) if self.mode in _EXTRA else 0) * batch * hidden,), dtype)
-        if self.mode == "gru":
-            args = (given, bias, b_hn, weights.steps[0], reverse, extra)
-        elif self.mode == "gru_reset_before":
-            args = (given, bias, weights.steps[0], reverse, extra)
-        else:
-            args = (given, bias, weights.steps[0], self.mode == "rnn_relu", reverse)
+        extra = lease.empty((max(kept, 1) if self.mode in _EXTRA else 0, batch, hidden), dtype)
+        bias, b_hn, cut = *weights.steps[:2], weights.steps[2][0]
+        args = {"gru": (bias, b_hn, cut, reverse, extra), "gru_reset_before": (bias, cut, reverse, extra)}
+        args = args.get(self.mode, (bias, cut, self.mode == "rnn_relu", reverse))
         saved = None
         if save:
-            states = {"h_prev": given[4]}
-            if self.mode in _EXTRA:
-                states[_EXTRA[self.mode]] = extra
-            saved = Saved(weights, reverse, xs, gates, states, lengths, bounds)
+            states = {"h_prev": given[3]} | ({_EXTRA[self.mode]: extra} if self.mode in _EXTRA else {})
+            saved = Saved(weights, reverse, x, gates, states, lengths, bounds)
             if compile_ahead.first(_WORK[self.mode][1], dtype):
-                stand_ins = compile_ahead.stand_ins(dtype, 2, 1, 1, 3)   # dh, d_gi, d_gh, d_out
+                stand_ins = compile_ahead.stand_ins(dtype, 2, 3, 3, 3)   # dh, d_gi, d_gh, d_out
                 compile_ahead.start(_WORK[self.mode][1], self._backward_arguments(saved, *stand_ins))
-        numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(),) + args)
-        h_n = given[2]
+        numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(), bounds, given) + args)
         if not save:
             lease.give_back()
-            return out, h_n, None, None
+            return out, given[1], None, None
         lease.give_back_with(saved)
-        return out, h_n, None, saved
+        return out, given[1], None, saved
 
-    def _prepare(self, lease, dtype, hidden, w_ih, w_hh, b_ih, b_hh, shards, save):
-        """The Weights, their ``steps`` the (forward, backward) cuts of the per-step products, and
-        the biases the forward loops add: (b_ih + b_hh without b_hn, b_hn) (b_hn: GRU)."""
-        bias = np.zeros(self.gates * hidden, dtype)
-        for b in (b_ih, b_hh):
-            if b is not None:
-                bias += b
-        b_hn = np.zeros(hidden, dtype)
-        if self.mode == "gru" and b_hh is not None:
-            bias[2 * hidden:] -= b_hh[2 * hidden:]   # b_hn goes inside r * (...)
-            b_hn[:] = b_hh[2 * hidden:]
+    def _prepare(self, lease, dtype, w_ih, w_hh, b_ih, b_hh, shard_rows, threads, save):
+        """The Weights, their ``steps`` (bias, b_hn, (forward cut, backward cut)): the biases the
+        forward adds and the cuts of the per-step products (numba_tiles)."""
+        hidden = w_hh.shape[1]
         w_hh = np.ascontiguousarray(w_hh)
-        shard_rows = max(s.stop - s.start for s in shards)
 
         def measuring():   # the cuts are measured with the BLAS threading the team will have
-            return cpu_threads.blas_threads(len(shards))
+            return cpu_threads.blas_threads(threads)
 
         def cut(w):
             parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
@@ -94,38 +78,31 @@ class NumbaRecurrent(RecurrentKernel):
         # forward multiplies by W_hh^T, backward by W_hh; the reset-before GRU by its r, z rows
         # and its n rows in two products
         pieces = [w_hh[:2 * hidden], w_hh[2 * hidden:]] if self.mode == "gru_reset_before" else [w_hh]
-        forward_cut = sum((cut(w.T) for w in pieces), ())
-        backward_cut = sum((cut(w) for w in pieces), ()) if save else None
+        cuts = (sum((cut(w.T) for w in pieces), ()), sum((cut(w) for w in pieces), ()) if save else None)
         return Weights(np.ascontiguousarray(w_ih), w_hh, (b_ih is not None, b_hh is not None), False,
-                       (forward_cut, backward_cut)), (bias, b_hn)
+                       (*self._biases(np, dtype, hidden, b_ih, b_hh), cuts))
 
-    # ----- backward --------------------------------------------------------------------------
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, bounds = saved.weights, saved.bounds
-        dtype, (width, inputs) = weights.w_hh.dtype, weights.w_ih.shape
+        weights, (steps, batch, inputs) = saved.weights, saved.x.shape
+        dtype, width, hidden = weights.w_hh.dtype, weights.w_hh.shape[0], weights.w_hh.shape[1]
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
-        steps, batch, hidden = d_out.shape
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         scratch = workspace.lease()
-        d_gi = scratch.empty((steps * batch * width,), dtype)
+        d_gi = scratch.empty((steps, batch, width), dtype)
         d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same
-        numba_team.run(_WORK[self.mode][1], len(bounds) - 1,
+        numba_team.run(_WORK[self.mode][1], len(saved.bounds) - 1,
                        self._backward_arguments(saved, dh, d_gi, d_gh, d_out))
         grads = {"h0": dh}
-        rows = steps * batch   # the flat arrays' rows, shard-major: a sum over them is one product
-        d_gi2, d_gh2 = d_gi.reshape(rows, width), d_gh.reshape(rows, width)
+        d_gi2, d_gh2 = d_gi.reshape(-1, width), d_gh.reshape(-1, width)   # every step and row
         if want("x"):
-            dx = numba_matmul.matmul(d_gi2, weights.w_ih, out=scratch.empty((rows, inputs), dtype))
-            grads["x"] = np.empty((steps, batch, inputs), dtype)
-            for first, last in zip(bounds[:-1], bounds[1:]):
-                grads["x"][:, first:last] = dx[steps * first:steps * last].reshape(steps, -1, inputs)
+            grads["x"] = numba_matmul.matmul(d_gi2, weights.w_ih).reshape(steps, batch, inputs)
         if want("weight_ih"):
-            grads["weight_ih"] = numba_matmul.matmul(d_gi2, saved.x.reshape(rows, inputs), True)
+            grads["weight_ih"] = numba_matmul.matmul(d_gi2, saved.x.reshape(-1, inputs), True)
         if want("weight_hh"):
             grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
             h_prev, q = (saved.states.get(name) for name in ("h_prev", "q_saved"))
-            for block, state in multiplied_states(self.mode, hidden, h_prev.reshape(rows, hidden),
-                                                  None if q is None else q.reshape(rows, hidden)):
+            for block, state in multiplied_states(self.mode, hidden, h_prev.reshape(-1, hidden),
+                                                  None if q is None else q.reshape(-1, hidden)):
                 numba_matmul.matmul(d_gh2[:, block], state, True, out=grads["weight_hh"][block])
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
@@ -138,15 +115,10 @@ class NumbaRecurrent(RecurrentKernel):
 
     def _backward_arguments(self, saved, dh, d_gi, d_gh, d_out):
         """The mode's backward work function's arguments (numba_rnn, numba_gru)."""
-        cut, reverse = saved.weights.steps[1], saved.reverse
-        given = (saved.bounds, saved.acts, saved.states["h_prev"], saved.lengths, dh, d_gi, d_gh, d_out)
-        if self.mode == "gru":
-            rest = (cut, reverse, saved.states["m_saved"])
-        elif self.mode == "gru_reset_before":
-            rest = (cut, reverse)
-        else:
-            rest = (cut, self.mode == "rnn_relu", reverse)
-        return (numba_team.counters(), given) + rest
+        cut, reverse = saved.weights.steps[2][1], saved.reverse
+        given = (saved.acts, saved.states["h_prev"], saved.lengths, dh, d_gi, d_gh, d_out)
+        rest = {"gru": (cut, reverse, saved.states.get("m_saved")), "gru_reset_before": (cut, reverse)}
+        return (numba_team.counters(), saved.bounds, given) + rest.get(self.mode, (cut, self.mode == "rnn_relu", reverse))
 
 
 _EXTRA = {"gru": "m_saved", "gru_reset_before": "q_saved"}   # saved beside h_prev

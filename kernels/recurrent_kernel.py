@@ -75,6 +75,20 @@ class RecurrentKernel:
         want = (lambda name: True) if wanted is None else set(wanted).__contains__
         return self._backward(saved, d_out, d_hn, d_cn, want)
 
+    def _biases(self, xp, dtype, hidden, b_ih, b_hh):
+        """The bias added before the gates, b_ih + b_hh, and the GRU's b_hn (zero in other
+        modes), which goes inside r * (...) and so is left out of the first (``xp``: the array
+        module)."""
+        bias, b_hn = xp.zeros(self.gates * hidden, dtype), xp.zeros(hidden, dtype)
+        if b_ih is not None:
+            bias += b_ih
+        if b_hh is not None:
+            before_gates = slice(0, 2 * hidden) if self.mode == "gru" else slice(None)
+            bias[before_gates] += b_hh[before_gates]
+            if self.mode == "gru":
+                b_hn[...] = b_hh[2 * hidden:]
+        return bias, b_hn
+
     def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
         """Assert the kernel's invariants (the layers check user input, with the messages users
         see); returns ``(dtype, lengths)``, ``lengths`` host int64 (B,), full when None. Steps
