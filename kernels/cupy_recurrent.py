@@ -16,7 +16,7 @@ import cupy
 import numpy as np
 
 from . import cupy_gates, cupy_graphs
-from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights, multiplied_states
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights
 
 
 class CupyRecurrent(RecurrentKernel):
@@ -30,6 +30,7 @@ class CupyRecurrent(RecurrentKernel):
     backend = "cupy"
     device = "cuda"
     array_type = cupy.ndarray
+    xp = cupy
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
     def __init__(self, mode):
@@ -72,7 +73,7 @@ class CupyRecurrent(RecurrentKernel):
         hidden = h0.shape[1]
         lstm = self.mode == "lstm"
         x = cupy.ascontiguousarray(x)
-        bias, b_hn = self._biases(cupy, dtype, hidden, b_ih, b_hh)
+        bias, b_hn = self._biases(dtype, hidden, b_ih, b_hh)
         gates = cupy.matmul(x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         gates += bias
         kept = steps if save else 1   # inference: the saved states go to one scratch row
@@ -150,7 +151,9 @@ class CupyRecurrent(RecurrentKernel):
             grads["c0"] = arrays["dc"]
         d_gi = arrays.get("d_gi", arrays.get("da"))
         d_gh = arrays.get("d_gh", d_gi)   # rnn, lstm: both biases are added before the gates
-        return self._weight_gradients(saved, d_gi, d_gh, grads, want)
+        if saved.weights.has_peephole and want("peephole"):
+            grads["peephole"] = self._peephole_gradient(saved, d_gi)
+        return self._gradients_after_steps(_matmul, saved, d_gi, d_gh, grads, want)
 
     def _backward_loop(self, arrays, reverse):
         """All steps: per step and phase an elementwise kernel for da and a GEMM (da W_hh into
@@ -176,29 +179,6 @@ class CupyRecurrent(RecurrentKernel):
             return cupy.zeros((batch, hidden), dtype)
         return cupy.array(grad, dtype=dtype, order="C")
 
-    def _weight_gradients(self, saved, d_gi, d_gh, grads, want):
-        """The GEMMs and sums over all steps at once (d_gi is d_gh except for GRU)."""
-        weights, (steps, batch, inputs) = saved.weights, saved.x.shape
-        h_prev = saved.states["h_prev"]
-        hidden, rows = h_prev.shape[2], steps * batch
-        d_gi2, d_gh2 = d_gi.reshape(rows, -1), d_gh.reshape(rows, -1)
-        if want("x"):
-            grads["x"] = cupy.matmul(d_gi2, weights.w_ih).reshape(steps, batch, inputs)
-        if want("weight_ih"):
-            grads["weight_ih"] = cupy.matmul(d_gi2.T, saved.x.reshape(rows, inputs))
-        if want("weight_hh"):
-            states = multiplied_states(self.mode, hidden, h_prev, saved.states.get("q_saved"))
-            grads["weight_hh"] = cupy.concatenate([cupy.matmul(d_gh2[:, block].T, state.reshape(rows, hidden))
-                                                   for block, state in states])
-        has_ih, has_hh = weights.has_bias
-        if has_ih and want("bias_ih"):
-            grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):
-            grads["bias_hh"] = d_gh2.sum(axis=0)
-        if weights.has_peephole and want("peephole"):
-            grads["peephole"] = self._peephole_gradient(saved, d_gi)
-        return {name: grad for name, grad in grads.items() if want(name)}
-
     @staticmethod
     def _peephole_gradient(saved, da):
         """(3, H): sums over steps and rows of da_i c, da_f c and da_o c' (c' = f c + i g). Masked
@@ -210,6 +190,10 @@ class CupyRecurrent(RecurrentKernel):
         c_new = act_f * c_prev + act_i * act_g
         return cupy.stack([(da_i * c_prev).sum(axis=(0, 1)), (da_f * c_prev).sum(axis=(0, 1)),
                            (da_o * c_new).sum(axis=(0, 1))])
+
+
+def _matmul(a, b, transpose_a=False):
+    return cupy.matmul(a.T if transpose_a else a, b)
 
 
 # the states saved per step, (kept, B, H) each: h_prev for all modes, then the mode's own

@@ -21,6 +21,7 @@ class NumbaLSTM(RecurrentKernel):
     backend = "numba"
     device = "cpu"
     array_type = np.ndarray
+    xp = np
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
     def __init__(self):
@@ -113,7 +114,7 @@ class NumbaLSTM(RecurrentKernel):
         else:   # no backward
             back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
         # repeated for each row, so that the steps' gate loops run over B * U elements at once
-        bias = self._biases(np, dtype, hidden, b_ih, b_hh)[0].reshape(4, hidden)
+        bias = self._biases(dtype, hidden, b_ih, b_hh)[0].reshape(4, hidden)
         bias_rows = _by_block_and_row(bias, lease.empty((blocks, 4, batch, units), dtype))
         peep_rows = lease.empty((blocks, 3, batch, units), dtype)
         if peephole is None:

@@ -13,7 +13,7 @@ import numpy as np
 from . import (compile_ahead, compile_notice, cpu_threads, numba_gru, numba_matmul,  # noqa: F401
                numba_rnn, numba_team, numba_tiles, workspace)
 from .numba_lstm_kernel import KERNEL as LSTM_KERNEL
-from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights, multiplied_states
+from .recurrent_kernel import GATES, RecurrentKernel, Saved, Weights
 
 
 class NumbaRecurrent(RecurrentKernel):
@@ -23,6 +23,7 @@ class NumbaRecurrent(RecurrentKernel):
     backend = "numba"
     device = "cpu"
     array_type = np.ndarray
+    xp = np
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
@@ -80,11 +81,11 @@ class NumbaRecurrent(RecurrentKernel):
         pieces = [w_hh[:2 * hidden], w_hh[2 * hidden:]] if self.mode == "gru_reset_before" else [w_hh]
         cuts = (sum((cut(w.T) for w in pieces), ()), sum((cut(w) for w in pieces), ()) if save else None)
         return Weights(np.ascontiguousarray(w_ih), w_hh, (b_ih is not None, b_hh is not None), False,
-                       (*self._biases(np, dtype, hidden, b_ih, b_hh), cuts))
+                       (*self._biases(dtype, hidden, b_ih, b_hh), cuts))
 
     def _backward(self, saved, d_out, d_hn, d_cn, want):
-        weights, (steps, batch, inputs) = saved.weights, saved.x.shape
-        dtype, width, hidden = weights.w_hh.dtype, weights.w_hh.shape[0], weights.w_hh.shape[1]
+        steps, batch, _ = saved.x.shape
+        dtype, (width, hidden) = saved.weights.w_hh.dtype, saved.weights.w_hh.shape
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
         scratch = workspace.lease()
@@ -92,26 +93,9 @@ class NumbaRecurrent(RecurrentKernel):
         d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same
         numba_team.run(_WORK[self.mode][1], len(saved.bounds) - 1,
                        self._backward_arguments(saved, dh, d_gi, d_gh, d_out))
-        grads = {"h0": dh}
-        d_gi2, d_gh2 = d_gi.reshape(-1, width), d_gh.reshape(-1, width)   # every step and row
-        if want("x"):
-            grads["x"] = numba_matmul.matmul(d_gi2, weights.w_ih).reshape(steps, batch, inputs)
-        if want("weight_ih"):
-            grads["weight_ih"] = numba_matmul.matmul(d_gi2, saved.x.reshape(-1, inputs), True)
-        if want("weight_hh"):
-            grads["weight_hh"] = np.empty(weights.w_hh.shape, dtype)
-            h_prev, q = (saved.states.get(name) for name in ("h_prev", "q_saved"))
-            for block, state in multiplied_states(self.mode, hidden, h_prev.reshape(-1, hidden),
-                                                  None if q is None else q.reshape(-1, hidden)):
-                numba_matmul.matmul(d_gh2[:, block], state, True, out=grads["weight_hh"][block])
-        has_ih, has_hh = weights.has_bias
-        if has_ih and want("bias_ih"):
-            grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):
-            same = d_gh is d_gi and "bias_ih" in grads
-            grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
+        grads = self._gradients_after_steps(numba_matmul.matmul, saved, d_gi, d_gh, {"h0": dh}, want)
         scratch.give_back()
-        return {name: grad for name, grad in grads.items() if want(name)}
+        return grads
 
     def _backward_arguments(self, saved, dh, d_gi, d_gh, d_out):
         """The mode's backward work function's arguments (numba_rnn, numba_gru)."""

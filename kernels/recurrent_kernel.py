@@ -49,6 +49,7 @@ class RecurrentKernel:
     backend = None       # "numba", "cupy"
     device = None        # the device name whose arrays the kernel takes
     array_type = None    # their class
+    xp = None            # their module
     dtypes = ()
 
     def __init__(self, mode):
@@ -75,11 +76,10 @@ class RecurrentKernel:
         want = (lambda name: True) if wanted is None else set(wanted).__contains__
         return self._backward(saved, d_out, d_hn, d_cn, want)
 
-    def _biases(self, xp, dtype, hidden, b_ih, b_hh):
+    def _biases(self, dtype, hidden, b_ih, b_hh):
         """The bias added before the gates, b_ih + b_hh, and the GRU's b_hn (zero in other
-        modes), which goes inside r * (...) and so is left out of the first (``xp``: the array
-        module)."""
-        bias, b_hn = xp.zeros(self.gates * hidden, dtype), xp.zeros(hidden, dtype)
+        modes), which goes inside r * (...) and so is left out of the first."""
+        bias, b_hn = self.xp.zeros(self.gates * hidden, dtype), self.xp.zeros(hidden, dtype)
         if b_ih is not None:
             bias += b_ih
         if b_hh is not None:
@@ -88,6 +88,34 @@ class RecurrentKernel:
             if self.mode == "gru":
                 b_hn[...] = b_hh[2 * hidden:]
         return bias, b_hn
+
+    def _gradients_after_steps(self, product, saved, d_gi, d_gh, grads, want):
+        """Adds to ``grads``, over every step and row at once, dx = d_gi W_ih, dW_ih = d_gi^T x,
+        dW_hh = d_gh^T h_prev (the reset-before GRU's n rows: d_gh^T q, q = r h) and the bias
+        sums, from d_gi, d_gh (T, B, G*H) (``product(a, b, transpose_a)`` the backend's);
+        returns those in ``want``."""
+        weights, (steps, batch, inputs) = saved.weights, saved.x.shape
+        width, hidden = weights.w_hh.shape
+        d_gi2, d_gh2 = d_gi.reshape(-1, width), d_gh.reshape(-1, width)
+        if want("x"):
+            grads["x"] = product(d_gi2, weights.w_ih, False).reshape(steps, batch, inputs)
+        if want("weight_ih"):
+            grads["weight_ih"] = product(d_gi2, saved.x.reshape(-1, inputs), True)
+        if want("weight_hh"):
+            h_prev = saved.states["h_prev"].reshape(-1, hidden)
+            if self.mode == "gru_reset_before":
+                q, n = saved.states["q_saved"].reshape(-1, hidden), 2 * hidden
+                grads["weight_hh"] = self.xp.concatenate([product(d_gh2[:, :n], h_prev, True),
+                                                          product(d_gh2[:, n:], q, True)])
+            else:
+                grads["weight_hh"] = product(d_gh2, h_prev, True)
+        has_ih, has_hh = weights.has_bias
+        if has_ih and want("bias_ih"):
+            grads["bias_ih"] = d_gi2.sum(axis=0)
+        if has_hh and want("bias_hh"):   # rnn, gru_reset_before: the same gradient
+            same = d_gh is d_gi and "bias_ih" in grads
+            grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
+        return {name: grad for name, grad in grads.items() if want(name)}
 
     def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
         """Assert the kernel's invariants (the layers check user input, with the messages users
@@ -108,12 +136,3 @@ class RecurrentKernel:
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
         assert lengths.shape == (batch,), f"{self}: lengths"
         return x.dtype, lengths
-
-
-def multiplied_states(mode, hidden, h_prev, q=None):
-    """[(rows of W_hh, the states those rows multiplied)], for dW_hh[rows] = d_gh[:, rows]^T state
-    summed over steps: h_prev for every row, except the n rows of the reset-before GRU, which
-    multiplied q = r h."""
-    if mode == "gru_reset_before":
-        return [(slice(0, 2 * hidden), h_prev), (slice(2 * hidden, None), q)]
-    return [(slice(None), h_prev)]

@@ -94,12 +94,6 @@ class Lease:
             self._arrays.append(array)
         return array
 
-    def zeros(self, shape, dtype):
-        """``empty``, filled with zeros."""
-        array = self.empty(shape, dtype)
-        array.fill(0)
-        return array
-
     def give_back(self):
         """Return every borrowed array to the pool; the borrower must hold none of them after."""
         with self._lock:

@@ -57,13 +57,6 @@ def test_other_shapes_and_dtypes_get_other_arrays(pool):
     assert not np.shares_memory(a, other.empty((3, 4), np.float32))
 
 
-def test_zeros_are_zero_even_when_reused(pool):
-    lease = pool.lease()
-    lease.empty((5,), np.float64)[:] = 7
-    lease.give_back()
-    assert not pool.lease().zeros((5,), np.float64).any()
-
-
 def test_the_pool_keeps_at_most_its_limit_and_drops_least_recent_first(pool):
     pool.set_limit(3 * 800)
     lease = pool.lease()
