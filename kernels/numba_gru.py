@@ -130,7 +130,8 @@ def gru_reset_before_forward_work(counters, bounds, given, bias, cut, reverse, q
                     out_row[:] = 0
                     continue
                 for j in range(hidden):
-                    gate_row[2 * hidden + j] = tanh(gate_row[2 * hidden + j] + bias[2 * hidden + j] + cand_row[j])
+                    n = 2 * hidden + j
+                    gate_row[n] = tanh(gate_row[n] + bias[n] + cand_row[j])
                 _new_state(gate_row, h_row, out_row)
         finish(counters)
 

@@ -1,5 +1,5 @@
 """The fused tanh/relu RNN and GRU layers on the CPU: GEMMs around one Numba time loop per batch
-shard (numba_rnn, numba_gru), the shards shared among the team's threads (numba_shards).
+shard (numba_rnn, numba_gru), the shards shared among the team's threads.
 
 ``forward``: one product for the input projection of every step, ``x (T*B, I) @ W_ih^T``
 (numba_matmul), then the mode's time loop per shard, which adds ``h @ W_hh^T`` into each step's
@@ -34,8 +34,8 @@ class NumbaRecurrent(RecurrentKernel):
         shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
         bounds = np.array([s.start for s in shards] + [batch], np.int64)
         lease = workspace.lease()
-        weights = self._prepare(lease, dtype, w_ih, w_hh, b_ih, b_hh, max(s.stop - s.start for s in shards),
-                                len(shards), save)
+        shard_rows = max(s.stop - s.start for s in shards)
+        weights = self._prepare(lease, dtype, w_ih, w_hh, b_ih, b_hh, shard_rows, len(shards), save)
         x = np.ascontiguousarray(x)
         gates = lease.empty((steps, batch, width), dtype)
         numba_matmul.matmul(x.reshape(-1, inputs), weights.w_ih, False, True, gates.reshape(-1, width))
@@ -102,7 +102,8 @@ class NumbaRecurrent(RecurrentKernel):
         cut, reverse = saved.weights.steps[2][1], saved.reverse
         given = (saved.acts, saved.states["h_prev"], saved.lengths, dh, d_gi, d_gh, d_out)
         rest = {"gru": (cut, reverse, saved.states.get("m_saved")), "gru_reset_before": (cut, reverse)}
-        return (numba_team.counters(), saved.bounds, given) + rest.get(self.mode, (cut, self.mode == "rnn_relu", reverse))
+        rest = rest.get(self.mode, (cut, self.mode == "rnn_relu", reverse))
+        return (numba_team.counters(), saved.bounds, given) + rest
 
 
 _EXTRA = {"gru": "m_saved", "gru_reset_before": "q_saved"}   # saved beside h_prev

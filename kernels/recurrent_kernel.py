@@ -36,11 +36,11 @@ class Saved:
     workspace pool go back to it when this is collected)."""
     weights: Weights
     reverse: bool
-    x: object             # (T, B, I) contiguous (Numba RNN/GRU: flat and shard-major)
+    x: object             # (T, B, I) contiguous
     acts: object          # the activations of every step, in the kernel's layout
     states: dict          # by name, what backward reads: h_prev (T, B, H) and the mode's own
     lengths: object       # (B,) int64
-    bounds: object = None # Numba RNN/GRU: the shards' first rows, then B (numba_shards)
+    bounds: object = None # Numba RNN/GRU: the batch shards' first rows, then B (numba_rnn)
 
 
 class RecurrentKernel:
