@@ -29,7 +29,7 @@ from .numba_team import finish
 from .numba_tiles import tiled_matmul
 
 # The work functions are one thread's share of a call, a batch shard at a time (numba_rnn has
-# ``next_shard``, ``given`` and ``cut``); r, z, n are written over the gates x W_ih^T.
+# ``next_shard``, ``given`` and ``cut``); the gates are (T, B, 3H), r, z, n written over x W_ih^T.
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)

@@ -94,7 +94,6 @@ class NumbaLSTM(RecurrentKernel):
             result["peephole"] = d_peephole
         return {name: grad for name, grad in result.items() if want(name)}
 
-
     def _prepare(self, lease, dtype, batch, blocks, w_ih, w_hh, b_ih, b_hh, peephole, save):
         """The Weights, their ``steps`` the arrays the team prepares them in (borrowed through
         ``lease``) and the cuts of the per-step GEMMs (numba_lstm.TeamWeights)."""
@@ -124,6 +123,7 @@ class NumbaLSTM(RecurrentKernel):
         team = TeamWeights(tiles, rows, w_hh_tiles, back_rows, bias_rows, peep_rows)
         return Weights(np.ascontiguousarray(w_ih), np.ascontiguousarray(w_hh),
                        (b_ih is not None, b_hh is not None), peephole is not None, team)
+
 
 def _backward_arguments(weights, states, x, lengths, reverse, d_out, d_state, d_gates, grads):
     """``lstm_backward_work``'s arguments (numba_lstm) for a forward that saved ``weights`` and

@@ -10,7 +10,7 @@ ticket in order, and a thread the scheduler holds back leaves its share to the o
 The threads are Numba's threading layer's (GNU OpenMP here): ``run`` hands any jitted work
 function to its ``parallel_for`` through one small driver that calls the function's compiled
 code by address, with its arrays borrowed (no reference counting on the threads).
-docs/kernels.md tells why; after editing this module, delete the kernels' ``__pycache__/*.nb*``
+benchmarks/PERFORMANCE.md has the measurements behind it; after editing this module, delete the kernels' ``__pycache__/*.nb*``
 files (Numba's cache holds it compiled into the kernels and only checks a kernel's own file).
 """
 import ctypes

@@ -6,7 +6,8 @@ For an input vector ``h`` and a target word ``c`` with negatives ``k_1..k_n`` (`
     L = -log sigmoid(h . v_c) - sum_k log sigmoid(-h . v_k)
     L = -sum_b log sigmoid((1 - 2 code_b) h . u_b)                    (hs)
 
-One step with rate ``alpha``, ``g_d = alpha (label_d - sigmoid(h . v_d))`` for each target d:
+One step with rate ``alpha``, ``g_d = alpha (label_d - sigmoid(h . v_d))`` for each target d
+(label 1 for ``c``, 0 for each ``k``; ``1 - code_b`` for the node ``u_b``):
 ``v_d += g_d h``, then ``h += sum_d g_d v_d`` (with the old ``v_d``). With both objectives the
 path comes first (gensim's order). Unlike word2vec.c and gensim, no node is skipped when
 ``|h . u_b| >= 6``: the exact step is taken. Skip-gram's input is each context word's vector;

@@ -26,19 +26,22 @@ class Weights:
     w_hh: object          # (G*H, H) contiguous
     has_bias: tuple       # (bias_ih given, bias_hh given): the bias gradients backward returns
     has_peephole: bool    # lstm: whether backward returns the peephole gradient
-    steps: object         # the backend's own form of them for its steps: the cuts of the
-                          # products (numba_tiles), numba_lstm.TeamWeights, CuPy's peepholes
+    steps: object         # the backend's own form of them for its steps: Numba RNN/GRU
+                          # (bias, b_hn, (forward cuts, backward cuts)) (numba_tiles), Numba
+                          # LSTM numba_lstm.TeamWeights, CuPy the peepholes
 
 
 @dataclass
 class Saved:
-    """What backward needs from a training forward (arrays private to the kernel; those of the
-    workspace pool go back to it when this is collected)."""
+    """What backward needs from a training forward; those of the workspace pool go back to it
+    when this is collected. ``x`` may be the caller's own array, which must not change before
+    backward (as for any input an engine op keeps); the other arrays are the kernel's."""
     weights: Weights
     reverse: bool
     x: object             # (T, B, I) contiguous
     acts: object          # the activations of every step, in the kernel's layout
     states: dict          # by name, what backward reads: h_prev (T, B, H) and the mode's own
+                          # (Numba LSTM: the fields of numba_lstm.TeamStates)
     lengths: object       # (B,) int64
     bounds: object = None # Numba RNN/GRU: the batch shards' first rows, then B (numba_rnn)
 

@@ -164,6 +164,11 @@ def test_batch_shards_on_threads_give_the_single_thread_result(mode, threads, mo
         threads(count)
         assert len(cpu_threads.shards(19, cpu_threads.MIN_FLOPS)) == min(count, 19 // cpu_threads.MIN_ROWS)
         out, h_n, c_n, saved = call_kernel(kernel, problem, lengths, reverse=True)
+        # inference shares its one step of scratch (GRU: m, q) among the shards
+        infer = call_kernel(kernel, problem, lengths, reverse=True, save=False)
+        for name, got, want in zip(("out", "h_n", "c_n"), infer[:3], (out, h_n, c_n)):
+            if want is not None:
+                assert_close(got, want, 1e-13, f"inference {name}")
         rng = np.random.default_rng(1)
         grads = kernel.backward(saved, rng.standard_normal(out.shape), rng.standard_normal(h_n.shape),
                                 None if c_n is None else rng.standard_normal(c_n.shape))
