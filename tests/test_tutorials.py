@@ -45,3 +45,21 @@ def test_reading_order_lists_every_tutorial():
     missing = [path.name for path in TUTORIALS if f"({path.name})" not in reading_order]
     assert not missing, f"tutorials/README.md does not link {missing}"
     assert TUTORIALS, "no tutorials found"
+
+
+def test_the_site_hook_points_file_links_at_the_tutorial_pages():
+    """On the site a tutorial is the page ``tutorials/NN_name/``; its file-to-file links
+    (``03_x.py``, ``NOTATION.md``, ``../docs/kernels.md``) would be 404s there as written."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+
+    def page(src_uri):
+        return type("Page", (), {"file": type("File", (), {"src_uri": src_uri})()})()
+
+    html = ('<a href="03_vanishing_exploding.py">3</a> <a href="NOTATION.md#symbols">n</a> '
+            '<a href="../docs/kernels.md">k</a> <a href="https://example.org/a.py">x</a>')
+    assert hooks.on_page_content(html, page("tutorials/02_bptt_by_hand.py"), None, None) == (
+        '<a href="../03_vanishing_exploding/">3</a> <a href="../NOTATION/#symbols">n</a> '
+        '<a href="../../kernels/">k</a> <a href="https://example.org/a.py">x</a>')
+    assert hooks.on_page_content(html, page("howto/add-an-op.md"), None, None) == html

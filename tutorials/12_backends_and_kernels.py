@@ -173,6 +173,8 @@ print("strict + cpu:", mixing_error)
 # outputs and every gradient in float64, then time a forward and backward pass of each for
 # several sequence lengths $T$ (batch 16, $I = 32$, $H = 64$, the best of 7 runs). The first
 # call of a fused layer compiles its kernel (Numba keeps it in a cache, so later runs load it).
+# How the kernels share the work among threads and call BLAS is in
+# [Inside the fused kernels](../docs/kernels.md).
 
 # %%
 B, I, H = 16, 32, 64
