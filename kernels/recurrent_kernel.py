@@ -115,7 +115,7 @@ class RecurrentKernel:
         has_ih, has_hh = weights.has_bias
         if has_ih and want("bias_ih"):
             grads["bias_ih"] = d_gi2.sum(axis=0)
-        if has_hh and want("bias_hh"):   # rnn, gru_reset_before: the same gradient
+        if has_hh and want("bias_hh"):   # every mode but the GRU: the same gradient
             same = d_gh is d_gi and "bias_ih" in grads
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         return {name: grad for name, grad in grads.items() if want(name)}
