@@ -22,6 +22,7 @@ _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
     types.voidptr, types.intp,                    # b, ldb
     types.voidptr, types.voidptr, types.intp))    # beta, c, ldc
 _N, _T, _SINGLE, _DOUBLE = ord("n"), ord("t"), ord("s"), ord("d")
+_DOUBLE_FLAG, _TRANSPOSE_A, _TRANSPOSE_B, _ACCUMULATE = 8, 4, 2, 1
 # alpha = 1, beta = 0 (overwrite) and beta = 1 (accumulate): BLAS takes them by pointer
 _SCALARS_32 = np.array([1, 0, 1], np.float32)
 _SCALARS_64 = np.array([1, 0, 1], np.float64)
@@ -33,16 +34,20 @@ def gemm(a, b, c, accumulate=False, transpose_a=False, transpose_b=False):
     ``transpose_a`` (likewise b). Float32 or float64, all three of one dtype."""
     m, n = c.shape
     k = a.shape[0] if transpose_a else a.shape[1]
-    _blas(c.itemsize == 8, transpose_a, transpose_b, accumulate, m, n, k,
-          _address(a), a.strides[0] // a.itemsize, _address(b), b.strides[0] // b.itemsize,
-          _address(c), c.strides[0] // c.itemsize)
+    # one integer of flags: literal or omitted booleans would each give _blas another signature
+    flags = ((_DOUBLE_FLAG if c.itemsize == 8 else 0) | (_TRANSPOSE_A if transpose_a else 0)
+             | (_TRANSPOSE_B if transpose_b else 0) | (_ACCUMULATE if accumulate else 0))
+    _blas(flags, m, n, k, _address(a), a.strides[0] // a.itemsize, _address(b),
+          b.strides[0] // b.itemsize, _address(c), c.strides[0] // c.itemsize)
 
 
 @njit(cache=True, nogil=True)
-def _blas(double, transpose_a, transpose_b, accumulate, m, n, k, a, a_rows, b, b_rows, c, c_rows):
+def _blas(flags, m, n, k, a, a_rows, b, b_rows, c, c_rows):
     """The GEMM of ``gemm`` on addresses; ``*_rows`` the row strides in elements."""
     if m == 0 or n == 0:
         return
+    double, accumulate = flags & _DOUBLE_FLAG, flags & _ACCUMULATE
+    transpose_a, transpose_b = flags & _TRANSPOSE_A, flags & _TRANSPOSE_B
     if double:
         alpha, beta = _alpha_beta(_SCALARS_64, accumulate)
     else:

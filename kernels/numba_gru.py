@@ -70,7 +70,7 @@ def gru_backward_work(counters, bounds, given, cut, reverse, m_saved):
     pre-activations."""
     acts, h_prev, lengths, dh, d_gi, d_gh, d_out = given
     steps, hidden = acts.shape[0], dh.shape[1]
-    one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
+    one = acts.dtype.type(1)   # not 1: int64 - float32 is float64 in Numba
     while True:
         first, last = next_shard(counters, bounds)
         if first < 0:
@@ -142,7 +142,7 @@ def gru_reset_before_backward_work(counters, bounds, given, cut, reverse):
     (also ``d_gh``) receives da = [da_r, da_z, da_n], the gradient of both pre-activations."""
     acts, h_prev, lengths, dh, d_gates, _, d_out = given
     steps, hidden = acts.shape[0], dh.shape[1]
-    one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
+    one = acts.dtype.type(1)   # not 1: int64 - float32 is float64 in Numba
     while True:
         first, last = next_shard(counters, bounds)
         if first < 0:

@@ -199,7 +199,7 @@ def lstm_backward_work(counters, weights, states, lengths, reverse, d_out, d_sta
     blocks, steps, _, batch, units = acts.shape
     hidden = blocks * units
     want_peephole = d_peephole.shape[0] > 0
-    one = np.ones(1, dtype=acts.dtype)[0]   # not 1: int64 - float32 is float64 in Numba
+    one = acts.dtype.type(1)   # not 1: int64 - float32 is float64 in Numba
     while True:   # steps 0 .. T - 1, then the weight gradients as step T
         ticket = next_ticket(counters, blocks, (steps + 1) * blocks)
         if ticket >= (steps + 1) * blocks:

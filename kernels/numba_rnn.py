@@ -34,7 +34,7 @@ def rnn_forward_work(counters, bounds, given, bias, cut, relu, reverse):
     (numba_tiles)."""
     gates, h, lengths, h_prev, out = given
     steps, hidden = gates.shape[0], h.shape[1]
-    zero = np.zeros(1, dtype=gates.dtype)[0]
+    zero = gates.dtype.type(0)
     while True:
         first, last = next_shard(counters, bounds)
         if first < 0:
@@ -82,7 +82,7 @@ def rnn_backward_work(counters, bounds, given, cut, relu, reverse):
     blocks, rows per product)."""
     acts, _, lengths, dh, d_gates, _, d_out = given
     steps, hidden = acts.shape[0], dh.shape[1]
-    one, zero = np.ones(1, dtype=acts.dtype)[0], np.zeros(1, dtype=acts.dtype)[0]
+    one, zero = acts.dtype.type(1), acts.dtype.type(0)
     while True:
         first, last = next_shard(counters, bounds)
         if first < 0:
