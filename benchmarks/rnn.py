@@ -12,8 +12,11 @@ Times are medians over ``--repeats`` rounds of ``CALLS`` calls (the reference pa
 records ~15 engine ops per step, gets ``--reference-repeats`` rounds); each round runs every
 library in turn: a 0.3 s pause, one untimed call, then ``CALLS`` timed calls in a row, as inside
 a training loop. Interleaving the libraries makes load changes hit all alike, and the pause keeps
-one library's spinning idle threads from slowing the next; ratio = fused / torch, lower is
-better; the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
+one library's spinning idle threads from slowing the next. The ratio (lower is better) is paired:
+the median over rounds of fused / torch within a round, whose calls are a second apart at most,
+so that the machine changing speed between rounds cancels (on these 2-core VMs a process's calls
+switch between two speeds, the slower up to twice as slow, for PyTorch and for our kernels on one
+thread or two alike); the last column is the 1-minute load average (the cores may be shared). GFLOP/s counts the GEMMs only: 2·T·B·G·H·(I + H) forward, 3x that for a train step.
 Peak memory (MiB) is the peak resident set during one train step above the resident set just
 before it, in a fresh process per cell after a warm-up on a small problem (so every library's
 allocator is seen the same way; Linux only: it resets VmHWM through /proc/self/clear_refs). The GEMM rate is
@@ -80,7 +83,8 @@ CALLS = 5      # timed calls in a row per round
 
 
 def interleaved_medians(steps):
-    """{name: median seconds} for ``steps`` = {name: (callable, rounds)}. Each round runs every
+    """({name: median seconds}, {name: [median seconds of each round]}) for ``steps`` = {name:
+    (callable, rounds)}. Each round runs every
     library in turn: a pause, one untimed call, then CALLS timed calls in a row. Interleaving
     makes a change of the machine's load hit every library alike; the pause lets the previous
     library's idle threads stop spinning (measured: right after our reference path, NumPy's
@@ -92,11 +96,19 @@ def interleaved_medians(steps):
             if round_ < rounds:
                 time.sleep(SETTLE)
                 step()
+                calls = []
                 for _ in range(CALLS):
                     start = time.perf_counter()
                     step()
-                    times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+                    calls.append(time.perf_counter() - start)
+                times[name].append(calls)
+    medians = {name: statistics.median(sum(rounds, [])) for name, rounds in times.items()}
+    return medians, {name: [statistics.median(calls) for calls in rounds] for name, rounds in times.items()}
+
+
+def paired_ratio(ours, peer):
+    """The median over rounds of ours / peer, each round's median times."""
+    return statistics.median(a / b for a, b in zip(ours, peer))
 
 
 def gemm_flops(name, size, layers, bidirectional):
@@ -261,13 +273,13 @@ def main():
             f"{peak_memory_mib(name, size, layers, bidirectional, impl):.0f}"
             for impl in ("fused", "reference", "torch") if impl in impls)
         for mode, index, factor in (("train", 0, 3), ("infer", 1, 1)):
-            times = interleaved_medians({
+            times, rounds = interleaved_medians({
                 impl: (steps[impl][index], args.reference_repeats if impl == "reference" else args.repeats)
                 for impl in impls})
             flops = factor * gemm_flops(name, size, layers, bidirectional) / times["fused"] / 1e9
             ref = f"{times['reference'] * 1e3:9.1f}" if "reference" in times else f"{'-':>9}"
             print(f"{label:<14}{','.join(map(str, size)):<16}{mode:<6}{times['fused'] * 1e3:9.2f}{ref}"
-                  f"{times['torch'] * 1e3:9.2f}{times['fused'] / times['torch']:7.2f}{flops:9.1f}"
+                  f"{times['torch'] * 1e3:9.2f}{paired_ratio(rounds['fused'], rounds['torch']):7.2f}{flops:9.1f}"
                   f"{100 * flops / rate:7.0f}{memory if mode == 'train' else '':>17}{os.getloadavg()[0]:6.1f}",
                   flush=True)
 
