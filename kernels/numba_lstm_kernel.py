@@ -100,15 +100,12 @@ class NumbaLSTM(RecurrentKernel):
         hidden, inputs = w_hh.shape[1], w_ih.shape[1]
         units = hidden // blocks
 
-        def measuring():   # the cuts are measured with the BLAS threading the team will have
-            return cpu_threads.blas_threads(blocks)
-
         # contiguous tiles (numba_tiles): a transposed weight or a view of W_hh's columns made
         # these short products slower
-        parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, measuring)
+        parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, blocks)
         tiles = lease.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
         if save:
-            back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, measuring)
+            back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, blocks)
             w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
         else:   # no backward
             back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)

@@ -68,11 +68,8 @@ class NumbaRecurrent(RecurrentKernel):
         hidden = w_hh.shape[1]
         w_hh = np.ascontiguousarray(w_hh)
 
-        def measuring():   # the cuts are measured with the BLAS threading the team will have
-            return cpu_threads.blas_threads(threads)
-
         def cut(w):
-            parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, measuring)
+            parts, rows = numba_tiles.tiling(dtype, shard_rows, *w.shape, threads)
             blocks = lease.empty((parts, w.shape[0], w.shape[1] // parts), dtype)
             return numba_tiles.split_columns(w, parts, blocks), rows
 

@@ -1,19 +1,27 @@
 """The per-step recurrent product ``a (B, K) @ w (K, N)`` cut into the BLAS calls that run fastest.
 
 How fast a BLAS build runs a thin product repeated at every step depends on its shape in ways
-only that build knows, so the cut is measured once per shape and process (``tiling``). A cut is
-``(parts, rows)``: ``w``'s columns in ``parts`` contiguous blocks (``split_columns``; copies,
-whose rows do not compete for cache sets as a view's do), each multiplied ``rows`` rows of ``a``
-at a time:
+only that build knows, so the cut is measured (``tiling``). A cut is ``(parts, rows)``: ``w``'s
+columns in ``parts`` contiguous blocks (``split_columns``; copies, whose rows do not compete for
+cache sets as a view's do), each multiplied ``rows`` rows of ``a`` at a time:
 
     out[r:r + rows, block p] (+)= a[r:r + rows] @ w_parts[p]
+
+Cuts round differently (BLAS picks its inner kernels by shape), so a cut measured anew in each
+process, where two ran about as fast, made one seed train differently from run to run: the first
+measurement is kept in a file beside Numba's cache of these kernels, one per BLAS build and CPU,
+and every later process takes the same cut.
 """
-import contextlib
+import hashlib
+import json
+import os
 import time
 
+import llvmlite.binding
 import numpy as np
 from numba import njit
 
+from . import cpu_threads
 from .numba_blas import gemm
 
 PARTS = (1, 2, 4)
@@ -43,17 +51,58 @@ def split_columns(w, parts, out=None):
     return out
 
 
-def tiling(dtype, rows, k, n, measuring=contextlib.nullcontext, repeats=5):
-    """The fastest ``(parts, rows per call)`` for ``(rows, k) @ (k, n)`` in ``dtype``, measured
-    on the first request for the shape (best of 5 rounds of ``repeats`` calls per candidate),
-    inside the context ``measuring()`` (e.g. the BLAS threading the calls will have)."""
-    key = (np.dtype(dtype).str, rows, k, n)
+def tiling(dtype, rows, k, n, threads, repeats=5):
+    """The fastest ``(parts, rows per call)`` for ``(rows, k) @ (k, n)`` in ``dtype`` with the
+    BLAS threading of a team of ``threads`` (``cpu_threads.blas_threads``): the stored cut of
+    this machine, else measured (best of 5 rounds of ``repeats`` calls per candidate) and stored."""
     if rows == 0:
         return 1, 1
+    key = f"{np.dtype(dtype).str} {rows} {k} {n} {threads}"
     if key not in _tilings:
-        with measuring():
-            _tilings[key] = _fastest(dtype, rows, k, n, repeats)
+        path = _stored_path()
+        cut = _read(path).get(key)
+        if cut is None or not (cut[0] in PARTS and n % cut[0] == 0 and 1 <= cut[1] <= rows):
+            with cpu_threads.blas_threads(threads):
+                cut = _fastest(dtype, rows, k, n, repeats)
+            _write(path, key, cut)
+        _tilings[key] = cut
     return _tilings[key]
+
+
+def _stored_path():
+    """The file of the cuts measured with this BLAS build on this CPU, in the folder of Numba's
+    cache of these kernels; None when Numba caches nothing."""
+    cache = tiled_matmul._cache
+    if not getattr(cache, "_enabled", False):
+        return None
+    controller = cpu_threads._blas_controller()   # OpenBLAS's only: others (torch's MKL) may come
+    builds = sorted((lib.version, lib.architecture) for lib in getattr(controller, "lib_controllers", ())
+                    if lib.internal_api == "openblas")
+    name = hashlib.sha256(repr((builds, llvmlite.binding.get_host_cpu_name())).encode()).hexdigest()
+    return os.path.join(cache._cache_path, f"tilings-{name[:16]}.json")
+
+
+def _read(path):
+    """The stored cuts by key; none when there is no file or it cannot be read as cuts."""
+    try:
+        with open(path) as file:
+            return {key: (int(parts), int(rows)) for key, (parts, rows) in json.load(file).items()}
+    except (TypeError, ValueError, AttributeError, OSError):
+        return {}
+
+
+def _write(path, key, cut):
+    """Add ``key``'s cut to the stored ones (keeping those another process stored meanwhile); a
+    folder that cannot be written keeps the cut to this process."""
+    if path is None:
+        return
+    partial = f"{path}.{os.getpid()}"
+    try:
+        with open(partial, "w") as file:
+            json.dump(_read(path) | {key: cut}, file, sort_keys=True)
+        os.replace(partial, path)   # whole, for a process reading it meanwhile
+    except OSError:
+        pass
 
 
 def _fastest(dtype, rows, k, n, repeats):

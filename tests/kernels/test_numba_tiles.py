@@ -1,4 +1,6 @@
 """The per-step product cut into BLAS calls (numba_tiles), alone and inside the kernels."""
+import json
+
 import numpy as np
 import pytest
 
@@ -21,10 +23,54 @@ def test_tiled_matmul_equals_one_product(parts, rows, accumulate):
 
 
 def test_tiling_is_a_valid_cut_and_measured_once():
-    cut = numba_tiles.tiling(np.float32, 6, 4, 8)
+    cut = numba_tiles.tiling(np.float32, 6, 4, 8, 1)
     parts, rows = cut
     assert parts in numba_tiles.PARTS and 8 % parts == 0 and 1 <= rows <= 6
-    assert numba_tiles.tiling(np.float32, 6, 4, 8) is cut
+    assert numba_tiles.tiling(np.float32, 6, 4, 8, 1) is cut
+
+
+@pytest.fixture
+def new_process(tmp_path, monkeypatch):
+    """The module as a new process finds it (no cut in memory), its stored cuts in ``tmp_path``;
+    yields the file and a list of the shapes it measures."""
+    path, measured = tmp_path / "tilings.json", []
+    monkeypatch.setattr(numba_tiles, "_tilings", {})
+    monkeypatch.setattr(numba_tiles, "_stored_path", lambda: str(path))
+    real = numba_tiles._fastest
+    monkeypatch.setattr(numba_tiles, "_fastest", lambda *shape: measured.append(shape[1:4]) or real(*shape))
+    yield path, measured
+
+
+def test_a_later_process_takes_the_stored_cut_without_measuring(new_process, monkeypatch):
+    path, measured = new_process
+    first = numba_tiles.tiling(np.float32, 16, 32, 64, 2)
+    assert measured == [(16, 32, 64)] and json.loads(path.read_text()) == {"<f4 16 32 64 2": list(first)}
+    stored_cut = (4, 8) if first != (4, 8) else (2, 4)   # not what a measurement would say
+    path.write_text(json.dumps({"<f4 16 32 64 2": stored_cut}))
+    monkeypatch.setattr(numba_tiles, "_tilings", {})
+    assert numba_tiles.tiling(np.float32, 16, 32, 64, 2) == stored_cut
+    assert measured == [(16, 32, 64)]
+    numba_tiles.tiling(np.float64, 16, 32, 64, 2)   # another dtype, another cut
+    numba_tiles.tiling(np.float32, 16, 32, 64, 1)   # another BLAS threading, another cut
+    assert measured == [(16, 32, 64)] * 3
+    assert set(json.loads(path.read_text())) == {"<f4 16 32 64 2", "<f8 16 32 64 2", "<f4 16 32 64 1"}
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"<f4 16 32 64 2": [3, 8]}',
+                                  '{"<f4 16 32 64 2": [2, 17]}', '{"<f4 16 32 64 2": "cut"}'])
+def test_a_stored_cut_that_is_no_valid_cut_is_measured_again(new_process, text):
+    path, measured = new_process
+    path.write_text(text)
+    parts, rows = numba_tiles.tiling(np.float32, 16, 32, 64, 2)
+    assert measured == [(16, 32, 64)] and 64 % parts == 0 and 1 <= rows <= 16
+    assert json.loads(path.read_text())["<f4 16 32 64 2"] == [parts, rows]
+
+
+def test_without_a_writable_folder_the_cut_stays_in_the_process(new_process, monkeypatch):
+    _, measured = new_process
+    monkeypatch.setattr(numba_tiles, "_stored_path", lambda: "/nonexistent-folder/tilings.json")
+    cut = numba_tiles.tiling(np.float32, 16, 32, 64, 2)
+    assert numba_tiles.tiling(np.float32, 16, 32, 64, 2) is cut and measured == [(16, 32, 64)]
 
 
 @pytest.mark.parametrize("parts, rows", CUTS)
@@ -41,7 +87,7 @@ def test_every_mode_gives_the_same_result_with_every_cut(mode, parts, rows, monk
             saved, d_out, d_hn, None if c_n is None else d_cn)
 
     want = run()
-    monkeypatch.setattr(numba_tiles, "tiling", lambda *shape, measuring=None: (parts, rows))
+    monkeypatch.setattr(numba_tiles, "tiling", lambda *shape: (parts, rows))
     got = run()
     for name in (name for name in want if want[name] is not None):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-12, err_msg=name)
