@@ -67,8 +67,8 @@ class CupyRecurrent(RecurrentKernel):
 
     # ----- forward ---------------------------------------------------------------------------
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
-                reverse=False, save=True):
-        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
+                reverse=False, save=True, into=None):
+        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths, into)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         lstm = self.mode == "lstm"
@@ -98,6 +98,10 @@ class CupyRecurrent(RecurrentKernel):
                        inputs=("gates", "h_n", "c_n", "lengths", "w_hh", "peephole", "b_hn"),
                        outputs=("gates", "out", "h_n", "c_n") + _SAVED_STATES)
         out, h_n, c_n = arrays["out"], arrays["h_n"], arrays.get("c_n")
+        if into is not None:   # the steps' kernels write whole rows: copied in after
+            joined, column = into
+            joined[:, :, column:column + hidden] = out
+            out = joined[:, :, column:column + hidden]
         if not save:
             return out, h_n, c_n, None
         weights = Weights(w_ih, arrays["w_hh"], (b_ih is not None, b_hh is not None), peephole is not None,

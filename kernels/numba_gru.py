@@ -36,7 +36,7 @@ from .numba_tiles import tiled_matmul
 def gru_forward_work(counters, bounds, given, bias, b_hn, cut, reverse, m_saved):
     """``bias`` is b_ih + [b_hr, b_hz, 0]; ``m_saved`` (T, B, H) receives m for backward (one
     step of scratch for inference)."""
-    gates, h, lengths, h_prev, out = given
+    gates, h, lengths, h_prev, out, column = given
     steps, hidden = gates.shape[0], h.shape[1]
     n_input = np.empty(hidden, dtype=gates.dtype)
     b_n = bias[2 * hidden:]
@@ -49,7 +49,8 @@ def gru_forward_work(counters, bounds, given, bias, b_hn, cut, reverse, m_saved)
             t = steps - 1 - s if reverse else s
             tiled_matmul(h[first:last], cut[0], recurrent, False, cut[1])
             for b in range(first, last):
-                h_row, out_row, gate_row, rec_row = h[b], out[t, b], gates[t, b], recurrent[b - first]
+                h_row, out_row, gate_row = h[b], out[t, b, column:column + hidden], gates[t, b]
+                rec_row = recurrent[b - first]
                 m_row = m_saved[t if h_prev.shape[0] else 0, b]
                 if masked_after_saving(h_row, h_prev, t, b, lengths, out_row):
                     continue
@@ -103,7 +104,7 @@ def gru_reset_before_forward_work(counters, bounds, given, bias, cut, reverse, q
     """The reset-before form: ``bias`` is b_ih + b_hh; ``cut`` holds W_h[rz]^T (H, 2H) and
     W_hn^T (H, H), each with its rows per product; ``q_saved`` (T, B, H) receives q = r h (one
     step of scratch for inference)."""
-    gates, h, lengths, h_prev, out = given
+    gates, h, lengths, h_prev, out, column = given
     steps, hidden = gates.shape[0], h.shape[1]
     while True:
         first, last = next_shard(counters, bounds)
@@ -125,7 +126,8 @@ def gru_reset_before_forward_work(counters, bounds, given, bias, cut, reverse, q
                     q_row[j] = gate_row[j] * h_row[j]
             tiled_matmul(q[first:last], cut[2], candidate, False, cut[3])
             for b in range(first, last):
-                h_row, out_row, gate_row, cand_row = h[b], out[t, b], gates[t, b], candidate[b - first]
+                h_row, out_row, gate_row = h[b], out[t, b, column:column + hidden], gates[t, b]
+                cand_row = candidate[b - first]
                 if t >= lengths[b]:
                     out_row[:] = 0
                     continue

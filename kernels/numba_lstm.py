@@ -60,12 +60,12 @@ def slots(step, steps, reverse, training):
 
 
 @njit(cache=True, nogil=True, **JIT_OPTIONS)
-def lstm_forward_work(counters, given, weights, states, lengths, reverse, training, out):
+def lstm_forward_work(counters, given, weights, states, lengths, reverse, training, out, column):
     """One thread's share of the forward; every thread of the team calls it with the same
     arguments. ``given`` = (x (T, B, I), h0, c0 (B, H), w_ih, w_hh) as the layer has them;
     ``weights`` the ``TeamWeights``, whose tiles the team's first step fills from them;
     ``states`` the ``TeamStates`` it fills, all T steps when ``training``, else only
-    what the next step needs. Outputs go to ``out[t]`` (T, B, H)."""
+    what the next step needs. Outputs go to ``out[t, :, column:column + H]`` (out (T, B, W))."""
     x = given[0]
     acts, x_and_h, cells, tanh_c = states
     blocks, _, batch, units = weights.bias_rows.shape
@@ -90,7 +90,7 @@ def lstm_forward_work(counters, given, weights, states, lengths, reverse, traini
                cells[entering, k].reshape(flat), cells[leaving, k].reshape(flat),
                tanh_cell.reshape(flat))
         _outputs(a[3], tanh_cell, inputs + k * units, t, lengths, x_and_h[entering],
-                 cells[entering, k], x_and_h[leaving], cells[leaving, k], out[t], k * units)
+                 cells[entering, k], x_and_h[leaving], cells[leaving, k], out[t], column + k * units)
         if step + 1 < steps:   # this block's share of the rows of the next step's input
             _copy_rows(x[t - 1 if reverse else t + 1], x_and_h[leaving], k, blocks)
         finish(counters)
@@ -166,7 +166,7 @@ def _gates(i, f, g, o, bias, peep, c_in, c_out, tanh_c):
 @njit(cache=True, nogil=True, inline="always", **JIT_OPTIONS)
 def _outputs(o, tanh_c, first, t, lengths, h_in, c_in, h_out, c_out, out, out_first):
     """h' = o tanh(c') into columns ``[first, first + U)`` of ``h_out`` and ``[out_first,
-    out_first + U)`` of ``out`` (B, H); rows past their length keep their state (``c_out`` (B,
+    out_first + U)`` of ``out`` (B, W); rows past their length keep their state (``c_out`` (B,
     U) gets ``c_in`` back) and output 0."""
     units = o.shape[1]
     u = slice(first, first + units)

@@ -28,8 +28,8 @@ class NumbaLSTM(RecurrentKernel):
         super().__init__("lstm")
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
-                reverse=False, save=True):
-        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
+                reverse=False, save=True, into=None):
+        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths, into)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
         threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
@@ -40,7 +40,7 @@ class NumbaLSTM(RecurrentKernel):
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
                             lease.empty((slot_count, threads, batch, units), dtype),
                             lease.empty((kept, threads, batch, units), dtype))
-        out = np.empty((steps, batch, hidden), dtype)
+        out, column = (np.empty((steps, batch, hidden), dtype), 0) if into is None else into
         x, h0, c0 = (np.ascontiguousarray(a) for a in (x, h0, c0))
         if save and compile_ahead.first(lstm_backward_work, dtype):
             # d_out, (dh, dc), d_gates and the gradients, as arrays of their types
@@ -49,7 +49,8 @@ class NumbaLSTM(RecurrentKernel):
                                 _backward_arguments(weights, states, x, lengths, reverse, *stand_ins))
         given = (x, h0, c0, weights.w_ih, weights.w_hh)
         numba_team.run(lstm_forward_work, threads, (numba_team.counters(), given, weights.steps,
-                                                    states, lengths, reverse, save, out))
+                                                    states, lengths, reverse, save, out, column))
+        out = out if into is None else out[:, :, column:column + hidden]
         first = slots(0, steps, reverse, save)[0]   # where the team's first step put h0, c0
         final = slots(steps - 1, steps, reverse, save)[1] if steps else first
         h_n = states.x_and_h[final, :, inputs:].copy()

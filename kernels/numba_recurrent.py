@@ -27,8 +27,8 @@ class NumbaRecurrent(RecurrentKernel):
     dtypes = (np.dtype(np.float32), np.dtype(np.float64))
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
-                reverse=False, save=True):
-        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths)
+                reverse=False, save=True, into=None):
+        dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths, into)
         steps, batch, inputs = x.shape
         hidden, width = h0.shape[1], self.gates * h0.shape[1]
         shards = cpu_threads.shards(batch, 2 * steps * width * (inputs + hidden))
@@ -39,10 +39,10 @@ class NumbaRecurrent(RecurrentKernel):
         x = np.ascontiguousarray(x)
         gates = lease.empty((steps, batch, width), dtype)
         numba_matmul.matmul(x.reshape(-1, inputs), weights.w_ih, False, True, gates.reshape(-1, width))
-        out = np.empty((steps, batch, hidden), dtype)
+        out, column = (np.empty((steps, batch, hidden), dtype), 0) if into is None else into
         kept = steps if save else 0   # inference saves nothing
         given = (gates, np.array(h0, dtype, order="C"), lengths,
-                 lease.empty((kept, batch, hidden), dtype), out)
+                 lease.empty((kept, batch, hidden), dtype), out, column)
         # m (gru) or q = r h (gru_reset_before): saved, or one step of scratch for inference
         extra = lease.empty((max(kept, 1) if self.mode in _EXTRA else 0, batch, hidden), dtype)
         bias, b_hn, cut = *weights.steps[:2], weights.steps[2][0]
@@ -56,6 +56,7 @@ class NumbaRecurrent(RecurrentKernel):
                 stand_ins = compile_ahead.stand_ins(dtype, 2, 3, 3, 3)   # dh, d_gi, d_gh, d_out
                 compile_ahead.start(_WORK[self.mode][1], self._backward_arguments(saved, *stand_ins))
         numba_team.run(_WORK[self.mode][0], len(shards), (numba_team.counters(), bounds, given) + args)
+        out = out if into is None else out[:, :, column:column + hidden]
         if not save:
             lease.give_back()
             return out, given[1], None, None

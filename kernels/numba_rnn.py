@@ -30,9 +30,9 @@ def rnn_forward_work(counters, bounds, given, bias, cut, relu, reverse):
     """One thread's share of a forward. ``given`` = (gates (T, B, H) holding x W_ih^T, which
     receive h' (what backward reads), h (B, H) the initial state, which ends as the final one,
     lengths (B,), h_prev (T, B, H) the states for backward (0 steps for inference), out
-    (T, B, H)); ``bias`` b_ih + b_hh; ``cut`` = (W_hh^T in column blocks, rows per product)
-    (numba_tiles)."""
-    gates, h, lengths, h_prev, out = given
+    (T, B, W), column: the output goes to ``out[:, :, column:column + H]``); ``bias`` b_ih +
+    b_hh; ``cut`` = (W_hh^T in column blocks, rows per product) (numba_tiles)."""
+    gates, h, lengths, h_prev, out, column = given
     steps, hidden = gates.shape[0], h.shape[1]
     zero = gates.dtype.type(0)
     while True:
@@ -43,7 +43,7 @@ def rnn_forward_work(counters, bounds, given, bias, cut, relu, reverse):
             t = steps - 1 - s if reverse else s
             tiled_matmul(h[first:last], cut[0], gates[t, first:last], True, cut[1])
             for b in range(first, last):
-                h_row, out_row, act_row = h[b], out[t, b], gates[t, b]
+                h_row, out_row, act_row = h[b], out[t, b, column:column + hidden], gates[t, b]
                 if masked_after_saving(h_row, h_prev, t, b, lengths, out_row):
                     continue
                 if relu:

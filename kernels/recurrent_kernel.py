@@ -5,12 +5,14 @@ A kernel runs one layer in one direction over a whole sequence, for one mode, on
 one device, with PyTorch's shapes, names and gate order::
 
     out, h_n, c_n, saved = kernel.forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths,
-                                          reverse, save)
+                                          reverse, save, into)
     grads = kernel.backward(saved, d_out, d_hn, d_cn, wanted)   # {"x": ..., "weight_hh": ...}
 
 ``x`` (T, B, I), ``h0``, ``c0`` (B, H), ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), biases (G·H,) or
 None, ``peephole`` (3, H) or None (lstm), ``lengths`` host integers (B,) or None; ``c_n`` is None
-except for lstm, ``saved`` None unless ``save``.
+except for lstm, ``saved`` None unless ``save``. ``into`` = (array (T, B, W), column) puts the
+output into ``array[:, :, column:column + H]`` and returns that view: the two directions of a
+bidirectional layer fill one (T, B, 2H) array, with no copy to join them.
 """
 from dataclasses import dataclass
 
@@ -63,7 +65,7 @@ class RecurrentKernel:
         return f"<{self.backend} kernel {self.mode!r} on {self.device!r}>"
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, peephole=None, lengths=None,
-                reverse=False, save=True):
+                reverse=False, save=True, into=None):
         """Returns ``(out (T, B, H), h_n (B, H), c_n (B, H) or None, saved or None)``."""
         raise NotImplementedError
 
@@ -120,7 +122,7 @@ class RecurrentKernel:
             grads["bias_hh"] = grads["bias_ih"].copy() if same else d_gh2.sum(axis=0)
         return {name: grad for name, grad in grads.items() if want(name)}
 
-    def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths):
+    def check(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths, into=None):
         """Assert the kernel's invariants (the layers check user input, with the messages users
         see); returns ``(dtype, lengths)``, ``lengths`` host int64 (B,), full when None. Steps
         t >= lengths[b] are masked, so any integer length is safe here."""
@@ -134,6 +136,11 @@ class RecurrentKernel:
         for name, (array, shape) in expected.items():
             assert array is None or (type(array) is self.array_type and array.shape == shape
                                      and array.dtype == x.dtype), f"{self}: {name}"
+        if into is not None:
+            out, column = into
+            assert (type(out) is self.array_type and out.dtype == x.dtype and out.flags.c_contiguous
+                    and out.shape[:2] == (steps, batch) and 0 <= column <= out.shape[2] - hidden), \
+                f"{self}: into"
         if lengths is None:
             return x.dtype, np.full(batch, steps, dtype=np.int64)
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)

@@ -23,10 +23,30 @@ def make_problem(mode, steps, batch, inputs, hidden, dtype=np.float64, bias=True
             "peephole": draw(3, hidden) if lstm and peephole else None}
 
 
-def call_kernel(kernel, problem, lengths=None, reverse=False, save=True):
+def call_kernel(kernel, problem, lengths=None, reverse=False, save=True, into=None):
     p = problem
     return kernel.forward(p["x"], p["h0"], p["c0"], p["weight_ih"], p["weight_hh"], p["bias_ih"],
-                          p["bias_hh"], p["peephole"], lengths, reverse, save)
+                          p["bias_hh"], p["peephole"], lengths, reverse, save, into)
+
+
+def check_output_into_shared_columns(kernel, mode, save):
+    """``forward(..., into=(array, column))`` writes the output that ``forward`` returns alone into
+    those columns of the array, returns them as a view, leaves the other columns as they were
+    and changes neither the final states nor the gradients."""
+    problem = make_problem(mode, 6, 3, 4, 5, peephole=mode == "lstm")
+    alone = call_kernel(kernel, problem, [6, 3, 1], reverse=True, save=save)
+    shared = np.random.default_rng(2).standard_normal((6, 3, 12))
+    before = shared.copy()
+    into = call_kernel(kernel, problem, [6, 3, 1], reverse=True, save=save, into=(shared, 4))
+    assert np.array_equal(into[0], alone[0]) and np.shares_memory(into[0], shared)
+    assert np.array_equal(shared[:, :, 4:9], alone[0])
+    assert np.array_equal(np.delete(shared, range(4, 9), axis=2), np.delete(before, range(4, 9), axis=2))
+    for a, b in zip(alone[1:3], into[1:3]):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    if save:
+        d_out = np.random.default_rng(3).standard_normal(alone[0].shape)
+        want, got = (kernel.backward(run[3], d_out, None, None) for run in (alone, into))
+        assert want.keys() == got.keys() and all(np.array_equal(want[k], got[k]) for k in want)
 
 
 def _sigmoid(a):

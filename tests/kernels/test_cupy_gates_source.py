@@ -25,7 +25,8 @@ from hypothesis import given, settings, strategies as st
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cupy_gates
 
-from kernel_support import ARGUMENTS, GATES, assert_all_close, assert_close, call_kernel, make_problem
+from kernel_support import (ARGUMENTS, GATES, assert_all_close, assert_close, call_kernel,
+                            check_output_into_shared_columns, make_problem)
 
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="needs a C compiler (cc)")
@@ -431,6 +432,12 @@ def run_kernel(kernel, case, dtype):
     results.update({f"grad_{name}": grad for name, grad in grads.items()})
     assert all(a.dtype == dtype for a in results.values())
     return {name: a.astype(np.float64) for name, a in results.items()}
+
+
+@pytest.mark.parametrize("save", [True, False])
+@pytest.mark.parametrize("mode", sorted(GATES))
+def test_emulated_cupy_kernel_writes_into_columns_of_a_shared_array(mode, save, emulated):
+    check_output_into_shared_columns(emulated.KERNELS[mode], mode, save)
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,7 +7,8 @@ import pytest
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cpu_threads
 
-from kernel_support import ARGUMENTS, GATES, assert_close, call_kernel, make_problem, reference
+from kernel_support import (ARGUMENTS, GATES, assert_close, call_kernel, check_output_into_shared_columns,
+                            make_problem, reference)
 
 CASES = [(mode, peephole) for mode in GATES for peephole in ((False, True) if mode == "lstm" else (False,))]
 LENGTHS = [None, [5, 2, 0, 5]]   # 0: a row that never runs (the kernel allows it; layers reject it)
@@ -76,6 +77,12 @@ def test_inference_forward_equals_training_forward(mode):
     assert infer[3] is None
     for a, b in zip(train[:3], infer[:3]):
         assert (a is None and b is None) or np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("save", [True, False])
+@pytest.mark.parametrize("mode", list(GATES))
+def test_output_into_columns_of_a_shared_array(mode, save):
+    check_output_into_shared_columns(kernels.get(mode, "cpu"), mode, save)
 
 
 @pytest.mark.parametrize("mode", list(GATES))

@@ -171,6 +171,7 @@ def fake_fused(monkeypatch):
     """A stand-in for nn.fused that records calls and delegates to the reference path."""
     module = types.SimpleNamespace(calls=[], reason=None)
     module.unavailable = lambda mode, device, dtype: module.reason
+    module.shared_output = lambda x, directions, hidden: None   # directions joined by a copy
 
     def fused_direction(mode, *args, **kwargs):
         module.calls.append(mode)

@@ -12,6 +12,7 @@ through a fused layer raises (use ``impl="reference"`` for double backward).
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
+from ..ops.movement import Concatenate
 from ..tensor import Tensor
 from .cells import PEEPHOLES
 
@@ -42,12 +43,12 @@ class FusedRecurrent(Function):
 
     ``names`` says which of the optional inputs are present, in that order."""
 
-    def forward(self, *arrays, kernel, names, lengths, reverse, save):
+    def forward(self, *arrays, kernel, names, lengths, reverse, save, into):
         named = dict(zip(names, arrays))
         peephole = self.xp.stack([named[n] for n in PEEPHOLES]) if PEEPHOLES[0] in named else None
         out, h_n, c_n, self.kernel_state = kernel.forward(
             named["x"], named["h0"], named.get("c0"), named["weight_ih"], named["weight_hh"],
-            named.get("bias_ih"), named.get("bias_hh"), peephole, lengths, reverse, save)
+            named.get("bias_ih"), named.get("bias_hh"), peephole, lengths, reverse, save, into)
         self.kernel, self.names, self.out_shape = kernel, names, out.shape
         return (out, h_n) if c_n is None else (out, h_n, c_n)
 
@@ -73,7 +74,7 @@ def _data(grad):
 
 
 def fused_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole=None,
-                    lengths=None, reverse=False):
+                    lengths=None, reverse=False, into=None):
     """One layer, one direction, the whole sequence in one autograd node.
 
     ``mode``: "rnn_tanh" | "rnn_relu" | "lstm" | "gru" | "gru_reset_before"; ``x`` (T, B, I);
@@ -83,7 +84,8 @@ def fused_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, pee
     ``lengths``: None or a host NumPy int array (B,); steps t >= lengths[b] keep the state and
     output zero; ``reverse=True`` runs each sequence from its own last valid step down to 0.
     Returns ``(out (T, B, H), h_n (B, H), c_n (B, H) or None)``, differentiable w.r.t. every
-    Tensor argument. The caller checks ``unavailable`` first.
+    Tensor argument. The caller checks ``unavailable`` first. ``into`` (see ``join_directions``)
+    writes ``out`` into columns of an array shared by the layer's directions.
     """
     named = {"x": x, "h0": h0, "c0": c0, "weight_ih": weight_ih, "weight_hh": weight_hh,
              "bias_ih": bias_ih, "bias_hh": bias_hh}
@@ -92,6 +94,30 @@ def fused_direction(mode, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, pee
     named = {name: t for name, t in named.items() if t is not None}
     save = is_grad_enabled() and any(t.requires_grad for t in named.values())
     outputs = FusedRecurrent.apply(*named.values(), kernel=kernels.get(mode, x.device),
-                                   names=tuple(named), lengths=lengths, reverse=reverse, save=save)
+                                   names=tuple(named), lengths=lengths, reverse=reverse, save=save,
+                                   into=into)
     out, h_n, c_n = outputs if mode == "lstm" else outputs + (None,)
     return out, h_n, c_n
+
+
+class JoinedDirections(Concatenate):
+    """The directions' outputs (T, B, H) each, which their kernels wrote side by side into one
+    (T, B, D·H) array: that array, without a copy; backward as ``Concatenate``'s."""
+
+    def forward(self, *arrays, axis):
+        joined = arrays[0].base
+        assert all(a.base is joined for a in arrays) and joined.shape[axis] == sum(
+            a.shape[axis] for a in arrays), "the directions did not write into one array"
+        self.axis = axis
+        return joined
+
+
+def shared_output(x, directions, hidden):
+    """The (T, B, D·H) array whose columns ``fused_direction(..., into=(array, d·H))`` fills for
+    direction d; ``join_directions`` then makes it the layer's output."""
+    return x.xp.empty(x.shape[:2] + (directions * hidden,), dtype=x.dtype)
+
+
+def join_directions(outputs):
+    """The layer's output from the directions' outputs written into one ``shared_output``."""
+    return JoinedDirections.apply(*outputs, axis=2)

@@ -205,19 +205,23 @@ class _RecurrentLayer(Module):
         # The fused kernels need at least one sequence; the reference path handles an empty batch.
         run = _direction_function(self, x) if batch else reference_direction
         layer_input, h_n, c_n = x[:active] if active < steps else x, [], []
+        # the fused directions write side by side into one array: no copy joins them
+        joined = run is fused.fused_direction and self.num_directions > 1
         for layer in range(self.num_layers):
             if layer > 0:
                 layer_input = apply_dropout(layer_input, self.dropout, self.training)
             outputs = []
+            shared = fused.shared_output(layer_input, self.num_directions, self.hidden_size) if joined else None
             for direction, suffix in enumerate(self._suffixes(layer)):
                 index = layer * self.num_directions + direction
                 *weights, peephole = parameters_of(self, suffix, self.peephole)
+                into = {} if shared is None else {"into": (shared, direction * self.hidden_size)}
                 out, h, c = run(self.mode, layer_input, h0[index], None if c0 is None else c0[index], *weights,
-                                peephole=peephole, lengths=lengths, reverse=direction == 1)
+                                peephole=peephole, lengths=lengths, reverse=direction == 1, **into)
                 outputs.append(out)
                 h_n.append(h)
                 c_n.append(c)
-            layer_input = concatenate(outputs, axis=-1)
+            layer_input = concatenate(outputs, axis=-1) if shared is None else fused.join_directions(outputs)
         out = layer_input if active == steps else pad(layer_input, ((0, steps - active), (0, 0), (0, 0)))
         h_n = stack(h_n)
         c_n = stack(c_n) if self.mode == "lstm" else None
