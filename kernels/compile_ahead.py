@@ -2,8 +2,9 @@
 
 Numba compiles one function at a time in a process. A layer's first training forward (per
 dtype) calls ``start(backward_work, args)`` with arguments of the backward's types; when Numba's
-cache lacks that function, a second Python process compiles it into the cache, and the
-backward's first run (numba_team.run) calls ``wait`` and loads it. Nothing starts when it is
+cache lacks that function, a second Python process compiles it and the team's driver for those
+arguments (numba_team) into the cache, and the backward's first run (numba_team.run) calls
+``wait`` and loads them. Nothing starts when it is
 compiled or cached already, its cache is off, or with one thread; if the process fails or takes
 over ``TIMEOUT`` seconds, the run compiles for itself. Two processes may write the index of a
 shared helper (``next_ticket``) at once; a lost entry costs a later process a compilation.
@@ -21,9 +22,10 @@ from numba._dispatcher import compute_fingerprint
 
 TIMEOUT = 60
 _CHILD = """import importlib, pickle, sys
-path, module, name, types = pickle.load(sys.stdin.buffer)
+path, jobs = pickle.load(sys.stdin.buffer)
 sys.path[:] = path
-getattr(importlib.import_module(module), name).compile(types)
+for module, name, types in jobs:
+    getattr(importlib.import_module(module), name).compile(types)
 """
 _running = {}   # (work, fingerprint of the arguments) -> the process compiling it
 _asked = set()  # (work, dtype) of the calls to first
@@ -42,10 +44,12 @@ def first(work, dtype):
 
 def start(work, args):
     """Start compiling the jitted ``work`` for the types of ``args`` in a second process."""
-    from .numba_team import available
+    from .numba_team import _team, available
     if available() < 2 or getattr(sys, "frozen", False) or not sys.executable:
         return
     key, types = (work, compute_fingerprint(args)), tuple(typeof(a) for a in args)
+    jobs = [(f.py_func.__module__, f.py_func.__name__, t)   # _team(threads, address, args)
+            for f, t in ((work, types), (_team, (typeof(2), typeof(2), typeof(args))))]
     with _lock:
         if key in _running or types in work.overloads or _cached(work, types) is not False:
             return
@@ -55,8 +59,7 @@ def start(work, args):
         except OSError:   # no second process here: the backward compiles in this one
             return
         try:
-            process.stdin.write(pickle.dumps((sys.path, work.py_func.__module__,
-                                              work.py_func.__name__, types)))
+            process.stdin.write(pickle.dumps((sys.path, jobs)))
             process.stdin.close()
         except OSError:
             _stop(process)
