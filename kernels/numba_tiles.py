@@ -9,12 +9,14 @@ cache sets as a view's do), each multiplied ``rows`` rows of ``a`` at a time:
 
 Cuts round differently (BLAS picks its inner kernels by shape), so a cut measured anew in each
 process, where two ran about as fast, made one seed train differently from run to run: the first
-measurement is kept in a file beside Numba's cache of these kernels, one per BLAS build and CPU,
-and every later process takes the same cut.
+measurement is kept in a file beside Numba's cache of these kernels (``tilings-*.json``, one per
+BLAS build and CPU; delete it to measure again), and every later process takes the same cut.
 """
+import fcntl
 import hashlib
 import json
 import os
+import tempfile
 import time
 
 import llvmlite.binding
@@ -53,18 +55,21 @@ def split_columns(w, parts, out=None):
 
 def tiling(dtype, rows, k, n, threads, repeats=5):
     """The fastest ``(parts, rows per call)`` for ``(rows, k) @ (k, n)`` in ``dtype`` with the
-    BLAS threading of a team of ``threads`` (``cpu_threads.blas_threads``): the stored cut of
+    BLAS threading of a team of ``threads`` (``cpu_threads.blas_threads``): the cut stored for
     this machine, else measured (best of 5 rounds of ``repeats`` calls per candidate) and stored."""
     if rows == 0:
         return 1, 1
     key = f"{np.dtype(dtype).str} {rows} {k} {n} {threads}"
     if key not in _tilings:
+        def valid(cut):
+            return cut is not None and cut[0] in PARTS and n % cut[0] == 0 and 1 <= cut[1] <= rows
+
         path = _stored_path()
         cut = _read(path).get(key)
-        if cut is None or not (cut[0] in PARTS and n % cut[0] == 0 and 1 <= cut[1] <= rows):
+        if not valid(cut):
             with cpu_threads.blas_threads(threads):
                 cut = _fastest(dtype, rows, k, n, repeats)
-            _write(path, key, cut)
+            cut = _store(path, key, cut, valid)
         _tilings[key] = cut
     return _tilings[key]
 
@@ -83,26 +88,43 @@ def _stored_path():
 
 
 def _read(path):
-    """The stored cuts by key; none when there is no file or it cannot be read as cuts."""
+    """The stored cuts by key, leaving out entries that are not two integers; none when there is
+    no file to read."""
     try:
         with open(path) as file:
-            return {key: (int(parts), int(rows)) for key, (parts, rows) in json.load(file).items()}
-    except (TypeError, ValueError, AttributeError, OSError):
+            stored = json.load(file)
+    except (TypeError, ValueError, OSError):   # TypeError: no path
         return {}
+    if not isinstance(stored, dict):
+        return {}
+    return {key: tuple(cut) for key, cut in stored.items()
+            if isinstance(cut, list) and len(cut) == 2 and all(type(value) is int for value in cut)}
 
 
-def _write(path, key, cut):
-    """Add ``key``'s cut to the stored ones (keeping those another process stored meanwhile); a
-    folder that cannot be written keeps the cut to this process."""
+def _store(path, key, cut, valid):
+    """``cut`` stored under ``key``, unless another process stored a ``valid`` one for it
+    meanwhile: that one is returned instead, so processes measuring at once take one cut. With no
+    file (or no folder to write it in), ``cut`` stays this process's."""
     if path is None:
-        return
-    partial = f"{path}.{os.getpid()}"
+        return cut
     try:
-        with open(partial, "w") as file:
-            json.dump(_read(path) | {key: cut}, file, sort_keys=True)
-        os.replace(partial, path)   # whole, for a process reading it meanwhile
+        with open(f"{path}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # released when closed
+            stored = _read(path)
+            if valid(stored.get(key)):
+                return stored[key]
+            stored[key] = cut
+            handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
+            try:
+                with os.fdopen(handle, "w") as file:
+                    json.dump({name: [int(v) for v in c] for name, c in stored.items()}, file, sort_keys=True)
+                os.replace(partial, path)   # whole, for a process reading without the lock
+            finally:
+                if os.path.exists(partial):
+                    os.remove(partial)
     except OSError:
         pass
+    return cut
 
 
 def _fastest(dtype, rows, k, n, repeats):

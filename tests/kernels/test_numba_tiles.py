@@ -1,5 +1,6 @@
 """The per-step product cut into BLAS calls (numba_tiles), alone and inside the kernels."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -22,13 +23,6 @@ def test_tiled_matmul_equals_one_product(parts, rows, accumulate):
     np.testing.assert_allclose(out, a @ w + (before if accumulate else 0), rtol=1e-13, atol=1e-13)
 
 
-def test_tiling_is_a_valid_cut_and_measured_once():
-    cut = numba_tiles.tiling(np.float32, 6, 4, 8, 1)
-    parts, rows = cut
-    assert parts in numba_tiles.PARTS and 8 % parts == 0 and 1 <= rows <= 6
-    assert numba_tiles.tiling(np.float32, 6, 4, 8, 1) is cut
-
-
 @pytest.fixture
 def new_process(tmp_path, monkeypatch):
     """The module as a new process finds it (no cut in memory), its stored cuts in ``tmp_path``;
@@ -39,6 +33,14 @@ def new_process(tmp_path, monkeypatch):
     real = numba_tiles._fastest
     monkeypatch.setattr(numba_tiles, "_fastest", lambda *shape: measured.append(shape[1:4]) or real(*shape))
     yield path, measured
+
+
+def test_tiling_is_a_valid_cut_and_measured_once(new_process):
+    _, measured = new_process
+    cut = numba_tiles.tiling(np.float32, 6, 4, 8, 1)
+    parts, rows = cut
+    assert parts in numba_tiles.PARTS and 8 % parts == 0 and 1 <= rows <= 6
+    assert numba_tiles.tiling(np.float32, 6, 4, 8, 1) is cut and measured == [(6, 4, 8)]
 
 
 def test_a_later_process_takes_the_stored_cut_without_measuring(new_process, monkeypatch):
@@ -64,6 +66,36 @@ def test_a_stored_cut_that_is_no_valid_cut_is_measured_again(new_process, text):
     parts, rows = numba_tiles.tiling(np.float32, 16, 32, 64, 2)
     assert measured == [(16, 32, 64)] and 64 % parts == 0 and 1 <= rows <= 16
     assert json.loads(path.read_text())["<f4 16 32 64 2"] == [parts, rows]
+
+
+def test_a_cut_stored_by_another_process_while_this_one_measured_wins(new_process, monkeypatch):
+    path, _ = new_process
+
+    def measure_while_another_process_stores(*shape):
+        path.write_text(json.dumps({"<f4 16 32 64 2": [4, 2]}))
+        return 1, 16   # what this process found
+
+    monkeypatch.setattr(numba_tiles, "_fastest", measure_while_another_process_stores)
+    assert numba_tiles.tiling(np.float32, 16, 32, 64, 2) == (4, 2)
+    assert json.loads(path.read_text()) == {"<f4 16 32 64 2": [4, 2]}
+
+
+def test_entries_that_are_no_cut_are_dropped_and_the_others_kept(new_process):
+    path, measured = new_process
+    path.write_text(json.dumps({"<f4 16 32 64 2": [2, 8], "<f4 8 8 8 2": "cut", "<f4 4 4 4 2": [1, 2, 3]}))
+    assert numba_tiles.tiling(np.float32, 16, 32, 64, 2) == (2, 8) and measured == []
+    numba_tiles.tiling(np.float32, 8, 8, 8, 2)
+    stored = json.loads(path.read_text())
+    assert measured == [(8, 8, 8)] and set(stored) == {"<f4 16 32 64 2", "<f4 8 8 8 2"}
+    assert stored["<f4 16 32 64 2"] == [2, 8]
+
+
+def test_the_stored_cuts_live_beside_numbas_cache_and_not_without_it(monkeypatch):
+    path = numba_tiles._stored_path()
+    assert os.path.dirname(path) == numba_tiles.tiled_matmul._cache._cache_path
+    assert os.path.basename(path).startswith("tilings-") and numba_tiles._stored_path() == path
+    monkeypatch.setattr(numba_tiles.tiled_matmul._cache, "_enabled", False)
+    assert numba_tiles._stored_path() is None
 
 
 def test_without_a_writable_folder_the_cut_stays_in_the_process(new_process, monkeypatch):
