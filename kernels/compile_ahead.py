@@ -2,12 +2,14 @@
 
 Numba compiles one function at a time in a process. A layer's first training forward (per
 dtype) calls ``start(backward_work, args)`` with arguments of the backward's types; when Numba's
-cache lacks that function, a second Python process compiles it and the team's driver for those
-arguments (numba_team) into the cache, and the backward's first run (numba_team.run) calls
-``wait`` and loads them. Nothing starts when it is
+cache lacks that function, a second Python process compiles it into the cache, and the
+backward's first run (numba_team.run) calls ``wait`` and loads it. Nothing starts when it is
 compiled or cached already, its cache is off, or with one thread; if the process fails or takes
-over ``TIMEOUT`` seconds, the run compiles for itself. Two processes may write the index of a
-shared helper (``next_ticket``) at once; a lost entry costs a later process a compilation.
+over ``TIMEOUT`` seconds, the run compiles for itself. The two processes also save the helpers
+they share (``next_ticket``, ``finish``, ``_blas``), each of one signature, so under the same
+keys, and may write their cache index at once: a lost entry costs a later process a compilation.
+Nothing else is compiled here: Numba names a new entry's data file from the index it has read,
+so two different signatures of one function saved at the same moment could share one file.
 """
 import atexit
 import os
@@ -22,10 +24,9 @@ from numba._dispatcher import compute_fingerprint
 
 TIMEOUT = 60
 _CHILD = """import importlib, pickle, sys
-path, jobs = pickle.load(sys.stdin.buffer)
+path, module, name, types = pickle.load(sys.stdin.buffer)
 sys.path[:] = path
-for module, name, types in jobs:
-    getattr(importlib.import_module(module), name).compile(types)
+getattr(importlib.import_module(module), name).compile(types)
 """
 _running = {}   # (work, fingerprint of the arguments) -> the process compiling it
 _asked = set()  # (work, dtype) of the calls to first
@@ -44,12 +45,10 @@ def first(work, dtype):
 
 def start(work, args):
     """Start compiling the jitted ``work`` for the types of ``args`` in a second process."""
-    from .numba_team import _team, available
+    from .numba_team import available
     if available() < 2 or getattr(sys, "frozen", False) or not sys.executable:
         return
     key, types = (work, compute_fingerprint(args)), tuple(typeof(a) for a in args)
-    jobs = [(f.py_func.__module__, f.py_func.__name__, t)   # _team(threads, address, args)
-            for f, t in ((work, types), (_team, (typeof(2), typeof(2), typeof(args))))]
     with _lock:
         if key in _running or types in work.overloads or _cached(work, types) is not False:
             return
@@ -59,7 +58,8 @@ def start(work, args):
         except OSError:   # no second process here: the backward compiles in this one
             return
         try:
-            process.stdin.write(pickle.dumps((sys.path, jobs)))
+            process.stdin.write(pickle.dumps((sys.path, work.py_func.__module__,
+                                              work.py_func.__name__, types)))
             process.stdin.close()
         except OSError:
             _stop(process)
