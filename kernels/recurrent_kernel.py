@@ -12,7 +12,8 @@ one device, with PyTorch's shapes, names and gate order::
 None, ``peephole`` (3, H) or None (lstm), ``lengths`` host integers (B,) or None; ``c_n`` is None
 except for lstm, ``saved`` None unless ``save``. ``into`` = (array (T, B, W), column) puts the
 output into ``array[:, :, column:column + H]`` and returns that view: the two directions of a
-bidirectional layer fill one (T, B, 2H) array, with no copy to join them.
+bidirectional layer fill one (T, B, 2H) array, with no copy to join them on the CPU (the CuPy
+kernels copy theirs in).
 """
 from dataclasses import dataclass
 

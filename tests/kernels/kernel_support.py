@@ -29,18 +29,20 @@ def call_kernel(kernel, problem, lengths=None, reverse=False, save=True, into=No
                           p["bias_hh"], p["peephole"], lengths, reverse, save, into)
 
 
-def check_output_into_shared_columns(kernel, mode, save):
+def check_output_into_shared_columns(kernel, mode, save, reverse):
     """``forward(..., into=(array, column))`` writes the output that ``forward`` returns alone into
     those columns of the array, returns them as a view, leaves the other columns as they were
-    and changes neither the final states nor the gradients."""
-    problem = make_problem(mode, 6, 3, 4, 5, peephole=mode == "lstm")
-    alone = call_kernel(kernel, problem, [6, 3, 1], reverse=True, save=save)
-    shared = np.random.default_rng(2).standard_normal((6, 3, 12))
-    before = shared.copy()
-    into = call_kernel(kernel, problem, [6, 3, 1], reverse=True, save=save, into=(shared, 4))
+    and changes neither the final states nor the gradients (B = 19, H = 32: two LSTM blocks or
+    two batch shards where the threads and work allow)."""
+    problem = make_problem(mode, 6, 19, 4, 32, peephole=mode == "lstm")
+    lengths = np.random.default_rng(1).integers(0, 7, 19)
+    alone = call_kernel(kernel, problem, lengths, reverse, save)
+    shared = np.random.default_rng(2).standard_normal((6, 19, 72))
+    before, columns = shared.copy(), range(8, 40)
+    into = call_kernel(kernel, problem, lengths, reverse, save, into=(shared, 8))
     assert np.array_equal(into[0], alone[0]) and np.shares_memory(into[0], shared)
-    assert np.array_equal(shared[:, :, 4:9], alone[0])
-    assert np.array_equal(np.delete(shared, range(4, 9), axis=2), np.delete(before, range(4, 9), axis=2))
+    assert np.array_equal(shared[:, :, 8:40], alone[0])
+    assert np.array_equal(np.delete(shared, columns, axis=2), np.delete(before, columns, axis=2))
     for a, b in zip(alone[1:3], into[1:3]):
         assert (a is None and b is None) or np.array_equal(a, b)
     if save:

@@ -437,7 +437,7 @@ def run_kernel(kernel, case, dtype):
 @pytest.mark.parametrize("save", [True, False])
 @pytest.mark.parametrize("mode", sorted(GATES))
 def test_emulated_cupy_kernel_writes_into_columns_of_a_shared_array(mode, save, emulated):
-    check_output_into_shared_columns(emulated.KERNELS[mode], mode, save)
+    check_output_into_shared_columns(emulated.KERNELS[mode], mode, save, reverse=True)
 
 
 @settings(max_examples=60, deadline=None)

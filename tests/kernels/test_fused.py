@@ -210,3 +210,24 @@ def test_fused_equals_reference_on_larger_sharded_problems(mode, peephole):
     case = dict(mode=mode, sizes=dict(steps=40, batch=37, inputs=19, hidden=45), lengths=lengths,
                 reverse=True, bias=True, peephole=peephole, seed=11)
     assert_same(run(fused_direction, case, np.float64), run(reference_direction, case, np.float64), 1e-10)
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_a_bidirectional_layer_joins_its_directions_without_a_copy(layer):
+    """The directions' kernels fill one output array (the join node returns it as it is), and the
+    layer's output and gradients equal the reference path's, padded rows included."""
+    tg.manual_seed(0)
+    make = getattr(nn, layer)
+    fused = make(4, 32, num_layers=2, bidirectional=True, dtype=np.float64)
+    reference = make(4, 32, num_layers=2, bidirectional=True, impl="reference", dtype=np.float64)
+    reference.load_state_dict(fused.state_dict())
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((6, 19, 4)))
+    lengths = np.random.default_rng(1).integers(1, 7, 19)
+    got, want = (module(x, lengths=lengths)[0] for module in (fused, reference))
+    assert type(got._node).__name__ == "JoinedDirections"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    for (name, a), b in zip(fused.named_parameters(), reference.parameters()):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-11, atol=1e-11, err_msg=name)
+

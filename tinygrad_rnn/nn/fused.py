@@ -1,7 +1,7 @@
 """Fused recurrent layers: one autograd node per (layer, direction) for the whole sequence.
 
-``fused_direction`` has the signature of ``tinygrad_rnn.nn.recurrent.reference_direction``
-and computes the same thing (the tests hold the two equal), but instead of recording 10-20 engine
+``fused_direction`` has the signature of ``tinygrad_rnn.nn.recurrent.reference_direction`` (and
+``into``, to share an output array among a layer's directions) and computes the same thing (the tests hold the two equal), but instead of recording 10-20 engine
 ops per time step on the tape it records one ``FusedRecurrent`` node with three outputs
 (``out``, ``h_n``, ``c_n``), whose forward is one call of a fused kernel over all steps and whose
 backward is one call of its BPTT kernel. The kernel comes from the registry
@@ -106,8 +106,9 @@ class JoinedDirections(Concatenate):
 
     def forward(self, *arrays, axis):
         joined = arrays[0].base
-        assert all(a.base is joined for a in arrays) and joined.shape[axis] == sum(
-            a.shape[axis] for a in arrays), "the directions did not write into one array"
+        if joined is None or any(a.base is not joined for a in arrays) or joined.shape[axis] != sum(
+                a.shape[axis] for a in arrays):
+            raise RuntimeError("fused layer: its directions did not write into one shared_output")
         self.axis = axis
         return joined
 
