@@ -1,8 +1,9 @@
 """Fused recurrent layers: one autograd node per (layer, direction) for the whole sequence.
 
 ``fused_direction`` has the signature of ``tinygrad_rnn.nn.recurrent.reference_direction`` (and
-``into``, to share an output array among a layer's directions) and computes the same thing (the tests hold the two equal), but instead of recording 10-20 engine
-ops per time step on the tape it records one ``FusedRecurrent`` node with three outputs
+``into``, to share an output array among a layer's directions) and computes the same thing (the
+tests hold the two equal), but instead of recording 10-20 engine ops per time step on the tape
+it records one ``FusedRecurrent`` node with three outputs
 (``out``, ``h_n``, ``c_n``), whose forward is one call of a fused kernel over all steps and whose
 backward is one call of its BPTT kernel. The kernel comes from the registry
 ``tinygrad_rnn.kernels``, keyed by (mode, device); ``unavailable`` says why there is none.
