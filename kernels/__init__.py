@@ -12,6 +12,7 @@ imports Numba or CuPy nor compiles anything. The recurrent modes ("rnn_tanh", "r
 import importlib
 
 _ENTRIES = {}
+_LOADED = {}   # (operation, device) -> the kernel, once imported
 
 
 class KernelNotFoundError(LookupError):
@@ -21,6 +22,7 @@ class KernelNotFoundError(LookupError):
 def register(operation, device, module, attribute, key=None):
     """Register ``<module>.<attribute>[key]`` (``key`` optional) as the kernel of the pair."""
     _ENTRIES[(operation, device)] = (module, attribute, key)
+    _LOADED.pop((operation, device), None)
 
 
 def _device_name(device):
@@ -36,16 +38,20 @@ def _load(operation, device):
 def get(operation, device):
     """The kernel of ``operation`` on ``device`` (a name or a Device); raises when there is none."""
     device = _device_name(device)
+    kernel = _LOADED.get((operation, device))
+    if kernel is not None:
+        return kernel
     if (operation, device) not in _ENTRIES:
         devices = sorted(d for op, d in _ENTRIES if op == operation)
         where = f"it exists on: {', '.join(devices)}" if devices else "no device has it"
         raise KernelNotFoundError(f"no fused kernel for operation '{operation}' on device "
                                   f"'{device}' ({where}); use the reference path")
     try:
-        return _load(operation, device)
+        kernel = _LOADED[(operation, device)] = _load(operation, device)
     except ImportError as error:
         raise KernelNotFoundError(f"the fused kernel for '{operation}' on '{device}' cannot be "
                                   f"loaded: {error}") from error
+    return kernel
 
 
 def find(operation, device):

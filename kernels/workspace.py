@@ -49,7 +49,7 @@ class Pool:
         return self._held
 
     def _take(self, shape, dtype):
-        key = (tuple(int(n) for n in shape), np.dtype(dtype))
+        key = (tuple(map(int, shape)), np.dtype(dtype))
         with self._lock:
             arrays = self._free.get(key)
             if arrays:

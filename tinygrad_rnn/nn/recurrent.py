@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..functional import concatenate, dropout as apply_dropout, pad, stack, where
+from ..functional import concatenate, dropout as apply_dropout, pad, stack, unbind, where
 from ..tensor import Tensor, zeros
 from . import fused
 from .cells import STEPS, add_parameters, gru_mode, parameters_of, positive_integer, rnn_mode, sizes
@@ -145,13 +145,13 @@ class _RecurrentLayer(Module):
         check_same_kind(name, "input", x, self.weight_ih_l0)
 
     def _states(self, hx, batch, batched, like):
-        """The initial states as (D·num_layers, N, H) Tensors, zeros when not given (c0 None
-        unless LSTM)."""
+        """The initial states of each layer and direction, (N, H) Tensors, zeros when not given
+        (c0 None unless LSTM)."""
         name = type(self).__name__
         names = ("h0", "c0") if self.mode == "lstm" else ("h0",)
         layers = self.num_directions * self.num_layers
         if hx is None:
-            zero = zeros(layers, batch, self.hidden_size, dtype=like.dtype, device=like.device)
+            zero = [zeros(batch, self.hidden_size, dtype=like.dtype, device=like.device)] * layers
             return [zero, zero if self.mode == "lstm" else None]
         if self.mode == "lstm" and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"{name}: the initial state must be a tuple (h0, c0), got {type(hx).__name__}")
@@ -163,7 +163,7 @@ class _RecurrentLayer(Module):
             if state.shape != expected:
                 raise ValueError(f"{name}: expected {what} of shape {expected}, got {state.shape}")
             check_same_kind(name, what, state, like)
-            states[i] = state if batched else state.unsqueeze(1)
+            states[i] = unbind(state if batched else state.unsqueeze(1))
         return states + [None] * (2 - len(states))
 
     def _lengths(self, lengths, steps, batch, batched):

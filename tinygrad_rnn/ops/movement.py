@@ -225,7 +225,7 @@ def squeeze(a, axis=None):
 def unsqueeze(a, axis):
     """Insert an axis of size 1 at position ``axis`` (negative counts from the new end)."""
     position = normalize_axes(axis, a.ndim + 1, "unsqueeze")[0]
-    return reshape(a, a.shape[:position] + (1,) + a.shape[position:])
+    return Reshape.apply(a, shape=a.shape[:position] + (1,) + a.shape[position:])
 
 
 def flip(a, axis=None):
