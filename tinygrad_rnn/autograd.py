@@ -111,6 +111,8 @@ class _Gradients:
         previous = self.sums.get(key)
         if previous is None:
             self.sums[key] = grad
+            if self.in_place and node is not None and node.fresh_gradients:
+                self.owned.add(key)
         elif key in self.owned:
             previous.data += grad.data
         else:

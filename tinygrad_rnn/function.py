@@ -23,10 +23,13 @@ class Function:
     and may read ``self.inputs`` (Tensors), ``self.output`` / ``self.outputs``,
     ``self.needs_input_grad`` and anything ``forward`` stored on ``self``. It is written in
     Tensor ops, so it is itself differentiable. Gradients may have the output's broadcast shape:
-    the engine sums them back to each input's shape.
+    the engine sums them back to each input's shape. An op whose ``backward`` returns arrays that
+    nothing else holds, a distinct one per input, may set ``fresh_gradients = True``: the engine
+    then adds an input's other gradients into them in place instead of into a new array.
     """
 
     inputs = ()
+    fresh_gradients = False
     needs_input_grad = ()
     _output_refs = ()
     freed = False

@@ -121,3 +121,40 @@ def test_grad_of_one_output_wrt_another_path():
     y = s * 2
     g_s, = tg.grad((y + c).sum(), [s])
     np.testing.assert_array_equal(g_s.numpy(), np.full(3, 2.0))
+
+
+class Triple(Function):
+    """3a, with ``backward`` returning a new array each time (and keeping it, for the tests)."""
+
+    fresh_gradients = True
+    returned = []
+
+    def forward(self, a):
+        return 3 * a
+
+    def backward(self, g):
+        grad = tg.Tensor(3 * g.data, device=self.device)
+        Triple.returned.append(grad.data)
+        return grad
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_fresh_gradients_are_added_into_in_place_and_only_then(monkeypatch, fresh):
+    """x used by two nodes: its second gradient is added into the first node's array when that
+    node declares ``fresh_gradients``, else into a new array; the sum is right either way."""
+    monkeypatch.setattr(Triple, "fresh_gradients", fresh)
+    monkeypatch.setattr(Triple, "returned", [])
+    x = tg.randn(4, 3, dtype="float64", requires_grad=True)
+    (Triple.apply(x).sum() + (x * x).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 + 2 * x.numpy(), rtol=1e-15)
+    (returned,) = Triple.returned
+    assert (x.grad.data is returned) == fresh
+    np.testing.assert_allclose(returned, 3 + 2 * x.numpy() if fresh else np.full((4, 3), 3.0), rtol=1e-15)
+
+
+def test_fresh_gradients_are_left_alone_when_the_walk_records(monkeypatch):
+    monkeypatch.setattr(Triple, "returned", [])
+    x = tg.randn(4, 3, dtype="float64", requires_grad=True)
+    (g,) = tg.grad(Triple.apply(x).sum() + (x * x).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), 3 + 2 * x.numpy(), rtol=1e-15)
+    np.testing.assert_array_equal(Triple.returned[0], np.full((4, 3), 3.0))

@@ -42,7 +42,10 @@ class FusedRecurrent(Function):
     """(x, h0, [c0], weight_ih, weight_hh, [bias_ih, bias_hh], [weight_ci, weight_cf, weight_co])
     -> (out (T, B, H), h_n (B, H)[, c_n (B, H) for lstm]).
 
-    ``names`` says which of the optional inputs are present, in that order."""
+    ``names`` says which of the optional inputs are present, in that order. The kernels return
+    new arrays, one per gradient (``fresh_gradients``)."""
+
+    fresh_gradients = True
 
     def forward(self, *arrays, kernel, names, lengths, reverse, save, into):
         named = dict(zip(names, arrays))
