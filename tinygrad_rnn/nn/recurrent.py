@@ -151,8 +151,8 @@ class _RecurrentLayer(Module):
         names = ("h0", "c0") if self.mode == "lstm" else ("h0",)
         layers = self.num_directions * self.num_layers
         if hx is None:
-            zero = [zeros(batch, self.hidden_size, dtype=like.dtype, device=like.device)] * layers
-            return [zero, zero if self.mode == "lstm" else None]
+            zero_states = [zeros(batch, self.hidden_size, dtype=like.dtype, device=like.device)] * layers
+            return [zero_states, zero_states if self.mode == "lstm" else None]
         if self.mode == "lstm" and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"{name}: the initial state must be a tuple (h0, c0), got {type(hx).__name__}")
         states = list(hx) if self.mode == "lstm" else [hx]
