@@ -11,6 +11,8 @@ imports Numba or CuPy nor compiles anything. The recurrent modes ("rnn_tanh", "r
 """
 import importlib
 
+from ..nn.cells import GATES
+
 _ENTRIES = {}
 _LOADED = {}   # (operation, device) -> the kernel, once imported
 
@@ -67,7 +69,7 @@ def registered():
     return sorted(_ENTRIES)
 
 
-for _mode in ("rnn_tanh", "rnn_relu", "lstm", "gru", "gru_reset_before"):
+for _mode in GATES:
     register(_mode, "cpu", "numba_recurrent", "KERNELS", _mode)
     register(_mode, "cuda", "cupy_recurrent", "KERNELS", _mode)
 register("matmul", "cpu", "numba_matmul", "matmul")

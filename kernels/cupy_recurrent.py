@@ -131,7 +131,7 @@ class CupyRecurrent(RecurrentKernel):
         steps, batch = saved.x.shape[:2]
         hidden, dtype = saved.states["h_prev"].shape[2], saved.x.dtype
         arrays = {"acts": saved.acts, "d_out": cupy.ascontiguousarray(d_out, dtype=dtype),
-                  "dh": self._gradient_buffer(d_hn, batch, hidden, dtype),
+                  "dh": self._state_gradient(d_hn, batch, hidden, dtype),
                   "back": cupy.zeros((batch, hidden), dtype),   # da W_hh of the step before: none yet
                   "lengths": saved.lengths, "w_hh": saved.weights.w_hh,
                   **{name: state for name, state in saved.states.items() if name != "h_prev"}}
@@ -143,7 +143,7 @@ class CupyRecurrent(RecurrentKernel):
         if self.mode == "gru_reset_before":
             arrays.update(h_prev=saved.states["h_prev"], d_reset=cupy.empty((batch, hidden), dtype))
         if self.mode == "lstm":
-            arrays.update(dc=self._gradient_buffer(d_cn, batch, hidden, dtype),
+            arrays.update(dc=self._state_gradient(d_cn, batch, hidden, dtype),
                           peephole=saved.weights.steps)
         self._run_loop(("backward", saved.reverse, steps, batch, hidden, dtype),
                        lambda a: self._backward_loop(a, saved.reverse), arrays,
@@ -175,13 +175,6 @@ class CupyRecurrent(RecurrentKernel):
             for phase, (source, columns, weight, target) in enumerate(products):
                 self._launch(True, phase, batch * hidden, named)
                 cupy.matmul(named[source][:, columns], weight, out=named[target])
-
-    @staticmethod
-    def _gradient_buffer(grad, batch, hidden, dtype):
-        """A private, writable (B, H) copy of an incoming state gradient (zero for None)."""
-        if grad is None:
-            return cupy.zeros((batch, hidden), dtype)
-        return cupy.array(grad, dtype=dtype, order="C")
 
     @staticmethod
     def _peephole_gradient(saved, da):

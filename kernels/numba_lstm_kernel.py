@@ -70,8 +70,7 @@ class NumbaLSTM(RecurrentKernel):
         width = 4 * blocks * units
         dtype, hidden, inputs = saved.acts.dtype, width // 4, saved.x.shape[2]
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
-        dh, dc = (np.zeros((batch, hidden), dtype) if d is None else np.array(d, dtype, order="C")
-                  for d in (d_hn, d_cn))
+        dh, dc = (self._state_gradient(d, batch, hidden, dtype) for d in (d_hn, d_cn))
         has_ih, has_hh = weights.has_bias
         wanted = (want("weight_ih"), want("weight_hh"),
                   has_ih and want("bias_ih") or has_hh and want("bias_hh"), want("x"))

@@ -85,7 +85,7 @@ class NumbaRecurrent(RecurrentKernel):
         steps, batch, _ = saved.x.shape
         dtype, (width, hidden) = saved.weights.w_hh.dtype, saved.weights.w_hh.shape
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
-        dh = np.zeros((batch, hidden), dtype) if d_hn is None else np.array(d_hn, dtype, order="C")
+        dh = self._state_gradient(d_hn, batch, hidden, dtype)
         scratch = workspace.lease()
         d_gi = scratch.empty((steps, batch, width), dtype)
         d_gh = scratch.empty(d_gi.shape, dtype) if self.mode == "gru" else d_gi   # else the same

@@ -82,6 +82,12 @@ class RecurrentKernel:
         want = (lambda name: True) if wanted is None else set(wanted).__contains__
         return self._backward(saved, d_out, d_hn, d_cn, want)
 
+    def _state_gradient(self, grad, batch, hidden, dtype):
+        """A private, writable (B, H) copy of an incoming state gradient (zeros for None)."""
+        if grad is None:
+            return self.xp.zeros((batch, hidden), dtype)
+        return self.xp.array(grad, dtype=dtype, order="C")
+
     def _biases(self, dtype, hidden, b_ih, b_hh):
         """The bias added before the gates, b_ih + b_hh, and the GRU's b_hn (zero in other
         modes), which goes inside r * (...) and so is left out of the first."""

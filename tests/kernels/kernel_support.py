@@ -51,6 +51,26 @@ def check_output_into_shared_columns(kernel, mode, save, reverse):
         assert want.keys() == got.keys() and all(np.array_equal(want[k], got[k]) for k in want)
 
 
+def check_gradients_are_fresh(kernel, mode):
+    """What the fused node's ``fresh_gradients`` promises the engine: ``backward`` returns
+    writable arrays that share no memory with one another, the arguments, the outputs, what
+    forward saved or a second backward's, with either bias alone, both or none (and peepholes)."""
+    for bias_ih, bias_hh in ((True, True), (True, False), (False, True), (False, False)):
+        problem = make_problem(mode, 5, 19, 4, 32, peephole=mode == "lstm")
+        problem.update(bias_ih=problem["bias_ih"] if bias_ih else None,
+                       bias_hh=problem["bias_hh"] if bias_hh else None)
+        out, h_n, c_n, saved = call_kernel(kernel, problem, [5, 3] * 9 + [1])
+        d_out, d_hn = np.ones_like(out), np.ones_like(h_n)
+        grads = kernel.backward(saved, d_out, d_hn, None if c_n is None else np.ones_like(c_n))
+        again = kernel.backward(saved, d_out, d_hn, None)
+        held = [a for a in (*problem.values(), out, h_n, c_n, d_out, d_hn, saved.x, saved.acts,
+                            *saved.states.values(), *again.values()) if isinstance(a, np.ndarray)]
+        for name, grad in grads.items():
+            assert grad.flags.writeable, name
+            others = [g for other, g in grads.items() if other != name] + held
+            assert not any(np.shares_memory(grad, other) for other in others), name
+
+
 def _sigmoid(a):
     return 1 / (1 + np.exp(-a))
 

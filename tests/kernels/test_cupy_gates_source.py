@@ -26,7 +26,7 @@ from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cupy_gates
 
 from kernel_support import (ARGUMENTS, GATES, assert_all_close, assert_close, call_kernel,
-                            check_output_into_shared_columns, make_problem)
+                            check_gradients_are_fresh, check_output_into_shared_columns, make_problem)
 
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="needs a C compiler (cc)")
@@ -438,6 +438,11 @@ def run_kernel(kernel, case, dtype):
 @pytest.mark.parametrize("mode", sorted(GATES))
 def test_emulated_cupy_kernel_writes_into_columns_of_a_shared_array(mode, save, emulated):
     check_output_into_shared_columns(emulated.KERNELS[mode], mode, save, reverse=True)
+
+
+@pytest.mark.parametrize("mode", sorted(GATES))
+def test_emulated_cupy_kernel_returns_fresh_gradients(mode, emulated):
+    check_gradients_are_fresh(emulated.KERNELS[mode], mode)
 
 
 @settings(max_examples=60, deadline=None)

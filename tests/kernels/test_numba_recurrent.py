@@ -7,8 +7,8 @@ import pytest
 from tinygrad_rnn import kernels
 from tinygrad_rnn.kernels import cpu_threads
 
-from kernel_support import (ARGUMENTS, GATES, assert_close, call_kernel, check_output_into_shared_columns,
-                            make_problem, reference)
+from kernel_support import (ARGUMENTS, GATES, assert_close, call_kernel, check_gradients_are_fresh,
+                            check_output_into_shared_columns, make_problem, reference)
 
 CASES = [(mode, peephole) for mode in GATES for peephole in ((False, True) if mode == "lstm" else (False,))]
 LENGTHS = [None, [5, 2, 0, 5]]   # 0: a row that never runs (the kernel allows it; layers reject it)
@@ -84,6 +84,12 @@ def test_inference_forward_equals_training_forward(mode):
 def test_output_into_columns_of_a_shared_array(mode, save, reverse, monkeypatch):
     monkeypatch.setattr(cpu_threads, "MIN_FLOPS", 1)   # LSTM blocks and batch shards even here
     check_output_into_shared_columns(kernels.get(mode, "cpu"), mode, save, reverse)
+
+
+@pytest.mark.parametrize("mode", list(GATES))
+def test_backward_returns_fresh_arrays(mode, monkeypatch):
+    monkeypatch.setattr(cpu_threads, "MIN_FLOPS", 1)   # LSTM blocks and batch shards even here
+    check_gradients_are_fresh(kernels.get(mode, "cpu"), mode)
 
 
 @pytest.mark.parametrize("mode", list(GATES))
