@@ -32,11 +32,11 @@ class NumbaLSTM(RecurrentKernel):
         dtype, lengths = self.check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, peephole, lengths, into)
         steps, batch, inputs = x.shape
         hidden = h0.shape[1]
-        threads = _blocks(hidden, 8 * steps * batch * hidden * (inputs + hidden))
+        threads = _blocks(hidden, 2 * steps * batch * self.gates * hidden * (inputs + hidden))
         lease = workspace.lease()
         weights = self._prepare(lease, dtype, batch, threads, w_ih, w_hh, b_ih, b_hh, peephole, save)
         units, kept, slot_count = hidden // threads, steps if save else 1, steps + 1 if save else 2
-        states = TeamStates(lease.empty((threads, kept, 4, batch, units), dtype),
+        states = TeamStates(lease.empty((threads, kept, self.gates, batch, units), dtype),
                             lease.empty((slot_count, batch, inputs + hidden), dtype),
                             lease.empty((slot_count, threads, batch, units), dtype),
                             lease.empty((kept, threads, batch, units), dtype))
@@ -67,8 +67,8 @@ class NumbaLSTM(RecurrentKernel):
         weights = saved.weights
         states = TeamStates(saved.acts, **saved.states)
         blocks, steps, _, batch, units = saved.acts.shape
-        width = 4 * blocks * units
-        dtype, hidden, inputs = saved.acts.dtype, width // 4, saved.x.shape[2]
+        width = self.gates * blocks * units
+        dtype, hidden, inputs = saved.acts.dtype, blocks * units, saved.x.shape[2]
         d_out = np.require(d_out, dtype, "CW")   # the types compile_ahead compiled for
         dh, dc = (self._state_gradient(d, batch, hidden, dtype) for d in (d_hn, d_cn))
         has_ih, has_hh = weights.has_bias
@@ -103,15 +103,15 @@ class NumbaLSTM(RecurrentKernel):
         # contiguous tiles (numba_tiles): a transposed weight or a view of W_hh's columns made
         # these short products slower
         parts, rows = numba_tiles.tiling(dtype, batch, inputs + hidden, units, blocks)
-        tiles = lease.empty((blocks, 4, parts, inputs + hidden, units // parts), dtype)
+        tiles = lease.empty((blocks, self.gates, parts, inputs + hidden, units // parts), dtype)
         if save:
-            back_parts, back_rows = numba_tiles.tiling(dtype, batch, 4 * hidden, units, blocks)
-            w_hh_tiles = lease.empty((blocks, back_parts, 4 * hidden, units // back_parts), dtype)
+            back_parts, back_rows = numba_tiles.tiling(dtype, batch, self.gates * hidden, units, blocks)
+            w_hh_tiles = lease.empty((blocks, back_parts, self.gates * hidden, units // back_parts), dtype)
         else:   # no backward
             back_rows, w_hh_tiles = 1, np.empty((0, 0, 0, 0), dtype)
         # repeated for each row, so that the steps' gate loops run over B * U elements at once
-        bias = self._biases(dtype, hidden, b_ih, b_hh)[0].reshape(4, hidden)
-        bias_rows = _by_block_and_row(bias, lease.empty((blocks, 4, batch, units), dtype))
+        bias = self._biases(dtype, hidden, b_ih, b_hh)[0].reshape(self.gates, hidden)
+        bias_rows = _by_block_and_row(bias, lease.empty((blocks, self.gates, batch, units), dtype))
         peep_rows = lease.empty((blocks, 3, batch, units), dtype)
         if peephole is None:
             peep_rows.fill(0)
